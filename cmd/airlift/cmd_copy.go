@@ -1,0 +1,178 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/airlift-io/airlift/internal/units"
+	"github.com/airlift-io/airlift/transfer"
+)
+
+func init() { commands = append(commands, newCopyCmd) }
+
+type copyFlags struct {
+	partSize, maxMemory      string
+	concurrency, partConc    int
+	include, exclude         []string
+	dryRun, followSymlinks   bool
+	storageClass, sse, kmsID string
+	contentType              string
+	manifest, jsonOut        bool
+	progress                 progressOpts
+}
+
+func newCopyCmd(a *app) *cobra.Command {
+	var f copyFlags
+	cmd := &cobra.Command{
+		Use:   "copy SRC DST",
+		Short: "Copy a local file or directory to s3://bucket[/prefix]",
+		Long: `Copy a local file or directory tree to S3.
+
+Files stream into transfers while the tree is still being walked. Small files
+go as one PutObject each, large ones as parallel multipart parts; every byte
+is read once, and its BLAKE3 is stored with the object (x-amz-meta-blake3 for
+single PUTs, the object tag airlift-blake3 for multipart objects).`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runCopy(cmd, args[0], args[1], f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.partSize, "part-size", "", "multipart part size (default 8MiB, raised to fit 10,000 parts)")
+	fl.StringVar(&f.maxMemory, "max-memory", "160MiB", "memory budget for all buffers")
+	fl.IntVar(&f.concurrency, "concurrency", 64, "files in flight")
+	fl.IntVar(&f.partConc, "part-concurrency", 16, "multipart parts in flight across all files")
+	fl.StringArrayVar(&f.include, "include", nil, "only files matching this glob (repeatable)")
+	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip files matching this glob (repeatable)")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print what would be copied; send nothing")
+	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links (loops and broken links are reported)")
+	fl.StringVar(&f.storageClass, "storage-class", "", "storage class for new objects, e.g. STANDARD_IA, INTELLIGENT_TIERING")
+	fl.StringVar(&f.sse, "sse", "", "server-side encryption: AES256 or aws:kms")
+	fl.StringVar(&f.kmsID, "sse-kms-key-id", "", "KMS key for --sse aws:kms")
+	fl.StringVar(&f.contentType, "content-type", "", "Content-Type for every object (default: guessed from the extension)")
+	fl.BoolVar(&f.manifest, "manifest", false, "also write a run manifest (zstd JSON lines) under PREFIX/.airlift/manifests/")
+	fl.BoolVar(&f.jsonOut, "json", false, "print the summary as JSON")
+	f.progress.register(fl)
+	return cmd
+}
+
+func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
+	ctx := cmd.Context()
+	if transfer.IsS3URL(src) {
+		if download != nil {
+			return download(a, cmd, src, dst, f)
+		}
+		return usageErr("downloading (s3:// source) is not supported yet")
+	}
+	loc, err := transfer.ParseLocation(dst)
+	if err != nil {
+		return usageErr("DST: %v", err)
+	}
+	filter, err := transfer.NewFilter(f.include, f.exclude)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	ps, err := sizeFlag("part-size", f.partSize)
+	if err != nil {
+		return err
+	}
+	mem, err := sizeFlag("max-memory", f.maxMemory)
+	if err != nil {
+		return err
+	}
+	if f.concurrency < 1 || f.partConc < 1 {
+		return usageErr("--concurrency and --part-concurrency must be at least 1")
+	}
+	st := &transfer.Stats{}
+	up, err := transfer.NewUploader(nil, loc.Bucket, transfer.UploadOptions{
+		PartSize: ps, MaxMemory: mem, Concurrency: f.concurrency, PartConcurrency: f.partConc,
+		StorageClass: f.storageClass, SSE: f.sse, SSEKMSKeyID: f.kmsID, ContentType: f.contentType,
+		Walk: transfer.WalkOptions{FollowSymlinks: f.followSymlinks, Filter: filter}, DryRun: f.dryRun,
+		Manifest: f.manifest,
+	}, st)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if _, err := statSource(src); err != nil {
+		return usageErr("%v", err)
+	}
+	if f.dryRun {
+		out := a.stdout
+		up.SetOnFile(func(r transfer.FileResult) {
+			fmt.Fprintf(out, "would upload %s -> s3://%s/%s (%s)\n", r.Path, loc.Bucket, r.Key, units.FormatBytes(r.Size))
+		})
+	} else {
+		cli, err := a.regionFor(ctx, f.concurrency+f.partConc, loc.Bucket)
+		if err != nil {
+			return err
+		}
+		st.Retries = cli.Retries
+		up.SetAPI(cli.S3)
+		if err := transfer.CheckBucket(ctx, cli.S3, loc.Bucket); err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+	}
+	stop := startProgress(a.stderr, st, f.progress, "copied")
+	rep, err := up.Copy(ctx, src, loc)
+	stop()
+	return a.finish(rep, err, f.jsonOut, f.progress.quiet)
+}
+
+// finish prints the summary and turns the outcome into an exit code.
+func (a *app) finish(rep *transfer.Report, err error, jsonOut, quiet bool) error {
+	if rep != nil {
+		if jsonOut {
+			enc := json.NewEncoder(a.stdout)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(rep)
+		} else {
+			printSummary(a.stdout, a.stderr, rep, quiet)
+		}
+	}
+	switch {
+	case err != nil && ctxInterrupted(err):
+		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; run the same command again to continue")}
+	case err != nil && transfer.IsFatal(err):
+		return &exitError{code: exitFailed, err: err}
+	case err != nil:
+		return err
+	case rep != nil && rep.Failed > 0:
+		return &exitError{code: exitFailed, err: fmt.Errorf("%d file(s) failed", rep.Failed)}
+	}
+	return nil
+}
+
+func printSummary(out, errw io.Writer, r *transfer.Report, quiet bool) {
+	for _, p := range r.Failures {
+		where := p.Path
+		if p.Key != "" {
+			where += " -> " + p.Key
+		}
+		fmt.Fprintf(errw, "failed: %s: %s\n", where, oneLine(p.Err))
+	}
+	if !quiet {
+		for _, p := range r.Skipped {
+			fmt.Fprintf(errw, "skipped: %s: %s\n", p.Path, p.Err)
+		}
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(errw, "warning: %s\n", oneLine(w))
+	}
+	if quiet {
+		return
+	}
+	verb := "copied"
+	if r.DryRun {
+		verb = "would copy"
+	}
+	fmt.Fprintf(out, "%s %d files, %s in %s (%.1f MB/s); %d skipped, %d failed, %d retries\n",
+		verb, r.Files, units.FormatBytes(r.Bytes), (time.Duration(r.Seconds * float64(time.Second))).Round(time.Millisecond),
+		r.MBps, r.FilesSkipped, r.Failed, r.Retries)
+	if r.Manifest != "" {
+		fmt.Fprintf(out, "manifest: %s\n", r.Manifest)
+	}
+}

@@ -1,0 +1,84 @@
+package transfer
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxKeyLen is S3's limit on a key, in bytes of UTF-8.
+const MaxKeyLen = 1024
+
+// Location is an S3 bucket and key prefix.
+type Location struct {
+	Bucket string
+	Prefix string // no leading slash; may be "" or end in "/"
+}
+
+func (l Location) String() string { return "s3://" + l.Bucket + "/" + l.Prefix }
+
+// IsS3URL reports whether s is written as an s3:// URL.
+func IsS3URL(s string) bool { return strings.HasPrefix(strings.ToLower(s), "s3://") }
+
+// ParseLocation parses "s3://bucket[/prefix]".
+func ParseLocation(s string) (Location, error) {
+	if !IsS3URL(s) {
+		return Location{}, fmt.Errorf("%q is not an s3:// URL (want s3://bucket[/prefix])", s)
+	}
+	rest := s[len("s3://"):]
+	bucket, prefix, _ := strings.Cut(rest, "/")
+	if err := validBucket(bucket); err != nil {
+		return Location{}, fmt.Errorf("%q: %w", s, err)
+	}
+	if !utf8.ValidString(prefix) {
+		return Location{}, fmt.Errorf("%q: prefix is not valid UTF-8", s)
+	}
+	return Location{Bucket: bucket, Prefix: prefix}, nil
+}
+
+func validBucket(b string) error {
+	if b == "" {
+		return errors.New("no bucket name")
+	}
+	if len(b) < 3 || len(b) > 63 {
+		return fmt.Errorf("bucket name %q must be 3 to 63 characters", b)
+	}
+	for _, r := range b {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' || r >= 'A' && r <= 'Z') {
+			return fmt.Errorf("bucket name %q has an invalid character %q", b, r)
+		}
+	}
+	return nil
+}
+
+// KeyFor maps a walked file to its object key. For a directory source the
+// key is the prefix (as a folder) joined with rel; for a single-file source
+// the prefix is the key itself, unless it is empty or ends in "/", in which
+// case the file's name is appended (as cp does).
+func KeyFor(dst Location, rel string, srcIsDir bool) (string, error) {
+	var key string
+	switch {
+	case srcIsDir && dst.Prefix == "":
+		key = rel
+	case srcIsDir:
+		key = strings.TrimSuffix(dst.Prefix, "/") + "/" + rel
+	case dst.Prefix == "" || strings.HasSuffix(dst.Prefix, "/"):
+		key = dst.Prefix + rel
+	default:
+		key = dst.Prefix
+	}
+	if !utf8.ValidString(key) {
+		return "", errors.New("name is not valid UTF-8 and cannot be an S3 key")
+	}
+	if len(key) > MaxKeyLen {
+		return "", fmt.Errorf("key would be %d bytes, over S3's limit of %d", len(key), MaxKeyLen)
+	}
+	return key, nil
+}
+
+// DisplayKey quotes a key for a one-line message.
+func DisplayKey(l Location, key string) string {
+	return "s3://" + l.Bucket + "/" + (&url.URL{Path: key}).EscapedPath()
+}

@@ -1,0 +1,96 @@
+package transfer
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Stats are the live counters of a run, updated by the engine and read by
+// whoever renders progress. All fields are safe for concurrent use.
+type Stats struct {
+	FilesFound   atomic.Int64 // files the walk has yielded so far
+	BytesFound   atomic.Int64
+	WalkDone     atomic.Bool
+	FilesDone    atomic.Int64 // files completed (sent, or checked and skipped)
+	BytesDone    atomic.Int64 // bytes of completed files
+	BytesSent    atomic.Int64 // bytes acknowledged by the target, for progress
+	FilesFailed  atomic.Int64
+	FilesSkipped atomic.Int64 // unchanged or passed over
+	BytesSkipped atomic.Int64
+	Retries      *atomic.Int64
+}
+
+// Problem names one file that was not transferred and why.
+type Problem struct {
+	Path string `json:"path"`
+	Key  string `json:"key,omitempty"`
+	Err  string `json:"error"`
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Source       string    `json:"source"`
+	Dest         string    `json:"destination"`
+	RunID        string    `json:"run_id"`
+	Started      time.Time `json:"started"`
+	Seconds      float64   `json:"seconds"`
+	Files        int64     `json:"files"`
+	Bytes        int64     `json:"bytes"`
+	FilesSkipped int64     `json:"files_skipped"`
+	BytesSkipped int64     `json:"bytes_skipped"`
+	Failed       int64     `json:"files_failed"`
+	Retries      int64     `json:"retries"`
+	MBps         float64   `json:"mb_per_s"`
+	PeakBuffer   int64     `json:"peak_buffer_bytes"`
+	Manifest     string    `json:"manifest,omitempty"`
+	DryRun       bool      `json:"dry_run,omitempty"`
+	Failures     []Problem `json:"failures"`
+	Skipped      []Problem `json:"skipped,omitempty"`
+	Warnings     []string  `json:"warnings,omitempty"`
+
+	mu sync.Mutex
+}
+
+const maxListed = 1000 // problems listed in full; the counts stay exact
+
+func (r *Report) fail(p Problem) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.Failures) < maxListed {
+		r.Failures = append(r.Failures, p)
+	}
+}
+
+func (r *Report) skip(p Problem) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.Skipped) < maxListed {
+		r.Skipped = append(r.Skipped, p)
+	}
+}
+
+// Warn records a problem that did not fail a file.
+func (r *Report) Warn(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.Warnings) < maxListed {
+		r.Warnings = append(r.Warnings, msg)
+	}
+}
+
+// finish fills the totals from st.
+func (r *Report) finish(st *Stats) {
+	r.Seconds = time.Since(r.Started).Seconds()
+	r.Files = st.FilesDone.Load()
+	r.Bytes = st.BytesDone.Load()
+	r.FilesSkipped = st.FilesSkipped.Load()
+	r.BytesSkipped = st.BytesSkipped.Load()
+	r.Failed = st.FilesFailed.Load()
+	if st.Retries != nil {
+		r.Retries = st.Retries.Load()
+	}
+	if r.Seconds > 0 {
+		r.MBps = float64(r.Bytes) / 1e6 / r.Seconds
+	}
+}

@@ -1,0 +1,583 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"os"
+	"path"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/airlift-io/airlift/checksum"
+)
+
+// UploadOptions shape an upload run. Zero values take the defaults noted.
+type UploadOptions struct {
+	PartSize        int64 // 0: DefaultPartSize, raised to fit 10,000 parts
+	MaxMemory       int64 // bytes for all buffers; 0: DefaultMaxMemory
+	Concurrency     int   // files in flight; 0: 64
+	PartConcurrency int   // multipart parts in flight across the run; 0: 16
+	// MultipartFiles caps how many large files are read at once; their
+	// parts share PartConcurrency. 0: 4.
+	MultipartFiles int
+
+	StorageClass string
+	SSE          string // "", "AES256" or "aws:kms"
+	SSEKMSKeyID  string
+	ContentType  string // "" guesses from the extension
+
+	Walk     WalkOptions
+	DryRun   bool
+	Manifest bool // write a run manifest under PREFIX/.airlift/manifests/
+
+	// OnFile, when set, is called once for every file sent (or, in a dry
+	// run, that would be sent), from the goroutine that sent it.
+	OnFile func(FileResult)
+}
+
+// DefaultMaxMemory is the default buffer budget: with the runtime and the
+// SDK it keeps the process under 256 MiB resident.
+const DefaultMaxMemory = 160 << 20
+
+// FileResult describes one file that reached its object.
+type FileResult struct {
+	Path   string
+	Key    string
+	Size   int64
+	BLAKE3 string
+	ETag   string
+	Parts  int // 0 for a single PUT
+	Entry  Entry
+	DryRun bool
+}
+
+// Job is one file to send under Key.
+type Job struct {
+	Entry Entry
+	Key   string
+}
+
+// Uploader sends local files to one bucket.
+type Uploader struct {
+	api    S3API
+	bucket string
+	o      UploadOptions
+	pool   *Pool
+	Stats  *Stats
+
+	parts    chan partJob
+	mpSlots  chan struct{}
+	report   *Report
+	manifest *manifestSink
+	tagWarn  sync.Once
+}
+
+// NewUploader checks o and returns an uploader for bucket.
+func NewUploader(api S3API, bucket string, o UploadOptions, st *Stats) (*Uploader, error) {
+	if o.MaxMemory == 0 {
+		o.MaxMemory = DefaultMaxMemory
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 64
+	}
+	if o.PartConcurrency <= 0 {
+		o.PartConcurrency = 16
+	}
+	if o.MultipartFiles <= 0 {
+		o.MultipartFiles = 4
+	}
+	if o.PartSize != 0 && (o.PartSize < MinPartSize || o.PartSize > MaxPartSize) {
+		return nil, fmt.Errorf("--part-size must be between 5 MiB and 5 GiB")
+	}
+	ps := o.PartSize
+	if ps == 0 {
+		ps = DefaultPartSize
+	}
+	if o.MaxMemory < int64(classOf(int(ps))) {
+		return nil, fmt.Errorf("--max-memory %d is smaller than one part (%d bytes)", o.MaxMemory, classOf(int(ps)))
+	}
+	if o.SSEKMSKeyID != "" && o.SSE != string(types.ServerSideEncryptionAwsKms) {
+		return nil, errors.New("--sse-kms-key-id needs --sse aws:kms")
+	}
+	if o.SSE != "" && !validEnum(o.SSE, types.ServerSideEncryption("").Values()) {
+		return nil, fmt.Errorf("unknown --sse %q (want AES256 or aws:kms)", o.SSE)
+	}
+	if o.StorageClass != "" && !validEnum(o.StorageClass, types.StorageClass("").Values()) {
+		return nil, fmt.Errorf("unknown --storage-class %q", o.StorageClass)
+	}
+	if st == nil {
+		st = &Stats{}
+	}
+	return &Uploader{api: api, bucket: bucket, o: o, pool: NewPool(o.MaxMemory), Stats: st}, nil
+}
+
+func validEnum[T ~string](s string, vals []T) bool {
+	for _, v := range vals {
+		if string(v) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckBucket makes one request to prove the bucket exists and the
+// credentials may use it, so a run that cannot work stops before it
+// writes anything.
+func CheckBucket(ctx context.Context, api S3API, bucket string) error {
+	_, err := api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	if err == nil {
+		return nil
+	}
+	if err := classify(err); IsFatal(err) {
+		return err
+	}
+	switch APIErrorCode(err) {
+	case "NotFound", "NoSuchBucket":
+		return &FatalError{Reason: fmt.Sprintf("bucket %q does not exist", bucket), Err: err}
+	case "Forbidden", "403":
+		return &FatalError{Reason: fmt.Sprintf("access to bucket %q denied (check the credentials)", bucket), Err: err}
+	case "MovedPermanently", "301", "PermanentRedirect":
+		return &FatalError{Reason: fmt.Sprintf("bucket %q is in another region (set --region)", bucket), Err: err}
+	}
+	if canceled(err) {
+		return err
+	}
+	return &FatalError{Reason: "cannot reach the endpoint", Err: err}
+}
+
+// NewRunID returns a sortable, unique run identifier.
+func NewRunID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// Copy sends the file or tree at src to dst. It returns the report, and an
+// error only when the run as a whole could not proceed (a *FatalError, the
+// source missing, or ctx cancelled); files that fail are in the report.
+func (u *Uploader) Copy(ctx context.Context, src string, dst Location) (*Report, error) {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", src, unwrapPathError(err))
+	}
+	srcIsDir := fi.IsDir()
+	return u.Run(ctx, src, dst, func(ctx context.Context, send func(Job) error) error {
+		return Walk(ctx, src, u.o.Walk, func(e Entry) error {
+			u.Stats.FilesFound.Add(1)
+			u.Stats.BytesFound.Add(e.Size)
+			key := ""
+			if e.Err == nil && e.Skip == "" {
+				key, e.Err = KeyFor(dst, e.Rel, srcIsDir)
+			}
+			return send(Job{Entry: e, Key: key})
+		})
+	})
+}
+
+// Run sends the jobs that feed yields. feed runs in its own goroutine and
+// must stop when ctx is done; send blocks while the engine is busy.
+func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(context.Context, func(Job) error) error) (*Report, error) {
+	u.report = &Report{Source: src, Dest: dst.String(), RunID: NewRunID(), Started: time.Now(), DryRun: u.o.DryRun, Failures: []Problem{}}
+	rep := u.report
+	if u.Stats.Retries == nil {
+		u.Stats.Retries = new(atomic.Int64)
+	}
+	if u.o.Manifest && !u.o.DryRun {
+		m, err := newManifestSink(rep.RunID, src, dst)
+		if err != nil {
+			return nil, err
+		}
+		u.manifest = m
+		defer m.discard()
+	}
+
+	u.parts = make(chan partJob)
+	u.mpSlots = make(chan struct{}, u.o.MultipartFiles)
+	var partWG sync.WaitGroup
+	for i := 0; i < u.o.PartConcurrency; i++ {
+		partWG.Add(1)
+		go func() {
+			defer partWG.Done()
+			for pj := range u.parts {
+				u.sendPart(pj)
+			}
+		}()
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	jobs := make(chan Job, 256)
+	g.Go(func() error {
+		defer close(jobs)
+		err := feed(gctx, func(j Job) error {
+			if j.Entry.Skip != "" {
+				u.Stats.FilesSkipped.Add(1)
+				rep.skip(Problem{Path: j.Entry.Path, Err: j.Entry.Skip})
+				return nil
+			}
+			if j.Entry.Err != nil {
+				u.Stats.FilesFailed.Add(1)
+				rep.fail(Problem{Path: j.Entry.Path, Key: j.Key, Err: j.Entry.Err.Error()})
+				return nil
+			}
+			select {
+			case jobs <- j:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+		u.Stats.WalkDone.Store(true)
+		return err
+	})
+	for i := 0; i < u.o.Concurrency; i++ {
+		g.Go(func() error {
+			for j := range jobs {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				if err := u.one(gctx, j); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	close(u.parts)
+	partWG.Wait()
+
+	rep.PeakBuffer = u.pool.Peak()
+	if u.manifest != nil && u.manifest.w.Len() > 0 {
+		// Written even after a failure, for what did complete; with a
+		// fresh context, since ctx may be the reason we stopped.
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		key, merr := u.manifest.upload(mctx, u.api, dst)
+		cancel()
+		if merr != nil {
+			rep.Warn("run manifest not written: " + merr.Error())
+		} else {
+			rep.Manifest = "s3://" + dst.Bucket + "/" + key
+		}
+	}
+	rep.finish(u.Stats)
+	if err != nil {
+		return rep, err
+	}
+	return rep, ctx.Err()
+}
+
+// one sends a single file. It returns an error only when the run must
+// stop; a failure of this file alone goes into the report.
+func (u *Uploader) one(ctx context.Context, j Job) error {
+	res, err := u.upload(ctx, j)
+	if err == nil {
+		u.Stats.FilesDone.Add(1)
+		u.Stats.BytesDone.Add(res.Size)
+		if u.manifest != nil {
+			u.manifest.add(checksum.ManifestEntry{Key: res.Key, Size: res.Size, BLAKE3: res.BLAKE3, ETag: res.ETag, Parts: res.Parts, MTime: j.Entry.ModTime.UnixNano()})
+		}
+		if u.o.OnFile != nil {
+			u.o.OnFile(res)
+		}
+		return nil
+	}
+	if ctx.Err() != nil && canceled(err) {
+		return ctx.Err() // interrupted: not this file's fault
+	}
+	err = classify(err)
+	if IsFatal(err) {
+		return err
+	}
+	u.Stats.FilesFailed.Add(1)
+	u.report.fail(Problem{Path: j.Entry.Path, Key: j.Key, Err: err.Error()})
+	return nil
+}
+
+func (u *Uploader) upload(ctx context.Context, j Job) (FileResult, error) {
+	res := FileResult{Path: j.Entry.Path, Key: j.Key, Entry: j.Entry, Size: j.Entry.Size}
+	if u.o.DryRun {
+		res.DryRun = true
+		return res, nil
+	}
+	f, err := os.Open(j.Entry.Path)
+	if err != nil {
+		return res, unwrapPathError(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return res, err
+	}
+	if !fi.Mode().IsRegular() {
+		return res, fmt.Errorf("not a regular file (%s)", fileKind(fi.Mode()))
+	}
+	res.Size = fi.Size()
+	plan, err := PlanParts(fi.Size(), u.o.PartSize)
+	if err != nil {
+		return res, err
+	}
+	if !plan.Multipart {
+		return u.putSingle(ctx, f, fi, res)
+	}
+	select {
+	case u.mpSlots <- struct{}{}:
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
+	defer func() { <-u.mpSlots }()
+	return u.putMultipart(ctx, f, fi, plan, res)
+}
+
+func (u *Uploader) putSingle(ctx context.Context, f *os.File, fi os.FileInfo, res FileResult) (FileResult, error) {
+	size := int(fi.Size())
+	var buf []byte
+	if size > 0 {
+		var err error
+		if buf, err = u.pool.Get(ctx, size); err != nil {
+			return res, err
+		}
+		defer u.pool.Put(buf)
+		if _, err := io.ReadFull(f, buf); err != nil {
+			return res, readErrOf(err)
+		}
+	}
+	if err := unchanged(f, fi); err != nil {
+		return res, err
+	}
+	res.BLAKE3 = checksum.Sum(buf)
+	in := &s3.PutObjectInput{
+		Bucket:         aws.String(u.bucket),
+		Key:            aws.String(res.Key),
+		Body:           bytes.NewReader(buf),
+		ContentLength:  aws.Int64(int64(size)),
+		ChecksumCRC32C: aws.String(checksum.CRC32C(buf)),
+		Metadata:       map[string]string{checksum.MetaKey: res.BLAKE3},
+	}
+	u.objectAttrs(res.Key, &in.ContentType, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
+	out, err := u.api.PutObject(ctx, in)
+	if err != nil {
+		return res, wrapf(err, "PutObject %s", res.Key)
+	}
+	res.ETag = aws.ToString(out.ETag)
+	u.Stats.BytesSent.Add(int64(size))
+	return res, nil
+}
+
+// objectAttrs fills the attributes every new object gets.
+func (u *Uploader) objectAttrs(key string, ct **string, sc *types.StorageClass, sse *types.ServerSideEncryption, kms **string) {
+	if u.o.ContentType != "" {
+		*ct = aws.String(u.o.ContentType)
+	} else if t := mime.TypeByExtension(path.Ext(key)); t != "" {
+		*ct = aws.String(t)
+	}
+	*sc = types.StorageClass(u.o.StorageClass)
+	*sse = types.ServerSideEncryption(u.o.SSE)
+	if u.o.SSEKMSKeyID != "" {
+		*kms = aws.String(u.o.SSEKMSKeyID)
+	}
+}
+
+// mpUpload is one multipart upload in progress.
+type mpUpload struct {
+	key, id string
+	cancel  context.CancelCauseFunc
+	wg      sync.WaitGroup
+
+	mu    sync.Mutex
+	parts []types.CompletedPart
+	err   error
+}
+
+func (m *mpUpload) fail(err error) {
+	m.mu.Lock()
+	if m.err == nil {
+		m.err = err
+	}
+	m.mu.Unlock()
+	m.cancel(err)
+}
+
+type partJob struct {
+	ctx context.Context
+	up  *mpUpload
+	num int32
+	buf []byte
+	crc string
+}
+
+func (u *Uploader) sendPart(pj partJob) {
+	defer pj.up.wg.Done()
+	defer u.pool.Put(pj.buf)
+	if pj.ctx.Err() != nil {
+		return
+	}
+	out, err := u.api.UploadPart(pj.ctx, &s3.UploadPartInput{
+		Bucket:         aws.String(u.bucket),
+		Key:            aws.String(pj.up.key),
+		UploadId:       aws.String(pj.up.id),
+		PartNumber:     aws.Int32(pj.num),
+		Body:           bytes.NewReader(pj.buf),
+		ContentLength:  aws.Int64(int64(len(pj.buf))),
+		ChecksumCRC32C: aws.String(pj.crc),
+	})
+	if err != nil {
+		pj.up.fail(wrapf(err, "UploadPart %s part %d", pj.up.key, pj.num))
+		return
+	}
+	pj.up.mu.Lock()
+	pj.up.parts[pj.num-1] = types.CompletedPart{PartNumber: aws.Int32(pj.num), ETag: out.ETag, ChecksumCRC32C: aws.String(pj.crc)}
+	pj.up.mu.Unlock()
+	u.Stats.BytesSent.Add(int64(len(pj.buf)))
+}
+
+func (u *Uploader) putMultipart(ctx context.Context, f *os.File, fi os.FileInfo, plan PartPlan, res FileResult) (FileResult, error) {
+	in := &s3.CreateMultipartUploadInput{
+		Bucket:            aws.String(u.bucket),
+		Key:               aws.String(res.Key),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
+	}
+	u.objectAttrs(res.Key, &in.ContentType, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
+	cr, err := u.api.CreateMultipartUpload(ctx, in)
+	if err != nil {
+		return res, wrapf(err, "CreateMultipartUpload %s", res.Key)
+	}
+	fctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	up := &mpUpload{key: res.Key, id: aws.ToString(cr.UploadId), cancel: cancel, parts: make([]types.CompletedPart, plan.Count)}
+
+	h := checksum.NewHasher()
+	var readErr error
+	var read int64
+	for i := 0; i < plan.Count && readErr == nil; i++ {
+		_, n := plan.Part(i)
+		buf, err := u.pool.Get(fctx, int(n))
+		if err != nil {
+			readErr = err
+			break
+		}
+		if _, err := io.ReadFull(f, buf); err != nil {
+			u.pool.Put(buf)
+			readErr = readErrOf(err)
+			break
+		}
+		read += n
+		h.Write(buf)
+		up.wg.Add(1)
+		select {
+		case u.parts <- partJob{ctx: fctx, up: up, num: int32(i + 1), buf: buf, crc: checksum.CRC32C(buf)}:
+		case <-fctx.Done():
+			up.wg.Done()
+			u.pool.Put(buf)
+			readErr = context.Cause(fctx)
+		}
+	}
+	if readErr == nil && read != plan.Size {
+		readErr = fmt.Errorf("read %d bytes of %d: %w", read, plan.Size, ErrChanged)
+	}
+	if readErr == nil {
+		readErr = unchanged(f, fi)
+	}
+	if readErr != nil {
+		up.fail(readErr)
+	}
+	up.wg.Wait()
+	if up.err == nil && fctx.Err() != nil {
+		up.err = context.Cause(fctx)
+	}
+	if up.err == nil {
+		res.BLAKE3 = h.Hex()
+		sort.Slice(up.parts, func(i, j int) bool { return *up.parts[i].PartNumber < *up.parts[j].PartNumber })
+		out, err := u.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+			Bucket:          aws.String(u.bucket),
+			Key:             aws.String(res.Key),
+			UploadId:        aws.String(up.id),
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: up.parts},
+		})
+		if err == nil {
+			res.ETag = aws.ToString(out.ETag)
+			res.Parts = plan.Count
+			u.tag(ctx, res)
+			return res, nil
+		}
+		up.err = wrapf(err, "CompleteMultipartUpload %s", res.Key)
+	}
+	if aerr := u.abort(ctx, up); aerr != nil {
+		return res, fmt.Errorf("%w; %v", up.err, aerr)
+	}
+	return res, up.err
+}
+
+// abort cancels a multipart upload with a context of its own: the run's
+// may be the reason we are aborting. Parts left behind are billed, so a
+// failed abort is reported with the upload id.
+func (u *Uploader) abort(ctx context.Context, up *mpUpload) error {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_, err := u.api.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
+		Bucket: aws.String(u.bucket), Key: aws.String(up.key), UploadId: aws.String(up.id),
+	})
+	if err != nil {
+		msg := fmt.Sprintf("aborting multipart upload %s of %s failed (run 'airlift cleanup' to remove it): %v", up.id, up.key, err)
+		u.report.Warn(msg)
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// tag records a multipart object's BLAKE3 as an object tag, so that any
+// later run can read it from the bucket alone.
+func (u *Uploader) tag(ctx context.Context, res FileResult) {
+	_, err := u.api.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{
+		Bucket:  aws.String(u.bucket),
+		Key:     aws.String(res.Key),
+		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String(checksum.TagKey), Value: aws.String(res.BLAKE3)}}},
+	})
+	if err != nil {
+		u.tagWarn.Do(func() {
+			u.report.Warn(fmt.Sprintf("the target did not accept object tags (%v); BLAKE3 of multipart objects is kept only in the run manifest (--manifest)", err))
+		})
+	}
+}
+
+// unchanged checks that the open file still has the size and mtime it had
+// when we opened it, and that no byte follows the ones we read.
+func unchanged(f *os.File, before os.FileInfo) error {
+	var one [1]byte
+	if n, _ := f.Read(one[:]); n > 0 {
+		return fmt.Errorf("grew while being read: %w", ErrChanged)
+	}
+	after, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+		return ErrChanged
+	}
+	return nil
+}
+
+func readErrOf(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("shrank while being read: %w", ErrChanged)
+	}
+	return unwrapPathError(err)
+}
+
+// SetAPI sets the client (NewUploader may be given nil for a dry run).
+func (u *Uploader) SetAPI(api S3API) { u.api = api }
+
+// SetOnFile sets the per-file callback.
+func (u *Uploader) SetOnFile(fn func(FileResult)) { u.o.OnFile = fn }
