@@ -3,23 +3,15 @@ package syncer
 import (
 	"errors"
 	"strings"
+
+	"github.com/airlift-io/airlift/internal/state"
 )
 
-// Record is what the state store keeps for one object key: the local
-// file's identity when it was last sent (or adopted), and what the bucket
-// holds for it.
-type Record struct {
-	Size    int64
-	MtimeNs int64
-	Inode   uint64
-	CtimeNs int64
-	BLAKE3  string
-	ETag    string
-}
+// Record is the state store's record of one object key.
+type Record = state.Record
 
-// Store is the per-destination state the sync compares the source with.
-// The transfer journal (internal/state) satisfies it; this interface keeps
-// only what a sync needs.
+// Store is the per-destination state the sync compares the source with:
+// the transfer journal (internal/state), of which a sync needs only this.
 //
 // Iterate calls fn for every record whose key is >= from, in byte order
 // of the key, until fn returns an error (which Iterate returns). Put and
@@ -30,6 +22,8 @@ type Store interface {
 	Put(key string, r Record) error
 	Delete(key string) error
 }
+
+var _ Store = (*state.Store)(nil)
 
 var errChunkFull = errors.New("chunk full")
 

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/airlift-io/airlift/internal/state"
 	"github.com/airlift-io/airlift/transfer"
 )
 
@@ -279,12 +280,15 @@ func (s *Syncer) stopped() bool {
 }
 
 // sameMeta reports whether the file is as recorded.
+// An Uploading record (a copy or sync cut off mid-file) never matches.
+// ctime is compared too: it catches an edit whose mtime was put back.
 func sameMeta(e *transfer.Entry, r Record) bool {
-	return e.Size == r.Size && e.ModTime.UnixNano() == r.MtimeNs && e.Inode == r.Inode && e.Ctime == r.CtimeNs
+	return r.Status == state.Done && e.Size == r.Size && e.ModTime.UnixNano() == r.MTime && e.Inode == r.Inode && e.Ctime == r.Ctime
 }
 
 func recordOf(e *transfer.Entry, blake3, etag string) Record {
-	return Record{Size: e.Size, MtimeNs: e.ModTime.UnixNano(), Inode: e.Inode, CtimeNs: e.Ctime, BLAKE3: blake3, ETag: normETag(etag)}
+	return Record{Path: e.Path, Size: e.Size, MTime: e.ModTime.UnixNano(), Inode: e.Inode, Dev: e.Dev, Ctime: e.Ctime,
+		BLAKE3: blake3, ETag: normETag(etag), Status: state.Done}
 }
 
 // lastChange is when the file's content or identity last changed.
@@ -368,7 +372,9 @@ func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 	uo := s.o.Upload
 	var storeErr atomic.Pointer[error]
 	uo.OnFile = func(res transfer.FileResult) {
-		if !res.DryRun {
+		if res.DryRun {
+			rs.notePending(lastChange(&res.Entry))
+		} else {
 			if err := s.store.Put(res.Key, recordOf(&res.Entry, res.BLAKE3, res.ETag)); err != nil {
 				storeErr.CompareAndSwap(nil, &err)
 			}
@@ -426,6 +432,25 @@ func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 		rep.Interrupted = true
 	}
 	return rep, runErr
+}
+
+// Pending reports what a pass would do now, from local state alone (no
+// request): Pending and PendingBytes count the files to upload (new,
+// changed, unsettled), DeletePending the objects whose source is gone,
+// and OldestPending the last change time of the oldest of those files.
+func (s *Syncer) Pending(ctx context.Context) (*Report, error) {
+	p := *s
+	p.api = nil
+	p.o.DryRun, p.o.Upload.DryRun, p.o.Upload.Manifest = true, true, false
+	p.o.Adopt, p.o.Reconcile, p.o.Delete, p.o.Settle, p.o.OnEvent = AdoptOff, false, false, 0, nil
+	p.o.Stats = &transfer.Stats{}
+	rep, err := p.Run(ctx)
+	if rep != nil {
+		rep.Pending += rep.Uploaded
+		rep.PendingBytes += rep.Bytes
+		rep.Uploaded, rep.Bytes = 0, 0
+	}
+	return rep, err
 }
 
 func (s *Syncer) event(e Event) {
@@ -515,7 +540,7 @@ func (s *Syncer) plan(ctx context.Context, rc *remoteCursor, rs *runState, send 
 				rs.unchanged.Add(1)
 				s.o.Stats.FilesSkipped.Add(1)
 				return nil
-			case same, e.Size == it.rec.Size && it.rec.BLAKE3 != "":
+			case same, it.rec.Status == state.Done && e.Size == it.rec.Size && it.rec.BLAKE3 != "":
 				// Same size, new mtime or inode (a touch, a restore, a
 				// rewrite with the same bytes): hashing is cheaper than
 				// sending.
