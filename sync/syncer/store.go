@@ -33,13 +33,13 @@ var errChunkFull = errors.New("chunk full")
 type stateCursor struct {
 	st     Store
 	prefix string // keys outside it belong to another destination
-	chunk int
-	buf   []kv
-	i     int
-	last  string
-	begun bool
-	done  bool
-	err   error
+	chunk  int
+	buf    []kv
+	i      int
+	last   string
+	begun  bool
+	done   bool
+	err    error
 }
 
 type kv struct {

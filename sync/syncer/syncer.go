@@ -303,8 +303,8 @@ func lastChange(e *transfer.Entry) time.Time {
 // runState is what one pass accumulates while the merge runs.
 type runState struct {
 	newF, changed, drift, adopted, unchanged atomic.Int64
-	pending, pendingBytes                     atomic.Int64
-	walkErrs, untracked, tracked, seen        atomic.Int64
+	pending, pendingBytes                    atomic.Int64
+	walkErrs, untracked, tracked, seen       atomic.Int64
 
 	mu       sync.Mutex
 	dels     []kv
