@@ -248,7 +248,7 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 			Delete: f.delete, MaxDelete: maxN, MaxDeletePercent: maxPct, Force: f.force, DryRun: f.dryRun,
 			Settle: settle, Stop: sig.Done(), Stats: st,
 		}
-		if f.verbose || f.dryRun {
+		if (f.verbose || f.dryRun) && !f.jsonOut {
 			o.OnEvent = func(e syncer.Event) {
 				outMu.Lock()
 				defer outMu.Unlock()

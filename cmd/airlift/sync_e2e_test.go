@@ -452,39 +452,22 @@ func TestSyncWatch(t *testing.T) {
 	waitFor(t, "new/one.txt", 10*time.Second, func() bool { return e.remote()["new/one.txt"] == "hello" })
 	t.Logf("new file in the bucket after %s", time.Since(start).Round(time.Millisecond))
 
-	// A file written slowly is never uploaded half-written.
-	p := filepath.Join(e.src, "slow.bin")
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := strings.Repeat("0123456789abcdef", 4096)
-	chunk := len(want) / 10
-	for i := 0; i < 10; i++ {
-		f.WriteString(want[i*chunk : (i+1)*chunk])
-		time.Sleep(250 * time.Millisecond)
-		if got, ok := e.remote()["slow.bin"]; ok {
-			t.Fatalf("slow.bin uploaded while being written (%d of %d bytes)", len(got), len(want))
+	// Metrics (the pass that sent the file may still be finishing).
+	var body string
+	waitFor(t, "the metrics to count 2 files", 10*time.Second, func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		if err != nil {
+			return false
 		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		return strings.Contains(body, "airlift_sync_uploaded_files_total 2\n")
+	})
+	for _, m := range []string{"airlift_sync_uploaded_bytes_total", "airlift_sync_pending_files", "airlift_sync_pending_bytes",
+		"airlift_sync_failures_total", "airlift_sync_last_success_timestamp_seconds", "airlift_sync_replication_lag_seconds"} {
+		mustContain(t, "metrics", body, m)
 	}
-	f.Close()
-	waitFor(t, "slow.bin", 10*time.Second, func() bool { _, ok := e.remote()["slow.bin"]; return ok })
-	if got := e.remote()["slow.bin"]; got != want {
-		t.Fatalf("slow.bin in the bucket has %d bytes, want %d", len(got), len(want))
-	}
-
-	// Metrics.
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, m := range []string{"airlift_sync_uploaded_files_total", "airlift_sync_uploaded_bytes_total", "airlift_sync_pending_files",
-		"airlift_sync_pending_bytes", "airlift_sync_failures_total", "airlift_sync_last_success_timestamp_seconds", "airlift_sync_replication_lag_seconds"} {
-		mustContain(t, "metrics", string(body), m)
-	}
-	mustContain(t, "metrics", string(body), "airlift_sync_uploaded_files_total 3")
 
 	// status while the watcher holds the store: from its last pass.
 	st := airlift(t, e.srv, "status", e.dst(), "--state-dir", e.state)
@@ -503,6 +486,39 @@ func TestSyncWatch(t *testing.T) {
 		t.Fatal("watch did not exit within 15s of SIGTERM")
 	}
 	e.mirrored("after the watch")
+}
+
+// A file written slowly, with rescans every 300ms while it grows, is
+// uploaded only once it has settled, whole.
+func TestSyncWatchWaitsForFilesToSettle(t *testing.T) {
+	e := newSyncEnv(t, map[string]int{"seed.txt": 10})
+	cmd, out, errb := e.startWatch("--debounce", "700ms", "--interval", "300ms")
+	waitFor(t, "the first pass", 30*time.Second, func() bool { _, ok := e.remote()["seed.txt"]; return ok })
+	// A file written slowly is never uploaded half-written.
+	p := filepath.Join(e.src, "slow.bin")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Repeat("0123456789abcdef", 4096)
+	chunk := len(want) / 8
+	for i := 0; i < 8; i++ {
+		f.WriteString(want[i*chunk : (i+1)*chunk])
+		time.Sleep(250 * time.Millisecond)
+		if got, ok := e.remote()["slow.bin"]; ok {
+			t.Fatalf("slow.bin uploaded while being written (%d of %d bytes)", len(got), len(want))
+		}
+	}
+	f.Close()
+	waitFor(t, "slow.bin", 10*time.Second, func() bool { _, ok := e.remote()["slow.bin"]; return ok })
+	if got := e.remote()["slow.bin"]; got != want {
+		t.Fatalf("slow.bin in the bucket has %d bytes, want %d", len(got), len(want))
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("watch after SIGTERM: %v\nstdout: %s\nstderr: %s", err, out, errb)
+	}
 }
 
 // Two one-shot syncs at once: one runs, the other exits 0 saying so (or

@@ -125,7 +125,7 @@ type Report struct {
 	Warnings      []string           `json:"warnings,omitempty"`
 	// OldestPending is the last change time of the oldest file left
 	// pending (unsettled or failed); zero when none.
-	OldestPending time.Time `json:"oldest_pending,omitempty"`
+	OldestPending time.Time `json:"oldest_pending,omitzero"`
 }
 
 // Notable reports whether the pass did (or would do) anything, or failed:
@@ -410,7 +410,6 @@ func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 			}
 		}
 	}
-	rep.Skipped += rs.unchanged.Load()
 	rep.New, rep.Changed, rep.Drift, rep.Adopted = rs.newF.Load(), rs.changed.Load(), rs.drift.Load(), rs.adopted.Load()
 	rep.Pending, rep.PendingBytes = rs.pending.Load()+rep.Failed, rs.pendingBytes.Load()
 	rep.Untracked, rep.Tracked = rs.untracked.Load(), rs.tracked.Load()
