@@ -28,18 +28,18 @@ var _ Store = (*state.Store)(nil)
 var errChunkFull = errors.New("chunk full")
 
 // stateCursor reads the store in chunks, so that no read transaction stays
-// open while the run writes (a long read transaction would block the
-// store's writers on some engines), and memory stays bounded.
+// open while the run writes (a long read transaction blocks the store's
+// writers on some engines) and memory stays bounded. A goroutine reads
+// (and decodes) the next chunks while the merge consumes this one, so the
+// store's decoding overlaps the walk's system calls.
 type stateCursor struct {
-	st     Store
-	prefix string // keys outside it belong to another destination
-	chunk  int
+	chunks <-chan []kv
+	stop   chan struct{}
+	done   chan struct{}
 	buf    []kv
 	i      int
-	last   string
-	begun  bool
-	done   bool
-	err    error
+	end    bool
+	err    error // set before chunks is closed
 }
 
 type kv struct {
@@ -47,58 +47,88 @@ type kv struct {
 	rec Record
 }
 
+const stateChunk = 4096
+
 func newStateCursor(st Store, prefix string) *stateCursor {
-	c := &stateCursor{st: st, prefix: prefix, chunk: 4096, last: prefix}
-	c.fill()
+	ch := make(chan []kv, 2)
+	c := &stateCursor{chunks: ch, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		defer close(ch)
+		from, begun := prefix, false
+		for {
+			buf := make([]kv, 0, stateChunk)
+			last := false
+			err := st.Iterate(from, func(k string, r Record) error {
+				if begun && k <= from {
+					return nil // Iterate starts at from, inclusive
+				}
+				if !strings.HasPrefix(k, prefix) {
+					last = true
+					return errChunkFull
+				}
+				buf = append(buf, kv{k, r})
+				if len(buf) >= stateChunk {
+					return errChunkFull
+				}
+				return nil
+			})
+			if err != nil && !errors.Is(err, errChunkFull) {
+				c.err = err
+				return
+			}
+			if len(buf) < stateChunk {
+				last = true
+			}
+			if len(buf) > 0 {
+				from, begun = buf[len(buf)-1].key, true
+				select {
+				case ch <- buf:
+				case <-c.stop:
+					return
+				}
+			}
+			if last {
+				return
+			}
+		}
+	}()
 	return c
 }
 
-func (c *stateCursor) fill() {
-	c.buf, c.i = c.buf[:0], 0
-	if c.done || c.err != nil {
-		return
-	}
-	from, begun := c.last, c.begun
-	err := c.st.Iterate(from, func(k string, r Record) error {
-		if begun && k <= from {
-			return nil // Iterate starts at from, inclusive
-		}
-		if !strings.HasPrefix(k, c.prefix) {
-			c.done = true
-			return errChunkFull
-		}
-		c.buf = append(c.buf, kv{k, r})
-		if len(c.buf) >= c.chunk {
-			return errChunkFull
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errChunkFull) {
-		c.err = err
-	}
-	if len(c.buf) < c.chunk {
-		c.done = true
-	}
-	if len(c.buf) > 0 {
-		c.last, c.begun = c.buf[len(c.buf)-1].key, true
-	}
-}
-
-// peek returns the next record, if any.
+// peek returns the next record, if any; after the last one, c.err says
+// whether the store could be read to the end.
 func (c *stateCursor) peek() (kv, bool) {
-	if c.i >= len(c.buf) {
-		if c.done || c.err != nil {
+	for c.i >= len(c.buf) {
+		if c.end {
 			return kv{}, false
 		}
-		c.fill()
-		if c.i >= len(c.buf) {
+		buf, ok := <-c.chunks
+		if !ok {
+			c.end = true
 			return kv{}, false
 		}
+		c.buf, c.i = buf, 0
 	}
 	return c.buf[c.i], true
 }
 
 func (c *stateCursor) next() { c.i++ }
+
+// readErr is the store's read error, once peek has reported the end.
+func (c *stateCursor) readErr() error {
+	if !c.end {
+		return nil
+	}
+	<-c.done
+	return c.err
+}
+
+// close stops the reader; the cursor is not used after.
+func (c *stateCursor) close() {
+	close(c.stop)
+	<-c.done
+}
 
 // empty reports whether st holds no record at or after from.
 func empty(st Store, from string) (bool, error) {

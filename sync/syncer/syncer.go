@@ -194,6 +194,7 @@ var errStopped = errors.New("stopped")
 func (s *Syncer) merge(ctx context.Context, rc *remoteCursor, fn func(item) error) error {
 	scope := s.scope()
 	sc := newStateCursor(s.store, scope)
+	defer sc.close()
 	filter := s.o.Upload.Walk.Filter
 	flush := func(limit string, all bool) error {
 		for {
@@ -226,8 +227,8 @@ func (s *Syncer) merge(ctx context.Context, rc *remoteCursor, fn func(item) erro
 				return err
 			}
 		}
-		if sc.err != nil {
-			return fmt.Errorf("reading the sync state: %w", sc.err)
+		if err := sc.readErr(); err != nil {
+			return fmt.Errorf("reading the sync state: %w", err)
 		}
 		if rc != nil && rc.err != nil {
 			return rc.err
