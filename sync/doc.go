@@ -9,9 +9,12 @@
 //     key: new, changed, unchanged, deleted. Uploads go through the
 //     transfer engine; deletions pass the safety rules first.
 //   - sync/watch: the long-running mode: file events with a debounce, a
-//     periodic rescan, files uploaded only once they have settled.
-//   - sync/lock: the per-destination run lock that keeps cron runs from
-//     overlapping, naming the holder's PID.
+//     periodic rescan, files uploaded only once they have settled, and
+//     the Prometheus metrics.
+//
+// There is no lock package: the state store's lock (internal/state, a
+// flock naming its holder's PID) is the run lock, so a sync and a copy of
+// the same destination never overlap either.
 //
 // Nothing imports this package.
 package sync
