@@ -134,6 +134,9 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 			d.Stats.FilesFound.Add(1)
 			d.Stats.BytesFound.Add(o.Size)
 			rel, dir, err := KeyToPath(o.Rel)
+			// "a/" with content is written as the file "a" (and collides
+			// with a key "a"); only an empty one is a folder marker.
+			dir = dir && o.Size == 0
 			if err == nil {
 				err = claims.claim(rel, o.Key, dir)
 			}
@@ -146,7 +149,7 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 				rep.fail(Problem{Path: p, Key: o.Key, Err: err.Error()})
 				return nil
 			}
-			if dir && o.Size == 0 {
+			if dir {
 				// A folder marker: make the folder, count nothing.
 				d.Stats.FilesFound.Add(-1)
 				if root != nil {
