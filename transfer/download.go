@@ -127,7 +127,7 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 	g.Go(func() error {
 		defer close(jobs)
 		defer d.Stats.WalkDone.Store(true)
-		return ListObjects(gctx, d.api, src, func(o Object) error {
+		return ListFolder(gctx, d.api, src, func(o Object) error {
 			if o.Rel == "" || !d.o.Filter.Match(o.Rel) {
 				return nil // the prefix's own folder marker, or filtered out
 			}

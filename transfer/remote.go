@@ -37,11 +37,11 @@ func FolderPrefix(l Location) string {
 
 func trimETag(s string) string { return strings.Trim(s, `"`) }
 
-// ListObjects streams every object below loc (as a folder) to fn in key
+// ListFolder streams every object below loc (as a folder) to fn in key
 // order, leaving out airlift's own .airlift/ folder. Keys are asked for
 // URL-encoded, so that a key XML cannot carry (a control character, say)
 // still arrives intact.
-func ListObjects(ctx context.Context, api S3API, loc Location, fn func(Object) error) error {
+func ListFolder(ctx context.Context, api S3API, loc Location, fn func(Object) error) error {
 	prefix := FolderPrefix(loc)
 	own := prefix + ".airlift/"
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(loc.Bucket), Prefix: aws.String(prefix), EncodingType: types.EncodingTypeUrl}

@@ -140,7 +140,7 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 		})
 	})
 	g.Go(func() error {
-		return ListObjects(gctx, api, remote, func(ob Object) error {
+		return ListFolder(gctx, api, remote, func(ob Object) error {
 			if ob.Rel != "" {
 				objects[ob.Rel] = ob
 			}
