@@ -33,18 +33,18 @@ const mib = 1 << 20
 // is short, the same name in NFC and NFD, URL-hostile characters, and
 // deep nesting.
 var trickyTree = map[string]int{
-	"zero":                          0,
-	"empty/also-zero":               0,
-	"exactly-5MiB.bin":              5 * mib,
-	"5MiB-plus-1.bin":               5*mib + 1,
-	"multipart-uneven.bin":          12*mib + 12345,
-	"caf\u00e9.txt":                 100, // NFC
-	"cafe\u0301.txt":                200, // NFD: a different name on Linux
-	"with spaces/a b  c.txt":        10,
-	"odd/#?%&+=;@!$'()[] ~^.txt":    11,
-	"odd/100%25 not-escaped":        12,
+	"zero":                           0,
+	"empty/also-zero":                0,
+	"exactly-5MiB.bin":               5 * mib,
+	"5MiB-plus-1.bin":                5*mib + 1,
+	"multipart-uneven.bin":           12*mib + 12345,
+	"caf\u00e9.txt":                  100, // NFC
+	"cafe\u0301.txt":                 200, // NFD: a different name on Linux
+	"with spaces/a b  c.txt":         10,
+	"odd/#?%&+=;@!$'()[] ~^.txt":     11,
+	"odd/100%25 not-escaped":         12,
 	"a/b/c/d/e/f/g/h/i/j/k/l/m/deep": 13,
-	"日本語/ファイル.dat":                 14,
+	"日本語/ファイル.dat":                   14,
 }
 
 func writeTree(t *testing.T, files map[string]int) string {
