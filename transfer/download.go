@@ -9,10 +9,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/airlift-io/airlift/checksum"
@@ -124,50 +127,65 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 	g, gctx := errgroup.WithContext(ctx)
 	jobs := make(chan downloadJob, 256)
 	claims := newPathClaims()
+	handle := func(o Object) error {
+		if o.Rel == "" || !d.o.Filter.Match(o.Rel) {
+			return nil // the prefix's own folder marker, or filtered out
+		}
+		d.Stats.FilesFound.Add(1)
+		d.Stats.BytesFound.Add(o.Size)
+		rel, dir, err := KeyToPath(o.Rel)
+		// "a/" with content is written as the file "a" (and collides
+		// with a key "a"); only an empty one is a folder marker.
+		dir = dir && o.Size == 0
+		if err == nil {
+			err = claims.claim(rel, o.Key, dir)
+		}
+		if err != nil {
+			d.Stats.FilesFailed.Add(1)
+			p := ""
+			if rel != "" {
+				p = filepath.Join(dst, filepath.FromSlash(rel))
+			}
+			rep.fail(Problem{Path: p, Key: o.Key, Err: err.Error()})
+			return nil
+		}
+		if dir {
+			// A folder marker: make the folder, count nothing.
+			d.Stats.FilesFound.Add(-1)
+			if root != nil {
+				if err := root.MkdirAll(rel, 0o755); err != nil {
+					d.Stats.FilesFound.Add(1)
+					d.Stats.FilesFailed.Add(1)
+					rep.fail(Problem{Path: filepath.Join(dst, filepath.FromSlash(rel)), Key: o.Key, Err: unwrapPathError(err).Error()})
+				}
+			}
+			return nil
+		}
+		select {
+		case jobs <- downloadJob{obj: o, rel: rel}:
+			return nil
+		case <-gctx.Done():
+			return gctx.Err()
+		}
+	}
 	g.Go(func() error {
 		defer close(jobs)
 		defer d.Stats.WalkDone.Store(true)
-		return ListFolder(gctx, d.api, src, func(o Object) error {
-			if o.Rel == "" || !d.o.Filter.Match(o.Rel) {
-				return nil // the prefix's own folder marker, or filtered out
-			}
-			d.Stats.FilesFound.Add(1)
-			d.Stats.BytesFound.Add(o.Size)
-			rel, dir, err := KeyToPath(o.Rel)
-			// "a/" with content is written as the file "a" (and collides
-			// with a key "a"); only an empty one is a folder marker.
-			dir = dir && o.Size == 0
-			if err == nil {
-				err = claims.claim(rel, o.Key, dir)
-			}
-			if err != nil {
-				d.Stats.FilesFailed.Add(1)
-				p := ""
-				if rel != "" {
-					p = filepath.Join(dst, filepath.FromSlash(rel))
-				}
-				rep.fail(Problem{Path: p, Key: o.Key, Err: err.Error()})
-				return nil
-			}
-			if dir {
-				// A folder marker: make the folder, count nothing.
-				d.Stats.FilesFound.Add(-1)
-				if root != nil {
-					if err := root.MkdirAll(rel, 0o755); err != nil {
-						d.Stats.FilesFound.Add(1)
-						d.Stats.FilesFailed.Add(1)
-						rep.fail(Problem{Path: filepath.Join(dst, filepath.FromSlash(rel)), Key: o.Key, Err: unwrapPathError(err).Error()})
-					}
-				}
-				return nil
-			}
-			select {
-			case jobs <- downloadJob{obj: o, rel: rel}:
-				return nil
-			case <-gctx.Done():
-				return gctx.Err()
-			}
+		listed := 0
+		err := ListFolder(gctx, d.api, src, func(o Object) error {
+			listed++
+			return handle(o)
 		})
+		if err != nil || listed > 0 || src.Prefix == "" || strings.HasSuffix(src.Prefix, "/") {
+			return err
+		}
+		// Nothing below "prefix/": the URL may name one object, as in
+		// `airlift copy s3://bucket/data/file.bin DIR`.
+		o, found, err := headObject(gctx, d.api, src.Bucket, src.Prefix)
+		if err != nil || !found {
+			return err
+		}
+		return handle(o)
 	})
 	for i := 0; i < d.o.Concurrency; i++ {
 		g.Go(func() error {
@@ -301,4 +319,16 @@ func unwrapLinkError(err error) error {
 		return le.Err
 	}
 	return err
+}
+
+// headObject finds the single object key, for a source URL that names one.
+func headObject(ctx context.Context, api S3API, bucket, key string) (Object, bool, error) {
+	out, err := api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		if c := APIErrorCode(err); c == "NotFound" || c == "NoSuchKey" || c == "404" {
+			return Object{}, false, nil
+		}
+		return Object{}, false, wrapf(err, "HeadObject %s", key)
+	}
+	return Object{Key: key, Rel: path.Base(key), Size: aws.ToInt64(out.ContentLength), ETag: trimETag(aws.ToString(out.ETag))}, true, nil
 }

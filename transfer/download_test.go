@@ -8,14 +8,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -446,5 +449,129 @@ func TestDownloadDiskFull(t *testing.T) {
 	}
 	if int64(len(entries)) != rep.Files {
 		t.Errorf("%d files in the destination, report says %d completed", len(entries), rep.Files)
+	}
+}
+
+// counting wraps the client and counts requests by operation.
+type counting struct {
+	transfer.S3API
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *counting) add(op string) {
+	c.mu.Lock()
+	c.n[op]++
+	c.mu.Unlock()
+}
+
+func (c *counting) HeadObject(ctx context.Context, in *s3.HeadObjectInput, o ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	c.add("HeadObject")
+	return c.S3API.HeadObject(ctx, in, o...)
+}
+
+func (c *counting) GetObjectTagging(ctx context.Context, in *s3.GetObjectTaggingInput, o ...func(*s3.Options)) (*s3.GetObjectTaggingOutput, error) {
+	c.add("GetObjectTagging")
+	return c.S3API.GetObjectTagging(ctx, in, o...)
+}
+
+func (c *counting) GetObject(ctx context.Context, in *s3.GetObjectInput, o ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	c.add("GetObject")
+	return c.S3API.GetObject(ctx, in, o...)
+}
+
+func (c *counting) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, o ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	c.add("ListObjectsV2")
+	return c.S3API.ListObjectsV2(ctx, in, o...)
+}
+
+// With a run manifest, fast verify costs the listing and the manifest,
+// not a request per object; an object overwritten since (new ETag) is no
+// longer vouched for and costs its own request.
+func TestFastVerifyUsesManifestNotPerObjectRequests(t *testing.T) {
+	files := map[string]int{"big.bin": 6 * mib}
+	for i := 0; i < 40; i++ {
+		files[fmt.Sprintf("small/%02d", i)] = 100 + i
+	}
+	e, src := upload(t, files, transfer.UploadOptions{PartSize: 5 * mib, Manifest: true})
+	c := &counting{S3API: e.api, n: map[string]int{}}
+	rep, err := transfer.Verify(context.Background(), c, src, e.loc, transfer.VerifyOptions{}, nil)
+	if err != nil || rep.Differ() != 0 || rep.Equal != int64(len(files)) {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	if c.n["HeadObject"]+c.n["GetObjectTagging"] != 0 || c.n["GetObject"] != 1 || c.n["ListObjectsV2"] != 2 {
+		t.Errorf("requests %v: want 2 listings and 1 manifest GET, nothing per object", c.n)
+	}
+
+	// Overwrite one object with other bytes of the same size, no BLAKE3.
+	_, err = e.api.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String("ds/v1/small/07"), Body: bytes.NewReader(make([]byte, 107))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.n = map[string]int{}
+	rep, err = transfer.Verify(context.Background(), c, src, e.loc, transfer.VerifyOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Counts[transfer.HashUnknown] != 1 || rep.Differ() != 1 || rep.Differences[0].Rel != "small/07" {
+		t.Errorf("after overwrite: %+v", rep.Differences)
+	}
+	if c.n["HeadObject"] != 1 {
+		t.Errorf("requests %v: want one HeadObject for the overwritten object", c.n)
+	}
+}
+
+func TestDownloadSingleObjectURL(t *testing.T) {
+	e, src := upload(t, map[string]int{"one.bin": 6 * mib, "two.bin": 3}, transfer.UploadOptions{PartSize: 5 * mib})
+	dst := t.TempDir()
+	dl, _ := transfer.NewDownloader(e.api, transfer.DownloadOptions{PartSize: 5 * mib}, nil)
+	rep, err := dl.Copy(context.Background(), transfer.Location{Bucket: "bkt", Prefix: "ds/v1/one.bin"}, dst)
+	if err != nil || rep.Files != 1 || rep.Failed != 0 {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	a, _ := os.ReadFile(filepath.Join(src, "one.bin"))
+	b, _ := os.ReadFile(filepath.Join(dst, "one.bin"))
+	if !bytes.Equal(a, b) {
+		t.Error("one.bin differs")
+	}
+}
+
+// A download stopped part way leaves only complete files at final paths
+// and no temporary files.
+func TestDownloadCancelledLeavesNoPartialFiles(t *testing.T) {
+	files := map[string]int{}
+	for i := 0; i < 6; i++ {
+		files[fmt.Sprintf("f%d.bin", i)] = 6 * mib
+	}
+	e, src := upload(t, files, transfer.UploadOptions{PartSize: 5 * mib})
+	dst := t.TempDir()
+	st := &transfer.Stats{}
+	dl, _ := transfer.NewDownloader(e.api, transfer.DownloadOptions{PartSize: 5 * mib, Concurrency: 2, PartConcurrency: 2}, st)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for st.BytesSent.Load() < 8*mib {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	_, err := dl.Copy(ctx, e.loc, dst)
+	cancel()
+	if !errors.Is(err, context.Canceled) {
+		t.Logf("download finished before the cancel landed: %v", err)
+	}
+	entries, _ := os.ReadDir(dst)
+	for _, de := range entries {
+		if strings.HasPrefix(de.Name(), ".airlift-") {
+			t.Errorf("temporary file left: %s", de.Name())
+			continue
+		}
+		a, _ := os.ReadFile(filepath.Join(src, de.Name()))
+		b, _ := os.ReadFile(filepath.Join(dst, de.Name()))
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s at its final path is not complete", de.Name())
+		}
+	}
+	if len(entries) == len(files) {
+		t.Log("every file completed before the cancel")
 	}
 }
