@@ -103,3 +103,14 @@ func FuzzKeyToPath(f *testing.F) {
 		}
 	})
 }
+
+func TestIsOwnPath(t *testing.T) {
+	for rel, want := range map[string]bool{
+		".airlift/manifests/r.jsonl.zst": true, "v1/.airlift/manifests/r.jsonl.zst": true,
+		".airlift": false, "x.airlift/y": false, "data/.airliftish/z": false, "a/b": false,
+	} {
+		if IsOwnPath(rel) != want {
+			t.Errorf("IsOwnPath(%q) = %v", rel, !want)
+		}
+	}
+}

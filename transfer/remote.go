@@ -38,12 +38,11 @@ func FolderPrefix(l Location) string {
 func trimETag(s string) string { return strings.Trim(s, `"`) }
 
 // ListFolder streams every object below loc (as a folder) to fn in key
-// order, leaving out airlift's own .airlift/ folder. Keys are asked for
+// order, leaving out airlift's own .airlift/ folders. Keys are asked for
 // URL-encoded, so that a key XML cannot carry (a control character, say)
 // still arrives intact.
 func ListFolder(ctx context.Context, api S3API, loc Location, fn func(Object) error) error {
 	prefix := FolderPrefix(loc)
-	own := prefix + ".airlift/"
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(loc.Bucket), Prefix: aws.String(prefix), EncodingType: types.EncodingTypeUrl}
 	for {
 		out, err := api.ListObjectsV2(ctx, in)
@@ -57,11 +56,11 @@ func ListFolder(ctx context.Context, api S3API, loc Location, fn func(Object) er
 					return fmt.Errorf("listing %s: undecodable key %q: %w", loc, aws.ToString(o.Key), err)
 				}
 			}
-			if strings.HasPrefix(key, own) {
-				continue
-			}
 			if !strings.HasPrefix(key, prefix) {
 				return fmt.Errorf("listing %s: the server returned key %q, outside the prefix", loc, key)
+			}
+			if IsOwnPath(key[len(prefix):]) {
+				continue
 			}
 			if err := fn(Object{Key: key, Rel: key[len(prefix):], Size: aws.ToInt64(o.Size), ETag: trimETag(aws.ToString(o.ETag))}); err != nil {
 				return err
@@ -72,6 +71,13 @@ func ListFolder(ctx context.Context, api S3API, loc Location, fn func(Object) er
 		}
 		in.ContinuationToken = out.NextContinuationToken
 	}
+}
+
+// IsOwnPath reports whether rel lies in a .airlift/ folder (at any depth:
+// a prefix above the one a run wrote to still holds that run's
+// manifests), which is airlift's bookkeeping, not data.
+func IsOwnPath(rel string) bool {
+	return strings.HasPrefix(rel, ".airlift/") || strings.Contains(rel, "/.airlift/")
 }
 
 // Manifests is what the run manifests under a prefix say about objects,

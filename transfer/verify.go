@@ -24,6 +24,9 @@ type VerifyOptions struct {
 	MaxMemory       int64 // 0: DefaultMaxMemory
 	Concurrency     int   // files compared at once; 0: 16
 	PartConcurrency int   // ranged GETs in flight in deep mode; 0: 16
+	// Walk says how the local tree is read (symbolic links, filters); the
+	// filter applies to objects too, so a filtered upload verifies clean.
+	Walk WalkOptions
 }
 
 // Kinds of Difference.
@@ -132,8 +135,8 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	var man *Manifests
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return Walk(gctx, local, WalkOptions{}, func(e Entry) error {
-			if e.Skip == "" {
+		return Walk(gctx, local, o.Walk, func(e Entry) error {
+			if e.Skip == "" && !IsOwnPath(e.Rel) {
 				files[e.Rel] = e
 			}
 			return nil
@@ -141,7 +144,7 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	})
 	g.Go(func() error {
 		return ListFolder(gctx, api, remote, func(ob Object) error {
-			if ob.Rel != "" {
+			if ob.Rel != "" && o.Walk.Filter.Match(ob.Rel) {
 				objects[ob.Rel] = ob
 			}
 			return nil
@@ -220,66 +223,34 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	})
 	var equalBytes atomic.Int64
 	var equal atomic.Int64
+	cmp := &comparer{api: api, bucket: remote.Bucket, man: man, fe: fe, deep: o.Deep}
 	for i := 0; i < o.Concurrency; i++ {
 		g.Go(func() error {
 			for p := range work {
 				d := Difference{Rel: p.rel, Path: p.e.Path, Key: p.ob.Key}
-				var remoteSum, from string
-				var err error
-				// The local file is hashed while the object is read.
-				type sum struct {
-					s   string
-					err error
-				}
-				lc := make(chan sum, 1)
-				go func() {
-					s, err := hashFile(p.e.Path)
-					lc <- sum{s, err}
-				}()
-				if o.Deep {
-					var got fetched
-					got, err = fe.fetch(gctx, p.ob, nil)
-					remoteSum, from = got.BLAKE3, "read"
-				} else {
-					remoteSum, from, err = RecordedBLAKE3(gctx, api, remote.Bucket, p.ob, man)
-				}
-				if err != nil {
-					<-lc
-					if gctx.Err() != nil && canceled(err) {
-						return gctx.Err()
-					}
-					if err = classify(err); IsFatal(err) {
-						return err
-					}
+				local, remoteSum, from, err := cmp.sums(gctx, p.e.Path, p.ob)
+				switch {
+				case err != nil && gctx.Err() != nil && canceled(err):
+					return gctx.Err()
+				case err != nil && IsFatal(classify(err)):
+					return classify(err)
+				case err != nil:
 					d.Kind, d.Detail = CompareFailed, err.Error()
-					rep.add(d)
 					st.FilesFailed.Add(1)
-					continue
-				}
-				if remoteSum == "" {
-					<-lc
+				case remoteSum == "":
 					d.Kind, d.Detail = HashUnknown, "no BLAKE3 stored with the object (not uploaded by airlift?); run with --deep to read it back"
-					rep.add(d)
 					st.FilesSkipped.Add(1)
-					continue
-				}
-				ls := <-lc
-				localSum := ls.s
-				if err := ls.err; err != nil {
-					d.Kind, d.Detail = CompareFailed, err.Error()
-					rep.add(d)
+				case local != remoteSum:
+					d.Kind, d.Local, d.Remote = HashDiffers, local, remoteSum
 					st.FilesFailed.Add(1)
-					continue
 				}
-				if !o.Deep {
+				if !o.Deep && from != "" {
 					rep.mu.Lock()
 					rep.HashSources[from]++
 					rep.mu.Unlock()
 				}
-				if localSum != remoteSum {
-					d.Kind, d.Local, d.Remote = HashDiffers, localSum, remoteSum
+				if d.Kind != "" {
 					rep.add(d)
-					st.FilesFailed.Add(1)
 					continue
 				}
 				equal.Add(1)
@@ -317,4 +288,44 @@ func hashFile(p string) (string, error) {
 		return "", fmt.Errorf("reading: %w", unwrapPathError(err))
 	}
 	return s, nil
+}
+
+// comparer finds the two BLAKE3s of one file.
+type comparer struct {
+	api    S3API
+	bucket string
+	man    *Manifests
+	fe     *fetcher
+	deep   bool
+}
+
+// sums returns the BLAKE3 of the local file and of the object (read back
+// in deep mode, else as recorded at upload; "" when none was recorded)
+// and where the latter came from. In deep mode the local file is hashed
+// while the object is read; in fast mode only once there is a recorded
+// hash to compare it with.
+func (c *comparer) sums(ctx context.Context, path string, ob Object) (local, remote, from string, err error) {
+	if !c.deep {
+		remote, from, err = RecordedBLAKE3(ctx, c.api, c.bucket, ob, c.man)
+		if err != nil || remote == "" {
+			return "", remote, from, err
+		}
+		local, err = hashFile(path)
+		return local, remote, from, err
+	}
+	var lerr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		local, lerr = hashFile(path)
+	}()
+	got, err := c.fe.fetch(ctx, ob, nil)
+	<-done
+	if err != nil {
+		return "", "", "", err
+	}
+	if lerr != nil {
+		return "", "", "", fmt.Errorf("local file: %w", lerr)
+	}
+	return local, got.BLAKE3, "read", nil
 }

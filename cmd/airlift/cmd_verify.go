@@ -20,6 +20,8 @@ type verifyFlags struct {
 	partSize, maxMemory   string
 	concurrency, partConc int
 	jsonOut               bool
+	followSymlinks        bool
+	include, exclude      []string
 	progress              progressOpts
 }
 
@@ -50,6 +52,9 @@ configuration error.`,
 	fl.IntVar(&f.concurrency, "concurrency", 16, "files compared at once")
 	fl.IntVar(&f.partConc, "part-concurrency", 16, "ranged GETs in flight with --deep")
 	fl.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
+	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links in the local tree (as copy --follow-symlinks)")
+	fl.StringArrayVar(&f.include, "include", nil, "only compare files and objects matching this glob (repeatable)")
+	fl.StringArrayVar(&f.exclude, "exclude", nil, "leave out files and objects matching this glob (repeatable)")
 	f.progress.register(fl)
 	return cmd
 }
@@ -74,6 +79,10 @@ func (a *app) runVerify(cmd *cobra.Command, src, dst string, f verifyFlags) erro
 	if !fi.IsDir() {
 		return usageErr("%s is not a folder", local)
 	}
+	filter, err := transfer.NewFilter(f.include, f.exclude)
+	if err != nil {
+		return usageErr("%v", err)
+	}
 	ps, err := sizeFlag("part-size", f.partSize)
 	if err != nil {
 		return err
@@ -96,6 +105,7 @@ func (a *app) runVerify(cmd *cobra.Command, src, dst string, f verifyFlags) erro
 	stop := startProgress(a.stderr, st, f.progress, "verified")
 	rep, err := transfer.Verify(ctx, cli.S3, local, loc, transfer.VerifyOptions{
 		Deep: f.deep, PartSize: ps, MaxMemory: mem, Concurrency: f.concurrency, PartConcurrency: f.partConc,
+		Walk: transfer.WalkOptions{FollowSymlinks: f.followSymlinks, Filter: filter},
 	}, st)
 	stop()
 	if rep == nil {
