@@ -94,7 +94,8 @@ type downloadJob struct {
 // Each object is written to a temporary name in its final folder
 // (".airlift-*.tmp"), checked against the listed size and the BLAKE3
 // recorded at upload (manifest, metadata or tag) where there is one,
-// fsynced and renamed into place: the final path only ever holds a
+// fsynced and renamed into place, and given the source file's mtime from
+// the manifest (else the object's LastModified): the final path only ever holds a
 // complete, checked file. A disk that is full or failing stops the run
 // with an error naming the file; files already completed stay.
 func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Report, error) {
@@ -310,6 +311,15 @@ func (d *Downloader) write(ctx context.Context, root *os.Root, fe *fetcher, man 
 		_ = root.Remove(tmp)
 		return "", fmt.Errorf("renaming into place: %w", unwrapLinkError(err))
 	}
+	// The source file's mtime when a manifest recorded it, else the
+	// object's, as aws s3 cp does; a later upload or sync compares by it.
+	mt, ok := man.MTime(j.obj)
+	if !ok {
+		mt = j.obj.Modified
+	}
+	if !mt.IsZero() {
+		_ = root.Chtimes(j.rel, time.Now(), mt)
+	}
 	return got.BLAKE3, nil
 }
 
@@ -330,5 +340,5 @@ func headObject(ctx context.Context, api S3API, bucket, key string) (Object, boo
 		}
 		return Object{}, false, wrapf(err, "HeadObject %s", key)
 	}
-	return Object{Key: key, Rel: path.Base(key), Size: aws.ToInt64(out.ContentLength), ETag: trimETag(aws.ToString(out.ETag))}, true, nil
+	return Object{Key: key, Rel: path.Base(key), Size: aws.ToInt64(out.ContentLength), ETag: trimETag(aws.ToString(out.ETag)), Modified: aws.ToTime(out.LastModified)}, true, nil
 }

@@ -158,6 +158,14 @@ func TestDownloadRoundTripTrickyTree(t *testing.T) {
 		t.Errorf("downloaded %d files, want %d", rep.Files, len(trickyTree))
 	}
 	sameFiles(t, src, dst)
+	// The manifest carries the source files' mtimes; they come back.
+	for _, rel := range []string{"zero", "multipart-uneven.bin", "a/b/c/d/e/f/g/h/i/j/k/l/m/deep"} {
+		a, _ := os.Stat(filepath.Join(src, rel))
+		b, _ := os.Stat(filepath.Join(dst, rel))
+		if a == nil || b == nil || !a.ModTime().Equal(b.ModTime()) {
+			t.Errorf("%s: mtime not restored", rel)
+		}
+	}
 	// b3sum, which shares no code with airlift, agrees on the multipart file.
 	if a, b := s3test.B3Sum(t, filepath.Join(src, "multipart-uneven.bin")), s3test.B3Sum(t, filepath.Join(dst, "multipart-uneven.bin")); a != b {
 		t.Errorf("b3sum differs: %s vs %s", a, b)

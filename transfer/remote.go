@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -20,6 +21,8 @@ type Object struct {
 	Rel  string // Key below the prefix, as listed (not yet checked as a path)
 	Size int64
 	ETag string // as listed, quotes removed
+	// Modified is when the object was written (LastModified).
+	Modified time.Time
 }
 
 // Multipart reports whether the ETag is that of a multipart object
@@ -62,7 +65,7 @@ func ListFolder(ctx context.Context, api S3API, loc Location, fn func(Object) er
 			if IsOwnPath(key[len(prefix):]) {
 				continue
 			}
-			if err := fn(Object{Key: key, Rel: key[len(prefix):], Size: aws.ToInt64(o.Size), ETag: trimETag(aws.ToString(o.ETag))}); err != nil {
+			if err := fn(Object{Key: key, Rel: key[len(prefix):], Size: aws.ToInt64(o.Size), ETag: trimETag(aws.ToString(o.ETag)), Modified: aws.ToTime(o.LastModified)}); err != nil {
 				return err
 			}
 		}
@@ -99,6 +102,15 @@ func (m *Manifests) Lookup(o Object) (string, bool) {
 		return "", false
 	}
 	return e.BLAKE3, true
+}
+
+// MTime returns the source file's modification time a manifest recorded
+// for o, if one vouches for it.
+func (m *Manifests) MTime(o Object) (time.Time, bool) {
+	if _, ok := m.Lookup(o); !ok || m.byKey[o.Key].MTime == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, m.byKey[o.Key].MTime), true
 }
 
 // Len is the number of keys the manifests cover.

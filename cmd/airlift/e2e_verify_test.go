@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -163,4 +164,33 @@ func TestE2EDownloadHostileKeys(t *testing.T) {
 	if !strings.Contains(r.stdout, "copied 1 files") {
 		t.Errorf("stdout: %s", r.stdout)
 	}
+}
+
+func TestE2EDownloadDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root; skipped")
+	}
+	srv := s3test.Start(t, s3test.Options{})
+	srv.CreateBucket(t, "bkt")
+	src := tree(t, map[string]int{"a.bin": 900 << 10, "b.bin": 900 << 10, "c.bin": 900 << 10})
+	if r := airlift(t, srv, "copy", src, "s3://bkt/ds", "-q"); r.code != 0 {
+		t.Fatalf("upload: %s", r.stderr)
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v: %s); skipped", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+
+	t.Run("copy s3://bkt/ds TMPFS-2MiB --concurrency 1", func(t *testing.T) {
+		r := airlift(t, srv, "copy", "s3://bkt/ds", mnt, "--concurrency", "1")
+		if r.code != 1 {
+			t.Fatalf("exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		mustContain(t, "stderr", r.stderr, "airlift: cannot write "+filepath.Join(mnt, "c.bin")+": no space left on device")
+		entries, _ := os.ReadDir(mnt)
+		if len(entries) != 2 {
+			t.Errorf("destination holds %v, want a.bin and b.bin only", entries)
+		}
+	})
 }
