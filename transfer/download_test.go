@@ -242,6 +242,7 @@ func TestVerifyReportsEachKindOfDifference(t *testing.T) {
 	}
 	put("resized", make([]byte, 99))
 	put("only-remote", []byte("x"))
+	put("console-folder/", nil) // a folder marker, as the S3 console makes: not a file
 	old, _ := os.ReadFile(filepath.Join(src, "unknown"))
 	put("unknown", old) // same bytes, but no BLAKE3 stored with them
 	if err := os.WriteFile(filepath.Join(src, "changed"), bytes.Repeat([]byte{1}, 64), 0o644); err != nil {

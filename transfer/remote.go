@@ -98,7 +98,7 @@ func (m *Manifests) Lookup(o Object) (string, bool) {
 		return "", false
 	}
 	e, ok := m.byKey[o.Key]
-	if !ok || trimETag(e.ETag) != o.ETag || e.Size != o.Size || !checksum.Valid(e.BLAKE3) {
+	if !ok || o.ETag == "" || trimETag(e.ETag) != o.ETag || e.Size != o.Size || !checksum.Valid(e.BLAKE3) {
 		return "", false
 	}
 	return e.BLAKE3, true

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -144,7 +145,9 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	})
 	g.Go(func() error {
 		return ListFolder(gctx, api, remote, func(ob Object) error {
-			if ob.Rel != "" && o.Walk.Filter.Match(ob.Rel) {
+			// Empty "folder/" markers are not files: the walk has none.
+			marker := strings.HasSuffix(ob.Rel, "/") && ob.Size == 0
+			if ob.Rel != "" && !marker && o.Walk.Filter.Match(ob.Rel) {
 				objects[ob.Rel] = ob
 			}
 			return nil
