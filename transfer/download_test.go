@@ -584,3 +584,30 @@ func TestDownloadCancelledLeavesNoPartialFiles(t *testing.T) {
 		t.Log("every file completed before the cancel")
 	}
 }
+
+// A connection cut part way through a body (which the SDK does not retry)
+// is resumed: from the byte it stopped at for a whole-object GET, by
+// reading the range again for a part.
+func TestDownloadResumesCutBodies(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	small, big := make([]byte, 3*mib), make([]byte, 12*mib+5)
+	rng.Read(small)
+	rng.Read(big)
+	h := s3test.StartHostile(t, "bkt", map[string][]byte{"p/small": small, "p/big": big})
+	h.CutOnce["p/small"], h.CutOnce["p/big"] = true, true
+	dst := t.TempDir()
+	st := &transfer.Stats{}
+	dl, _ := transfer.NewDownloader(hostileClient(t, h.URL), transfer.DownloadOptions{PartSize: 5 * mib}, st)
+	rep, err := dl.Copy(context.Background(), transfer.Location{Bucket: "bkt", Prefix: "p"}, dst)
+	if err != nil || rep.Failed != 0 {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	for name, want := range map[string][]byte{"small": small, "big": big} {
+		if got, _ := os.ReadFile(filepath.Join(dst, name)); !bytes.Equal(got, want) {
+			t.Errorf("%s differs", name)
+		}
+	}
+	if st.Retries.Load() < 2 {
+		t.Errorf("%d retries counted, want at least 2", st.Retries.Load())
+	}
+}

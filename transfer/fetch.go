@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -94,7 +95,7 @@ func (f *fetcher) whole(ctx context.Context, o Object, w io.WriterAt) (fetched, 
 	if err != nil {
 		return fetched{}, err
 	}
-	defer out.Body.Close()
+	defer func() { out.Body.Close() }()
 	res := fetched{Recorded: out.Metadata[checksum.MetaKey]}
 	if out.ContentLength != nil && *out.ContentLength != o.Size {
 		return res, fmt.Errorf("GetObject %s: %d bytes offered, %d listed: %w", o.Key, *out.ContentLength, o.Size, ErrObjectChanged)
@@ -108,6 +109,7 @@ func (f *fetcher) whole(ctx context.Context, o Object, w io.WriterAt) (fetched, 
 		defer f.pool.Put(buf)
 	}
 	var off int64
+	attempts := 1
 	for off < o.Size {
 		n, rerr := io.ReadFull(out.Body, buf[:min(int64(len(buf)), o.Size-off)])
 		if n > 0 {
@@ -119,6 +121,24 @@ func (f *fetcher) whole(ctx context.Context, o Object, w io.WriterAt) (fetched, 
 			}
 			off += int64(n)
 			f.st.BytesSent.Add(int64(n))
+		}
+		if rerr != nil && off < o.Size && attempts < bodyAttempts && ctx.Err() == nil {
+			// The SDK retries a request only until its headers arrive; a
+			// body cut off later resumes here, from the byte it stopped at,
+			// still pinned to the ETag.
+			attempts++
+			f.retried()
+			out.Body.Close()
+			more, err := f.get(ctx, o, fmt.Sprintf("bytes=%d-%d", off, o.Size-1))
+			if err != nil {
+				out.Body = http.NoBody
+				return res, err
+			}
+			out = more
+			if want := fmt.Sprintf("bytes %d-%d/%d", off, o.Size-1, o.Size); aws.ToString(out.ContentRange) != want {
+				return res, fmt.Errorf("GetObject %s: asked for %s, got Content-Range %q", o.Key, want, aws.ToString(out.ContentRange))
+			}
+			continue
 		}
 		if rerr != nil {
 			return res, fmt.Errorf("reading %s at byte %d of %d: %w", o.Key, off, o.Size, rerr)
@@ -144,33 +164,55 @@ type rangeJob struct {
 	done chan struct{}
 }
 
+// bodyAttempts bounds how often one GET's body is read again after the
+// connection failed part way.
+const bodyAttempts = 3
+
+func (f *fetcher) retried() {
+	if f.st.Retries != nil {
+		f.st.Retries.Add(1)
+	}
+}
+
 func (f *fetcher) getRange(j *rangeJob) {
 	defer close(j.done)
-	if err := j.ctx.Err(); err != nil {
-		j.err = err
-		return
+	for attempt := 1; ; attempt++ {
+		if err := j.ctx.Err(); err != nil {
+			j.err = err
+			return
+		}
+		var retry bool
+		retry, j.err = f.readRange(j)
+		if j.err == nil || !retry || attempt >= bodyAttempts {
+			return
+		}
+		f.retried()
 	}
+}
+
+// readRange fills j.buf with one ranged GET; retry says whether a failure
+// happened while reading the body (which the SDK does not retry).
+func (f *fetcher) readRange(j *rangeJob) (retry bool, err error) {
 	end := j.off + int64(len(j.buf)) - 1
 	out, err := f.get(j.ctx, j.o, fmt.Sprintf("bytes=%d-%d", j.off, end))
 	if err != nil {
-		j.err = err
-		return
+		return false, err
 	}
 	defer out.Body.Close()
 	// A server that ignores Range answers with the whole object; reading
 	// its first bytes as this part would corrupt the file silently.
 	want := fmt.Sprintf("bytes %d-%d/%d", j.off, end, j.o.Size)
 	if cr := aws.ToString(out.ContentRange); cr != want {
-		j.err = fmt.Errorf("GetObject %s: asked for %s, got Content-Range %q", j.o.Key, want, cr)
-		return
+		return false, fmt.Errorf("GetObject %s: asked for %s, got Content-Range %q", j.o.Key, want, cr)
 	}
 	n, err := io.ReadFull(out.Body, j.buf)
 	f.st.BytesSent.Add(int64(n))
 	if err != nil {
-		j.err = fmt.Errorf("reading %s bytes %d-%d: %w", j.o.Key, j.off, end, err)
-		return
+		f.st.BytesSent.Add(-int64(n)) // read again on retry
+		return true, fmt.Errorf("reading %s bytes %d-%d: %w", j.o.Key, j.off, end, err)
 	}
 	j.meta = out.Metadata[checksum.MetaKey]
+	return false, nil
 }
 
 // ranged reads a large object as parts in parallel. One goroutine hands

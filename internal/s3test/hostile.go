@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -27,12 +28,18 @@ type Hostile struct {
 	// ChangedKeys answer every GetObject with 412 Precondition Failed, as
 	// S3 does when the object was overwritten after it was listed.
 	ChangedKeys map[string]bool
+	// CutOnce keys have the first GET's body cut off half way, the
+	// connection closed, as a flaky network does after the headers.
+	CutOnce map[string]bool
+
+	mu  sync.Mutex
+	cut map[string]bool
 }
 
 // StartHostile serves objects in bucket until the test ends.
 func StartHostile(t testing.TB, bucket string, objects map[string][]byte) *Hostile {
 	t.Helper()
-	h := &Hostile{Bucket: bucket, Objects: objects, ChangedKeys: map[string]bool{}}
+	h := &Hostile{Bucket: bucket, Objects: objects, ChangedKeys: map[string]bool{}, CutOnce: map[string]bool{}, cut: map[string]bool{}}
 	// A bare handler, not a ServeMux: a mux would clean "/../" out of the
 	// path and redirect, hiding the very keys under test.
 	srv := httptest.NewServer(http.HandlerFunc(h.serve))
@@ -78,6 +85,12 @@ func (h *Hostile) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("ETag", etagOf(body))
+	h.mu.Lock()
+	cut := h.CutOnce[key] && !h.cut[key] && r.Method == http.MethodGet
+	if cut {
+		h.cut[key] = true
+	}
+	h.mu.Unlock()
 	if rng := r.Header.Get("Range"); rng != "" {
 		var from, to int
 		if _, err := fmt.Sscanf(rng, "bytes=%d-%d", &from, &to); err != nil || from > to || to >= len(body) {
@@ -87,15 +100,20 @@ func (h *Hostile) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, to, len(body)))
 		w.Header().Set("Content-Length", strconv.Itoa(to-from+1))
 		w.WriteHeader(http.StatusPartialContent)
-		if r.Method == http.MethodGet {
-			_, _ = w.Write(body[from : to+1])
-		}
+		body = body[from : to+1]
+	} else {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	if r.Method != http.MethodGet {
 		return
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	if r.Method == http.MethodGet {
-		_, _ = w.Write(body)
+	if cut {
+		// Fewer bytes than the Content-Length promised: the server closes
+		// the connection and the client reads an unexpected EOF.
+		_, _ = w.Write(body[:len(body)/2])
+		return
 	}
+	_, _ = w.Write(body)
 }
 
 type listContents struct {
