@@ -113,14 +113,6 @@ func (m *Manifests) MTime(o Object) (time.Time, bool) {
 	return time.Unix(0, m.byKey[o.Key].MTime), true
 }
 
-// Len is the number of keys the manifests cover.
-func (m *Manifests) Len() int {
-	if m == nil {
-		return 0
-	}
-	return len(m.byKey)
-}
-
 // LoadManifests reads every run manifest under loc. Later runs (manifest
 // names sort by run id, which starts with the time) override earlier
 // ones. A manifest that cannot be read is skipped with a warning: the
