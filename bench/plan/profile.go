@@ -82,3 +82,14 @@ func LoadProfile(path string) (*Profile, error) {
 	}
 	return &p, nil
 }
+
+// Link turns a profile into the estimator's view of the network: the
+// measured throughput is what a transfer gets, so utilization is 1, and
+// the measured small-PUT rate replaces the latency model.
+func (p *Profile) Link(from string) Link {
+	return Link{
+		BytesPerSec: p.UploadBytesPerSec, Utilization: 1,
+		RequestLatency: p.PutP50Seconds, Concurrency: max(p.SmallConcurrency, 1),
+		PutsPerSec: p.SmallPutsPerSec, From: from,
+	}
+}
