@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand"
 	"os"
 	"runtime"
@@ -317,7 +318,10 @@ func recommend(grid []Cell) Recommendation {
 	// copy holds about 1.25 x the parts in flight (its default is 160 MiB
 	// for 16 x 8 MiB): room for the next part to be read while the others
 	// are sent.
-	mem := (int64(c.Concurrency)*c.PartSize*5/4 + (1<<20 - 1)) &^ (1<<20 - 1)
+	// Buffers come in power-of-two classes (transfer.Pool), so a 5 MiB
+	// part takes an 8 MiB buffer.
+	class := int64(1) << bits.Len64(uint64(c.PartSize-1))
+	mem := (int64(c.Concurrency)*class*5/4 + (1<<20 - 1)) &^ (1<<20 - 1)
 	return Recommendation{
 		Concurrency: c.Concurrency, PartSize: c.PartSize, MaxMemory: mem, BytesPerSec: c.BytesPerSec,
 		Reason: fmt.Sprintf("the least memory in flight within 5%% of the best throughput (%.1f MB/s)", best/1e6),
