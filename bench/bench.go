@@ -31,8 +31,9 @@ type Options struct {
 
 	Concurrency []int   // grid rows, default 1,4,16,64
 	PartSizes   []int64 // grid columns, default 8, 16, 64 MiB
-	// CellTime and CellBytes bound each grid cell; a cell stops at
-	// whichever comes first.
+	// CellTime and CellBytes bound each grid cell: no part starts after
+	// either is reached, and parts in flight get up to 2 x CellTime more
+	// to finish (then they are cut off and not counted).
 	CellTime  time.Duration // default 3s
 	CellBytes int64         // default 1 GiB
 

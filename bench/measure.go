@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/klauspost/compress/zstd"
 	"github.com/zeebo/blake3"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/airlift-io/airlift/transfer"
 )
@@ -42,15 +41,12 @@ func blake3Speed(ctx context.Context, data []byte, d time.Duration) Rate {
 	return rate(n, time.Since(start))
 }
 
-// zstdSpeed compresses text-like data (about 2:1) on one core, since
-// random data would let zstd skip its work and overstate the speed.
+// zstdSpeed compresses text-like data on one core: words drawn with a
+// Zipf law from a seeded vocabulary, which zstd shrinks about 3:1 as it
+// does logs, CSV and JSON. Random bytes would let it skip its match search
+// and overstate the speed; random symbols with no repeats understate it.
 func zstdSpeed(ctx context.Context, seed int64, d time.Duration) Rate {
-	rng := rand.New(rand.NewSource(seed))
-	src := make([]byte, block)
-	const alphabet = "etaoinshrdlucmfw" // 16 symbols: 4 bits of entropy per byte
-	for i := range src {
-		src[i] = alphabet[rng.Intn(len(alphabet))]
-	}
+	src := textLike(seed, block)
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		return Rate{}
@@ -64,6 +60,29 @@ func zstdSpeed(ctx context.Context, seed int64, d time.Duration) Rate {
 		n += int64(len(src))
 	}
 	return rate(n, time.Since(start))
+}
+
+func textLike(seed int64, size int) []byte {
+	rng := rand.New(rand.NewSource(seed))
+	vocab := make([][]byte, 4096)
+	for i := range vocab {
+		w := make([]byte, 3+rng.Intn(8))
+		for j := range w {
+			w[j] = byte('a' + rng.Intn(26))
+		}
+		vocab[i] = w
+	}
+	z := rand.NewZipf(rng, 1.1, 1, uint64(len(vocab)-1))
+	out := make([]byte, 0, size+16)
+	for len(out) < size {
+		out = append(out, vocab[z.Uint64()]...)
+		if rng.Intn(12) == 0 {
+			out = append(out, '\n')
+		} else {
+			out = append(out, ' ')
+		}
+	}
+	return out[:size]
 }
 
 // sourceSpeed reads files under dir in walk order until limit bytes or d
@@ -110,10 +129,15 @@ func sourceSpeed(ctx context.Context, dir string, limit int64, d time.Duration) 
 	return r, nil
 }
 
+// Each timed phase stops starting requests when its time is up and lets
+// those in flight finish, up to graceFactor times its time: cutting them
+// off would drop the slowest requests from the latency percentiles, and an
+// UploadPart cut off while the upload is aborted can leave a part behind.
+const graceFactor = 3
+
 // uploadCell sends parts of one multipart upload with c workers until
-// CellTime or CellBytes, and aborts it: only completed parts count, and
-// the rate runs to the last completion, so a part cut off by the deadline
-// neither inflates nor deflates it.
+// CellTime or CellBytes, then aborts it. The rate is completed bytes over
+// the time to the last completion.
 func uploadCell(ctx context.Context, api transfer.S3API, cl *cleaner, o Options, c int, ps int64, part []byte) (Cell, error) {
 	cell := Cell{Concurrency: c, PartSize: ps}
 	key := fmt.Sprintf("%sgrid-c%d-p%d", cl.prefix, c, ps)
@@ -122,18 +146,19 @@ func uploadCell(ctx context.Context, api transfer.S3API, cl *cleaner, o Options,
 		return cell, fmt.Errorf("bench upload c=%d part=%d: %w", c, ps, err)
 	}
 	cl.track(key, *cu.UploadId)
-	cctx, cancel := context.WithTimeout(ctx, o.CellTime)
+	hctx, cancel := context.WithTimeout(ctx, graceFactor*o.CellTime)
 	defer cancel()
 	var reserved, done, parts, errs, nextPart atomic.Int64
 	var mu sync.Mutex
 	var last time.Time
 	start := time.Now()
+	stopAt := start.Add(o.CellTime)
 	var wg sync.WaitGroup
 	for range c {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for cctx.Err() == nil {
+			for hctx.Err() == nil && time.Now().Before(stopAt) {
 				if reserved.Add(ps) > o.CellBytes {
 					return
 				}
@@ -141,12 +166,12 @@ func uploadCell(ctx context.Context, api transfer.S3API, cl *cleaner, o Options,
 				if pn > transfer.MaxParts {
 					return
 				}
-				_, err := api.UploadPart(cctx, &s3.UploadPartInput{
+				_, err := api.UploadPart(hctx, &s3.UploadPartInput{
 					Bucket: &cl.bucket, Key: &key, UploadId: cu.UploadId, PartNumber: aws.Int32(pn),
 					Body: bytes.NewReader(part), ContentLength: aws.Int64(ps),
 				})
 				if err != nil {
-					if cctx.Err() == nil {
+					if hctx.Err() == nil {
 						errs.Add(1)
 					}
 					continue
@@ -179,45 +204,52 @@ func uploadCell(ctx context.Context, api transfer.S3API, cl *cleaner, o Options,
 // SmallTime and returns their keys, for the HEAD phase and cleanup.
 func smallPuts(ctx context.Context, api transfer.S3API, o Options, prefix string, body []byte, s *Small) ([]string, error) {
 	s.Size, s.Concurrency = len(body), o.SmallConcurrency
-	cctx, cancel := context.WithTimeout(ctx, o.SmallTime)
+	hctx, cancel := context.WithTimeout(ctx, graceFactor*o.SmallTime)
 	defer cancel()
 	var next, errs atomic.Int64
 	lat := make([][]time.Duration, o.SmallConcurrency)
 	keys := make([][]string, o.SmallConcurrency)
+	ends := make([]time.Time, o.SmallConcurrency)
 	start := time.Now()
+	stopAt := start.Add(o.SmallTime)
 	var wg sync.WaitGroup
 	for w := range o.SmallConcurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for cctx.Err() == nil {
+			for hctx.Err() == nil && time.Now().Before(stopAt) {
 				key := fmt.Sprintf("%ssmall/%08d", prefix, next.Add(1))
 				t0 := time.Now()
-				_, err := api.PutObject(cctx, &s3.PutObjectInput{
+				_, err := api.PutObject(hctx, &s3.PutObjectInput{
 					Bucket: &o.Target.Bucket, Key: &key, Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
 				})
 				if err != nil {
-					if cctx.Err() == nil {
+					if hctx.Err() == nil {
 						errs.Add(1)
 					}
 					continue
 				}
-				lat[w] = append(lat[w], time.Since(t0))
+				ends[w] = time.Now()
+				lat[w] = append(lat[w], ends[w].Sub(t0))
 				keys[w] = append(keys[w], key)
 			}
 		}()
 	}
 	wg.Wait()
-	el := time.Since(start)
 	var all []time.Duration
 	var allKeys []string
+	var last time.Time
 	for w := range lat {
 		all = append(all, lat[w]...)
 		allKeys = append(allKeys, keys[w]...)
+		if ends[w].After(last) {
+			last = ends[w]
+		}
 	}
 	s.Puts, s.Errors = int64(len(all)), errs.Load()
-	s.Seconds = el.Seconds()
-	if el > 0 {
+	if !last.IsZero() {
+		el := last.Sub(start)
+		s.Seconds = el.Seconds()
 		s.PutsPerSec = float64(s.Puts) / el.Seconds()
 	}
 	s.Put = percentiles(all)
@@ -231,41 +263,36 @@ func smallPuts(ctx context.Context, api transfer.S3API, o Options, prefix string
 }
 
 // heads HEADs the small objects, at the same concurrency, for at most
-// SmallTime.
+// SmallTime (letting those in flight finish).
 func heads(ctx context.Context, api transfer.S3API, o Options, keys []string, s *Small) error {
-	cctx, cancel := context.WithTimeout(ctx, o.SmallTime)
+	hctx, cancel := context.WithTimeout(ctx, graceFactor*o.SmallTime)
 	defer cancel()
-	g, gctx := errgroup.WithContext(cctx)
-	idx := make(chan string)
-	g.Go(func() error {
-		defer close(idx)
-		for _, k := range keys {
-			select {
-			case idx <- k:
-			case <-gctx.Done():
-				return nil
-			}
-		}
-		return nil
-	})
+	stopAt := time.Now().Add(o.SmallTime)
+	var next atomic.Int64
 	lat := make([][]time.Duration, o.SmallConcurrency)
 	var errs atomic.Int64
+	var wg sync.WaitGroup
 	for w := range o.SmallConcurrency {
-		g.Go(func() error {
-			for k := range idx {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for hctx.Err() == nil && time.Now().Before(stopAt) {
+				i := next.Add(1) - 1
+				if i >= int64(len(keys)) {
+					return
+				}
 				t0 := time.Now()
-				if _, err := api.HeadObject(gctx, &s3.HeadObjectInput{Bucket: &o.Target.Bucket, Key: &k}); err != nil {
-					if gctx.Err() == nil {
+				if _, err := api.HeadObject(hctx, &s3.HeadObjectInput{Bucket: &o.Target.Bucket, Key: &keys[i]}); err != nil {
+					if hctx.Err() == nil {
 						errs.Add(1)
 					}
 					continue
 				}
 				lat[w] = append(lat[w], time.Since(t0))
 			}
-			return nil
-		})
+		}()
 	}
-	_ = g.Wait()
+	wg.Wait()
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)

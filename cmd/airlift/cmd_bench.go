@@ -213,7 +213,7 @@ func renderBench(w io.Writer, r *bench.Result, f benchFlags) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Target:\t%s (run %s, %d CPUs)\n", r.Target, r.RunID, r.NumCPU)
 	fmt.Fprintf(tw, "BLAKE3:\t%s per core\n", mbps(r.Blake3.BytesPerSec))
-	fmt.Fprintf(tw, "zstd:\t%s per core (2:1 data)\n", mbps(r.Zstd.BytesPerSec))
+	fmt.Fprintf(tw, "zstd:\t%s per core (text-like data)\n", mbps(r.Zstd.BytesPerSec))
 	if r.Source != nil {
 		fmt.Fprintf(tw, "Source read:\t%s (%s from %d files; cached data reads faster)\n", mbps(r.Source.BytesPerSec), units.FormatBytes(r.Source.Bytes), r.Source.Files)
 	}
