@@ -25,6 +25,7 @@ func runDownload(a *app, cmd *cobra.Command, src, dst string, f copyFlags) error
 	for name, set := range map[string]bool{
 		"storage-class": f.storageClass != "", "sse": f.sse != "", "sse-kms-key-id": f.kmsID != "",
 		"content-type": f.contentType != "", "manifest": f.manifest, "follow-symlinks": f.followSymlinks,
+		"bench-profile": f.benchProfile != "",
 	} {
 		if set {
 			return usageErr("--%s applies to uploads only", name)
