@@ -41,6 +41,9 @@ type UploadOptions struct {
 	Walk     WalkOptions
 	DryRun   bool
 	Manifest bool // write a run manifest under PREFIX/.airlift/manifests/
+	// Stop, when closed, starts no new file (a graceful stop: files
+	// already being sent finish; ctx still cancels everything).
+	Stop <-chan struct{}
 
 	// OnFile, when set, is called once for every file sent (or, in a dry
 	// run, that would be sent), from the goroutine that sent it.
@@ -246,6 +249,9 @@ func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(
 			for j := range jobs {
 				if err := gctx.Err(); err != nil {
 					return err
+				}
+				if stopped(u.o.Stop) {
+					continue // drain what the feed queued; it stops too
 				}
 				if err := u.one(gctx, j); err != nil {
 					return err
@@ -575,6 +581,15 @@ func readErrOf(err error) error {
 		return fmt.Errorf("shrank while being read: %w", ErrChanged)
 	}
 	return unwrapPathError(err)
+}
+
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // SetAPI sets the client (NewUploader may be given nil for a dry run).

@@ -314,6 +314,9 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 			metrics.Finish(rep, h)
 			outMu.Lock()
 			a.printSyncReport(rep, err, f)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				fmt.Fprintf(a.stderr, "airlift: sync pass failed: %s\n", oneLine(err.Error()))
+			}
 			outMu.Unlock()
 			last = err
 			if errors.Is(err, syncer.ErrSourceMissing) {

@@ -552,3 +552,58 @@ func freeTCPPort(t *testing.T) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// SIGTERM during a one-shot sync: no new file is started, the ones in
+// flight finish, nothing is deleted, the exit code says interrupted, and
+// the next run completes the job.
+func TestSyncSIGTERMFinishesInFlightFiles(t *testing.T) {
+	files := map[string]int{"gone.txt": 10}
+	for i := 0; i < 12; i++ {
+		files[fmt.Sprintf("f%02d.bin", i)] = 512 << 10
+	}
+	e := newSyncEnv(t, files)
+	if r := e.sync("--include", "gone.txt"); r.code != 0 {
+		t.Fatalf("seed: exit %d\n%s", r.code, r.stderr)
+	}
+	os.Remove(filepath.Join(e.src, "gone.txt"))
+	cmd := exec.Command(airliftBin, "sync", e.src, e.dst(), "--state-dir", e.state, "--endpoint-url", e.srv.URL,
+		"--delete", "--force", "--concurrency", "2", "--bwlimit", "1MiB/s")
+	cmd.Env = e.srv.Env()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	start := time.Now()
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit %v, want 130\n%s%s", err, out.String(), errb.String())
+	}
+	t.Logf("exited %s after SIGTERM", time.Since(start).Round(time.Millisecond))
+	mustContain(t, "stderr", errb.String(), "interrupted")
+	got := e.remote()
+	if _, ok := got["gone.txt"]; !ok {
+		t.Fatal("an interrupted run deleted gone.txt")
+	}
+	l := e.local()
+	n := 0
+	for k, v := range got {
+		if k == "gone.txt" {
+			continue
+		}
+		if v != l[k] {
+			t.Fatalf("%s in the bucket is not the whole file (%d of %d bytes)", k, len(v), len(l[k]))
+		}
+		n++
+	}
+	if n == 0 || n == 12 {
+		t.Fatalf("%d of 12 files in the bucket after SIGTERM: want some, not all", n)
+	}
+	if r := e.sync("--delete", "--force"); r.code != 0 {
+		t.Fatalf("rerun: exit %d\n%s", r.code, r.stderr)
+	}
+	e.mirrored("after the rerun")
+}

@@ -371,6 +371,7 @@ func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 
 	rs := &runState{}
 	uo := s.o.Upload
+	uo.Stop = s.o.Stop
 	var storeErr atomic.Pointer[error]
 	uo.OnFile = func(res transfer.FileResult) {
 		if res.DryRun {
