@@ -607,3 +607,31 @@ func TestSyncSIGTERMFinishesInFlightFiles(t *testing.T) {
 	}
 	e.mirrored("after the rerun")
 }
+
+func TestSyncUsageErrors(t *testing.T) {
+	src := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sync", src, "s3://bucket/p", "--max-delete", "lots"}, "--max-delete"},
+		{[]string{"sync", src, "s3://bucket/p", "--max-delete", "150%"}, "--max-delete"},
+		{[]string{"sync", src, "s3://bucket/p", "--adopt", "maybe"}, "--adopt"},
+		{[]string{"sync", src, "s3://bucket/p", "--watch", "--dry-run"}, "cannot be combined"},
+		{[]string{"sync", src, "s3://bucket/p", "--metrics-addr", "127.0.0.1:1"}, "needs --watch"},
+		{[]string{"sync", "s3://bucket/p", src}, "must not be an s3:// URL"},
+		{[]string{"sync", src, "/not/s3"}, "not an s3:// URL"},
+		{[]string{"status", "s3://bucket/p", "--state-dir", t.TempDir()}, "give --source"},
+	} {
+		t.Run(strings.Join(c.args[min(3, len(c.args)-1):], " "), func(t *testing.T) {
+			r := airlift(t, nil, c.args...)
+			if r.code != 2 {
+				t.Fatalf("exit %d, want 2\n%s", r.code, r.stderr)
+			}
+			mustContain(t, "stderr", r.stderr, c.want)
+			if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
+				t.Errorf("error is %d lines:\n%s", n+1, r.stderr)
+			}
+		})
+	}
+}
