@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Benchmark of a no-change re-sync (not part of make test):
 #   scripts/sync-bench.sh FILES SIZE_BYTES
-# e.g. 20000 16384 (the S dataset) or 1000000 0. It starts a private
+# e.g. 20000 16384 (the S dataset). It starts a private
 # versitygw on 127.0.0.1, generates the files in a temp dir (sparse, so
 # they cost no disk), syncs once, then times re-syncs with nothing
 # changed, and one with a single file changed. Everything is deleted at
-# the end.
+# the end. For a million files, generate the tree and an already-synced
+# state instead of uploading a million objects first (see README, "airlift
+# sync", and TestGenerateSyncedTree in sync/syncer).
 set -euo pipefail
 N=${1:-20000}
 SIZE=${2:-16384}
