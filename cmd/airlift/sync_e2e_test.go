@@ -13,10 +13,14 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -634,4 +638,62 @@ func TestSyncUsageErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A run with nothing changed makes no request per object: through a
+// counting proxy, the only request is the HeadBucket that checks the
+// credentials up front; status makes none.
+func TestSyncNoChangeMakesNoRequestPerObject(t *testing.T) {
+	files := map[string]int{}
+	for i := 0; i < 50; i++ {
+		files[fmt.Sprintf("d%d/f%02d", i%3, i)] = 100
+	}
+	e := newSyncEnv(t, files)
+	reqs, proxyURL := countingProxy(t, e.srv.URL)
+	run := func(args ...string) result {
+		t.Helper()
+		r := airliftEnv(t, nil, e.srv.Env(), append(args, "--endpoint-url", proxyURL)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, r.code, r.stderr)
+		}
+		return r
+	}
+	run("sync", e.src, e.dst(), "--state-dir", e.state)
+	before := len(reqs())
+	if r := run("sync", e.src, e.dst(), "--state-dir", e.state, "--delete"); r.stdout != "" {
+		t.Fatalf("no-change sync printed %q", r.stdout)
+	}
+	if got := reqs()[before:]; fmt.Sprint(got) != "[HEAD /sync]" {
+		t.Fatalf("no-change sync made requests %v, want only [HEAD /sync]", got)
+	}
+	before = len(reqs())
+	run("status", e.dst(), "--source", e.src, "--state-dir", e.state)
+	if got := reqs()[before:]; len(got) != 0 {
+		t.Fatalf("status made requests %v", got)
+	}
+}
+
+// countingProxy forwards to target and records each request's method and
+// path.
+func countingProxy(t *testing.T, target string) (func() []string, string) {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []string
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}, srv.URL
 }
