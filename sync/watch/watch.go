@@ -33,6 +33,9 @@ type Options struct {
 	// Retry is the delay before a follow-up pass when files are pending;
 	// 0: Debounce.
 	Retry time.Duration
+	// MaxDelay bounds how long events can keep postponing a pass under
+	// continuous churn; 0: 10 x Debounce, at most Interval.
+	MaxDelay time.Duration
 }
 
 // Run watches until Stop is closed or ctx is done. It runs a pass at once.
@@ -45,6 +48,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.Retry <= 0 {
 		o.Retry = o.Debounce
+	}
+	if o.MaxDelay <= 0 {
+		o.MaxDelay = min(10*o.Debounce, o.Interval)
 	}
 	if o.Warn == nil {
 		o.Warn = func(string) {}
@@ -79,8 +85,21 @@ func Run(ctx context.Context, o Options) error {
 		timer.Reset(d)
 		armed = true
 	}
+	var firstEvent time.Time // of the events the next pass will answer
+	onEvent := func() {
+		now := time.Now()
+		if firstEvent.IsZero() {
+			firstEvent = now
+		}
+		d := o.Debounce
+		if late := firstEvent.Add(o.MaxDelay).Sub(now); late < d {
+			d = max(late, 0)
+		}
+		arm(d)
+	}
 	pass := func() {
 		armed = false
+		firstEvent = time.Time{}
 		if o.Pass(ctx) {
 			arm(o.Retry)
 		}
@@ -103,14 +122,14 @@ func Run(ctx context.Context, o Options) error {
 					addTree(w, ev.Name, o.Warn)
 				}
 			}
-			arm(o.Debounce)
+			onEvent()
 		case err, ok := <-errs:
 			if !ok {
 				errs = nil
 				continue
 			}
 			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				arm(o.Debounce) // events were lost: a pass finds what they said
+				onEvent() // events were lost: a pass finds what they said
 				continue
 			}
 			o.Warn("file events: " + err.Error())

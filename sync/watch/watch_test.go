@@ -88,3 +88,28 @@ func TestWatchRescansOnInterval(t *testing.T) {
 		t.Fatalf("%d passes in 700ms with a 150ms interval", n)
 	}
 }
+
+// Continuous events cannot postpone a pass beyond MaxDelay.
+func TestWatchChurnDoesNotStarvePasses(t *testing.T) {
+	root := t.TempDir()
+	var passes atomic.Int32
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), Options{
+			Root: root, Interval: time.Hour, Debounce: 300 * time.Millisecond, MaxDelay: 600 * time.Millisecond, Stop: stop,
+			Pass: func(context.Context) bool { passes.Add(1); return false },
+		})
+	}()
+	time.Sleep(200 * time.Millisecond) // the first pass
+	end := time.Now().Add(2 * time.Second)
+	for i := 0; time.Now().Before(end); i++ {
+		os.WriteFile(filepath.Join(root, "churn"), []byte{byte(i)}, 0o644)
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stop)
+	<-done
+	if n := passes.Load(); n < 3 {
+		t.Fatalf("%d passes during 2s of churn with a 600ms max delay", n)
+	}
+}
