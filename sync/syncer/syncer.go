@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -161,6 +162,10 @@ func New(api transfer.S3API, store Store, o Options) *Syncer {
 		o.Stats = &transfer.Stats{}
 	}
 	o.Upload.DryRun = o.DryRun
+	// Records name files by absolute path, as the copy journal does.
+	if abs, err := filepath.Abs(o.Source); err == nil {
+		o.Source = abs
+	}
 	return &Syncer{api: api, store: store, o: o}
 }
 
