@@ -298,7 +298,6 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
 	}
-	var last error
 	werr := watch.Run(ctx, watch.Options{
 		Root: src, Interval: f.interval, Debounce: f.debounce, Stop: sig.Done(),
 		Warn: func(msg string) {
@@ -318,7 +317,6 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 				fmt.Fprintf(a.stderr, "airlift: sync pass failed: %s\n", oneLine(err.Error()))
 			}
 			outMu.Unlock()
-			last = err
 			if errors.Is(err, syncer.ErrSourceMissing) {
 				return false // the rescan tries again
 			}
@@ -328,7 +326,6 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 	if werr != nil && !errors.Is(werr, context.Canceled) {
 		return werr
 	}
-	_ = last
 	return nil // stopped by a signal, after finishing what was in flight
 }
 
