@@ -276,6 +276,31 @@ func TestSyncNeverDeletesAfterAFailure(t *testing.T) {
 		}
 	})
 
+	t.Run("failed upload", func(t *testing.T) {
+		p := filepath.Join(e.src, "keep.txt")
+		if err := os.Chmod(p, 0); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Chmod(p, 0o644)
+		var wrap []string
+		if os.Geteuid() == 0 {
+			sp, err := exec.LookPath("setpriv")
+			if err != nil {
+				t.Skip("running as root without setpriv: cannot make a file unreadable")
+			}
+			wrap = []string{sp, "--bounding-set=-dac_read_search,-dac_override"}
+		}
+		r := runWrapped(t, e.srv, wrap, "sync", e.src, e.dst(), "--state-dir", e.state, "--delete", "--force")
+		if r.code != 1 {
+			t.Fatalf("exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		mustContain(t, "stderr", r.stderr, "failed: "+p)
+		mustContain(t, "stderr", r.stderr, "deleted nothing (1 pending): 1 upload(s) failed")
+		if _, ok := e.remote()["other/c.txt"]; !ok {
+			t.Error("other/c.txt was deleted by a run whose upload failed")
+		}
+	})
+
 	t.Run("empty source root", func(t *testing.T) {
 		empty := t.TempDir()
 		r := airlift(t, e.srv, "sync", empty, e.dst(), "--state-dir", e.state, "--delete", "--force")
@@ -696,4 +721,23 @@ func countingProxy(t *testing.T, target string) (func() []string, string) {
 		defer mu.Unlock()
 		return append([]string(nil), seen...)
 	}, srv.URL
+}
+
+// copy, then sync with a fresh state: every object is adopted from what
+// copy stored (metadata for the small file, the tag for the multipart
+// one), nothing is uploaded again.
+func TestSyncAdoptsWhatCopyWrote(t *testing.T) {
+	e := newSyncEnv(t, map[string]int{"small.bin": 3000, "big/multi.bin": 9 << 20})
+	r := airliftEnv(t, e.srv, []string{"XDG_STATE_HOME=" + t.TempDir()}, "copy", e.src, e.dst(), "-q")
+	if r.code != 0 {
+		t.Fatalf("copy: exit %d\n%s", r.code, r.stderr)
+	}
+	_, m := e.report()
+	if num(m, "adopted") != 2 || num(m, "uploaded") != 0 {
+		t.Fatalf("sync after copy: %v", m)
+	}
+	_, m = e.report("--reconcile")
+	if num(m, "uploaded") != 0 || num(m, "drift_repaired") != 0 {
+		t.Fatalf("--reconcile after adoption found drift: %v", m)
+	}
 }
