@@ -10,6 +10,7 @@ import (
 
 	"github.com/airlift-io/airlift/internal/units"
 	"github.com/airlift-io/airlift/transfer"
+	"github.com/airlift-io/airlift/transfer/datasync"
 )
 
 func init() { commands = append(commands, newCopyCmd) }
@@ -23,6 +24,8 @@ type copyFlags struct {
 	contentType              string
 	manifest, jsonOut        bool
 	progress                 progressOpts
+	via                      string
+	ds                       dataSyncFlags
 }
 
 func newCopyCmd(a *app) *cobra.Command {
@@ -57,11 +60,20 @@ single PUTs, the object tag airlift-blake3 for multipart objects).`,
 	fl.BoolVar(&f.manifest, "manifest", false, "also write a run manifest (zstd JSON lines) under PREFIX/.airlift/manifests/")
 	fl.BoolVar(&f.jsonOut, "json", false, "print the summary as JSON")
 	f.progress.register(fl)
+	fl.StringVar(&f.via, "via", "", "route: datasync hands the copy to AWS DataSync (implied by nfs://, smb://, hdfs://, objectstorage:// sources)")
+	f.ds.register(fl)
 	return cmd
 }
 
 func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	ctx := cmd.Context()
+	switch {
+	case f.via != "" && f.via != "datasync":
+		return usageErr("unknown --via %q (want datasync)", f.via)
+	case f.via == "datasync" || datasync.IsSourceURL(src):
+		return a.runDataSync(ctx, src, dst, dataSyncRun{ds: f.ds, include: f.include, exclude: f.exclude,
+			storageClass: f.storageClass, dryRun: f.dryRun, jsonOut: f.jsonOut, progress: f.progress})
+	}
 	if transfer.IsS3URL(src) {
 		if download != nil {
 			return download(a, cmd, src, dst, f)

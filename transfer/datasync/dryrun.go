@@ -2,6 +2,7 @@ package datasync
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,11 +39,58 @@ type recorder struct {
 	n    int
 }
 
-func (r *recorder) add(op string, in any) { r.reqs = append(r.reqs, Request{Operation: op, Input: in}) }
+func (r *recorder) add(op string, in any) {
+	r.reqs = append(r.reqs, Request{Operation: op, Input: prune(in)})
+}
+
+// prune turns an SDK input into the JSON object DataSync would receive:
+// unset fields (nil, "", empty lists) are left out, as the SDK's
+// serializer leaves them out.
+func prune(in any) any {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return in
+	}
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return in
+	}
+	return pruneValue(v)
+}
+
+func pruneValue(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			e = pruneValue(e)
+			if e == nil {
+				delete(t, k)
+			} else {
+				t[k] = e
+			}
+		}
+		if len(t) == 0 {
+			return nil
+		}
+	case []any:
+		if len(t) == 0 {
+			return nil
+		}
+		for i := range t {
+			t[i] = pruneValue(t[i])
+		}
+	case string:
+		if t == "" {
+			return nil
+		}
+	}
+	return v
+}
 
 func (r *recorder) arn(kind string) *string {
 	r.n++
-	return aws.String(fmt.Sprintf("arn:aws:datasync:REGION:ACCOUNT:%s/%s-dryrun%d", kind, kind[:3], r.n))
+	short := map[string]string{"location": "location/loc", "task": "task/task", "execution": "task/task-dryrun/execution/exec"}[kind]
+	return aws.String(fmt.Sprintf("arn:aws:datasync:REGION:ACCOUNT:%s-dryrun%d", short, r.n))
 }
 
 func (r *recorder) ListLocations(context.Context, *ds.ListLocationsInput, ...func(*ds.Options)) (*ds.ListLocationsOutput, error) {
