@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"flag"
 	"fmt"
 	"io/fs"
 	"math/rand"
@@ -24,6 +25,7 @@ import (
 var airliftBin string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
 	dir, err := os.MkdirTemp("", "airlift-e2e")
 	if err != nil {
 		panic(err)
@@ -140,4 +142,12 @@ func mustContain(t *testing.T, what, s, sub string) {
 	if !strings.Contains(s, sub) {
 		t.Errorf("%s does not contain %q:\n%s", what, sub, s)
 	}
+}
+
+// airliftCmd prepares (without starting) an airlift process against srv.
+func airliftCmd(srv *s3test.Server, args ...string) *exec.Cmd {
+	args = append(args, "--endpoint-url", srv.URL)
+	cmd := exec.Command(airliftBin, args...)
+	cmd.Env = srv.Env()
+	return cmd
 }

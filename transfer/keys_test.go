@@ -1,0 +1,105 @@
+package transfer
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseLocation(t *testing.T) {
+	cases := []struct {
+		in      string
+		want    Location
+		wantErr string
+	}{
+		{"s3://bucket", Location{"bucket", ""}, ""},
+		{"s3://bucket/", Location{"bucket", ""}, ""},
+		{"s3://bucket/a/b/", Location{"bucket", "a/b/"}, ""},
+		{"S3://bucket/x", Location{"bucket", "x"}, ""},
+		{"/local/path", Location{}, "not an s3:// URL"},
+		{"s3://", Location{}, "no bucket name"},
+		{"s3://ab", Location{}, "3 to 63"},
+		{"s3://bad*name", Location{}, "invalid character"},
+	}
+	for _, c := range cases {
+		got, err := ParseLocation(c.in)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("ParseLocation(%q) err = %v, want %q", c.in, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("ParseLocation(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+		}
+	}
+}
+
+func TestKeyFor(t *testing.T) {
+	cases := []struct {
+		name    string
+		prefix  string
+		rel     string
+		dir     bool
+		want    string
+		wantErr string
+	}{
+		{"dir into bucket root", "", "a/b.txt", true, "a/b.txt", ""},
+		{"dir into prefix", "p", "a/b.txt", true, "p/a/b.txt", ""},
+		{"dir into prefix/", "p/", "a/b.txt", true, "p/a/b.txt", ""},
+		{"file into folder", "p/", "b.txt", false, "p/b.txt", ""},
+		{"file into bucket", "", "b.txt", false, "b.txt", ""},
+		{"file renamed", "p/new.txt", "b.txt", false, "p/new.txt", ""},
+		{"unicode kept", "p", "ünï/文件 #?%&+=.txt", true, "p/ünï/文件 #?%&+=.txt", ""},
+		{"1024 bytes is fine", "", strings.Repeat("a", 1024), true, strings.Repeat("a", 1024), ""},
+		{"1025 bytes is refused", "", strings.Repeat("a", 1025), true, "", "over S3's limit"},
+		{"invalid UTF-8 refused", "", "bad\xff", true, "", "not valid UTF-8"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := KeyFor(Location{Bucket: "b", Prefix: c.prefix}, c.rel, c.dir)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err = %v, want %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || got != c.want {
+				t.Fatalf("KeyFor = %q, %v; want %q", got, err, c.want)
+			}
+		})
+	}
+}
+
+func TestFilter(t *testing.T) {
+	cases := []struct {
+		include, exclude []string
+		rel              string
+		want             bool
+	}{
+		{nil, nil, "a/b.txt", true},
+		{nil, []string{"*.tmp"}, "deep/x/y.tmp", false},
+		{nil, []string{"*.tmp"}, "deep/x/y.txt", true},
+		{[]string{"*.parquet"}, nil, "d/x.parquet", true},
+		{[]string{"*.parquet"}, nil, "d/x.csv", false},
+		{[]string{"logs/**/*.gz"}, nil, "logs/2026/01/a.gz", true},
+		{[]string{"logs/**/*.gz"}, nil, "logs/a.gz", true},
+		{[]string{"logs/**/*.gz"}, nil, "other/logs/a.gz", false},
+		{[]string{"logs/*.gz"}, nil, "logs/2026/a.gz", false},
+		{[]string{"*.parquet"}, []string{"tmp/**"}, "tmp/x.parquet", false},
+		{nil, []string{"file?.bin"}, "file1.bin", false},
+		{nil, []string{"file[0-4].bin"}, "file5.bin", true},
+		{nil, []string{"file[!0-4].bin"}, "file5.bin", false},
+	}
+	for _, c := range cases {
+		f, err := NewFilter(c.include, c.exclude)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Match(c.rel); got != c.want {
+			t.Errorf("include %v exclude %v: Match(%q) = %v, want %v", c.include, c.exclude, c.rel, got, c.want)
+		}
+	}
+	if _, err := NewFilter([]string{"[abc"}, nil); err == nil {
+		t.Error("unclosed [ accepted")
+	}
+}
