@@ -169,6 +169,11 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	return &Client{S3: cli, Region: cfg.Region, HTTPS: https, Target: target, Retries: retries}, nil
 }
 
+// ListV1 reports whether listings must use ListObjects (v1): the S3
+// adapter of a Snowball Edge has no ListObjectsV2. Pass it to
+// transfer.ListOptions.
+func (c *Client) ListV1() bool { return c.Target == ProfileSnowballEdge }
+
 // BucketRegion asks S3 where bucket lives, for runs against AWS that were
 // not given --region. Custom endpoints answer with the configured region.
 func (c *Client) BucketRegion(ctx context.Context, bucket string) (string, error) {
