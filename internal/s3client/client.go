@@ -157,6 +157,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		}
 		if target == ProfileSnowballEdge {
 			so.UsePathStyle = true
+			so.APIOptions = append(so.APIOptions, refuseAWSChunked)
 		}
 		so.UseAccelerate = o.Accelerate
 		so.DisableLogOutputChecksumValidationSkipped = true
