@@ -84,4 +84,6 @@ func (r *Recorder) Reset() {
 }
 
 // Host is the proxy's host:port, which path-style requests carry.
-func (r *Recorder) Host() string { return strings.TrimPrefix(strings.TrimPrefix(r.URL, "https://"), "http://") }
+func (r *Recorder) Host() string {
+	return strings.TrimPrefix(strings.TrimPrefix(r.URL, "https://"), "http://")
+}
