@@ -42,6 +42,9 @@ type UploadOptions struct {
 	Walk     WalkOptions
 	DryRun   bool
 	Manifest bool // write a run manifest under PREFIX/.airlift/manifests/
+	// Batch, when set, sends small files of a directory as tar archives
+	// a Snowball Edge expands on import (--auto-extract).
+	Batch *BatchOptions
 
 	// OnFile, when set, is called once for every file sent (or, in a dry
 	// run, that would be sent), from the goroutine that sent it.
@@ -60,14 +63,23 @@ type FileResult struct {
 	BLAKE3 string
 	ETag   string
 	Parts  int // 0 for a single PUT
+	Files  int // files inside, for an auto-extract archive; else 0
 	Entry  Entry
 	DryRun bool
+
+	meta map[string]string // the job's extra metadata
 }
 
 // Job is one file to send under Key.
 type Job struct {
 	Entry Entry
 	Key   string
+	// Metadata is added to the object's user metadata.
+	Metadata map[string]string
+	// Files is how many source files the job carries (an archive); 0 = 1.
+	Files int
+	// Done, when set, is called once the job has been sent or has failed.
+	Done func()
 }
 
 // Uploader sends local files to one bucket.
@@ -117,6 +129,11 @@ func NewUploader(api S3API, bucket string, o UploadOptions, st *Stats) (*Uploade
 	}
 	if o.StorageClass != "" && !validEnum(o.StorageClass, types.StorageClass("").Values()) {
 		return nil, fmt.Errorf("unknown --storage-class %q", o.StorageClass)
+	}
+	if o.Batch != nil {
+		if err := o.Batch.check(); err != nil {
+			return nil, err
+		}
 	}
 	if st == nil {
 		st = &Stats{}
@@ -174,6 +191,9 @@ func (u *Uploader) Copy(ctx context.Context, src string, dst Location) (*Report,
 		return nil, fmt.Errorf("source %s: %w", src, unwrapPathError(err))
 	}
 	srcIsDir := fi.IsDir()
+	if srcIsDir && u.o.Batch != nil {
+		return u.copyBatched(ctx, src, dst)
+	}
 	return u.Run(ctx, src, dst, func(ctx context.Context, send func(Job) error) error {
 		return Walk(ctx, src, u.o.Walk, func(e Entry) error {
 			u.Stats.FilesFound.Add(1)
@@ -282,9 +302,12 @@ func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(
 // one sends a single file. It returns an error only when the run must
 // stop; a failure of this file alone goes into the report.
 func (u *Uploader) one(ctx context.Context, j Job) error {
+	if j.Done != nil {
+		defer j.Done()
+	}
 	res, err := u.upload(ctx, j)
 	if err == nil {
-		u.Stats.FilesDone.Add(1)
+		u.Stats.FilesDone.Add(int64(max(j.Files, 1)))
 		u.Stats.BytesDone.Add(res.Size)
 		if u.manifest != nil {
 			u.manifest.add(checksum.ManifestEntry{Key: res.Key, Size: res.Size, BLAKE3: res.BLAKE3, ETag: res.ETag, Parts: res.Parts, MTime: j.Entry.ModTime.UnixNano()})
@@ -301,13 +324,13 @@ func (u *Uploader) one(ctx context.Context, j Job) error {
 	if IsFatal(err) {
 		return err
 	}
-	u.Stats.FilesFailed.Add(1)
+	u.Stats.FilesFailed.Add(int64(max(j.Files, 1)))
 	u.report.fail(Problem{Path: j.Entry.Path, Key: j.Key, Err: err.Error()})
 	return nil
 }
 
 func (u *Uploader) upload(ctx context.Context, j Job) (FileResult, error) {
-	res := FileResult{Path: j.Entry.Path, Key: j.Key, Entry: j.Entry, Size: j.Entry.Size}
+	res := FileResult{Path: j.Entry.Path, Key: j.Key, Entry: j.Entry, Size: j.Entry.Size, Files: j.Files, meta: j.Metadata}
 	if u.o.DryRun {
 		res.DryRun = true
 		return res, nil
@@ -365,6 +388,9 @@ func (u *Uploader) putSingle(ctx context.Context, f *os.File, fi os.FileInfo, re
 		ContentLength:  aws.Int64(int64(size)),
 		ChecksumCRC32C: aws.String(checksum.CRC32C(buf)),
 		Metadata:       map[string]string{checksum.MetaKey: res.BLAKE3},
+	}
+	for k, v := range res.meta {
+		in.Metadata[k] = v
 	}
 	u.objectAttrs(res.Key, &in.ContentType, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
 	out, err := u.api.PutObject(ctx, in)
@@ -448,6 +474,7 @@ func (u *Uploader) putMultipart(ctx context.Context, f *os.File, fi os.FileInfo,
 		Bucket:            aws.String(u.bucket),
 		Key:               aws.String(res.Key),
 		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
+		Metadata:          res.meta,
 	}
 	u.objectAttrs(res.Key, &in.ContentType, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
 	cr, err := u.api.CreateMultipartUpload(ctx, in)

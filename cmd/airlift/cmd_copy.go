@@ -26,6 +26,7 @@ type copyFlags struct {
 	progress                 progressOpts
 	via                      string
 	ds                       dataSyncFlags
+	ax                       autoExtractFlags
 }
 
 func newCopyCmd(a *app) *cobra.Command {
@@ -62,6 +63,7 @@ single PUTs, the object tag airlift-blake3 for multipart objects).`,
 	f.progress.register(fl)
 	fl.StringVar(&f.via, "via", "", "route: datasync hands the copy to AWS DataSync (implied by nfs://, smb://, hdfs://, objectstorage:// sources)")
 	f.ds.register(fl)
+	f.ax.register(fl)
 	return cmd
 }
 
@@ -99,12 +101,16 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	if f.concurrency < 1 || f.partConc < 1 {
 		return usageErr("--concurrency and --part-concurrency must be at least 1")
 	}
+	batch, err := f.ax.options(a)
+	if err != nil {
+		return err
+	}
 	st := &transfer.Stats{}
 	up, err := transfer.NewUploader(nil, loc.Bucket, transfer.UploadOptions{
 		PartSize: ps, MaxMemory: mem, Concurrency: f.concurrency, PartConcurrency: f.partConc,
 		StorageClass: f.storageClass, SSE: f.sse, SSEKMSKeyID: f.kmsID, ContentType: f.contentType,
 		Walk: transfer.WalkOptions{FollowSymlinks: f.followSymlinks, Filter: filter}, DryRun: f.dryRun,
-		Manifest: f.manifest,
+		Manifest: f.manifest, Batch: batch,
 	}, st)
 	if err != nil {
 		return usageErr("%v", err)
