@@ -1,9 +1,17 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/airlift-io/airlift/internal/s3client"
+	"github.com/airlift-io/airlift/internal/snowball"
+	"github.com/airlift-io/airlift/internal/units"
 	"github.com/airlift-io/airlift/transfer"
 )
 
@@ -48,4 +56,89 @@ func (x autoExtractFlags) options(a *app) (*transfer.BatchOptions, error) {
 		}
 	}
 	return &transfer.BatchOptions{MaxFileSize: fileMax, ArchiveSize: size, KeepWhole: keep, Dir: x.dir}, nil
+}
+
+func init() { commands = append(commands, newSnowballCmd) }
+
+func newSnowballCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "snowball",
+		Short: "Helpers for moving data with an AWS Snowball Edge device",
+	}
+	cmd.AddCommand(newJobSpecCmd(a))
+	return cmd
+}
+
+type jobSpecFlags struct {
+	o       snowball.Options
+	dataset string
+	usable  string
+	out     string
+}
+
+func newJobSpecCmd(a *app) *cobra.Command {
+	var f jobSpecFlags
+	cmd := &cobra.Command{
+		Use:   "job-spec",
+		Short: "Write an import job specification for `aws snowball create-job --cli-input-json`",
+		Long: `Write the JSON input of 'aws snowball create-job' for an import job into
+--bucket (optionally one key range), and say how many devices the dataset
+needs (one job each). Account-specific values that are not given (--role-arn,
+--kms-key-arn, --address-id) are filled with placeholders to replace.
+
+The specification goes to stdout (or --out); the device count to stderr.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runJobSpec(f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.o.Bucket, "bucket", "", "bucket the device's data is imported into")
+	fl.StringVar(&f.o.BeginMarker, "key-range-begin", "", "first key of the range this job imports")
+	fl.StringVar(&f.o.EndMarker, "key-range-end", "", "last key of the range this job imports")
+	fl.StringVar(&f.o.DeviceType, "device-type", "V3_5S", "SnowballType: "+strings.Join(snowball.DeviceTypes(), ", "))
+	fl.StringVar(&f.o.Capacity, "capacity", "", "SnowballCapacityPreference (default: the device type's)")
+	fl.StringVar(&f.usable, "usable-capacity", "", "usable bytes per device (default: AWS's published figure)")
+	fl.StringVar(&f.dataset, "dataset-bytes", "", "size of the dataset, e.g. 350TB; sets the device count")
+	fl.StringVar(&f.o.RoleARN, "role-arn", "", "IAM role Snowball uses to write the bucket (default: a placeholder)")
+	fl.StringVar(&f.o.KMSKeyARN, "kms-key-arn", "", "KMS key that protects the job (default: a placeholder)")
+	fl.StringVar(&f.o.AddressID, "address-id", "", "shipping address id from 'aws snowball create-address' (default: a placeholder)")
+	fl.StringVar(&f.o.ShippingOption, "shipping-option", "SECOND_DAY", "SECOND_DAY, NEXT_DAY, EXPRESS or STANDARD")
+	fl.StringVar(&f.o.Description, "description", "", "job description")
+	fl.StringVar(&f.out, "out", "", "write the specification to this file instead of stdout")
+	return cmd
+}
+
+func (a *app) runJobSpec(f jobSpecFlags) error {
+	var err error
+	if f.o.DatasetBytes, err = sizeFlag("dataset-bytes", f.dataset); err != nil {
+		return err
+	}
+	if f.o.UsableBytes, err = sizeFlag("usable-capacity", f.usable); err != nil {
+		return err
+	}
+	f.o.Region = a.conn.region
+	if f.o.Region == "" {
+		f.o.Region = os.Getenv("AWS_REGION")
+	}
+	plan, err := snowball.NewPlan(f.o)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	js, err := json.MarshalIndent(plan.Spec, "", "  ")
+	if err != nil {
+		return err
+	}
+	js = append(js, '\n')
+	if f.out != "" {
+		if err := os.WriteFile(f.out, js, 0o644); err != nil {
+			return &exitError{code: exitFailed, err: fmt.Errorf("--out: %w", err)}
+		}
+	} else {
+		_, _ = a.stdout.Write(js)
+	}
+	fmt.Fprintf(a.stderr, "%s needs %d x %s (%s usable each, SnowballType %s, capacity %s): create %d job(s), one per device, each with its own key range\n",
+		units.FormatBytes(f.o.DatasetBytes), plan.DeviceCount, plan.Device.Name, units.FormatBytes(plan.Device.Usable),
+		plan.Device.Type, plan.Device.Capacity, plan.DeviceCount)
+	return nil
 }

@@ -67,4 +67,40 @@ func TestSnowballEdgeProfileE2E(t *testing.T) {
 	if puts == 0 || parts == 0 {
 		t.Errorf("expected both single PUTs and parts on the wire: %d puts, %d parts", puts, parts)
 	}
+
+	t.Run("copy DIR s3://snow/ax/ --auto-extract --keep-whole *.bin", func(t *testing.T) {
+		rec.Reset()
+		r := airliftEnv(t, nil, srv.Env(), "copy", src, "s3://snow/ax/", "--auto-extract", "--keep-whole", "*.bin",
+			"--batch-file-max", "64KiB", "--batch-size", "1MiB", "--json",
+			"--target-profile", "snowball-edge", "--endpoint-url", rec.URL, "--ca-bundle", srv.CACert)
+		if r.code != 0 {
+			t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		mustContain(t, "stdout", r.stdout, `"files": 11`)
+		checkSnowballWire(t, rec, "snow")
+		out := srv.AWS(t, "s3api", "list-objects", "--bucket", "snow", "--prefix", "ax/", "--query", "Contents[].Key", "--output", "text")
+		keys := strings.Fields(out)
+		var archives []string
+		for _, k := range keys {
+			if strings.HasPrefix(k, "ax/airlift-batch-") {
+				archives = append(archives, k)
+			}
+		}
+		// The small files (8 of them, all under 64 KiB) share one archive;
+		// the three .bin files and nothing else travel whole.
+		if len(archives) != 1 || len(keys) != 4 {
+			t.Fatalf("objects under ax/: %v", keys)
+		}
+		if m := headMeta(t, srv, "snow", archives[0]); m["snowball-auto-extract"] != "true" {
+			t.Errorf("archive metadata %v", m)
+		}
+	})
+
+	t.Run("copy --auto-extract without the snowball-edge profile", func(t *testing.T) {
+		r := airlift(t, srv, "copy", src, "s3://snow/no/", "--auto-extract")
+		if r.code != 2 {
+			t.Fatalf("exit %d, want 2: %s", r.code, r.stderr)
+		}
+		mustContain(t, "stderr", r.stderr, "--target-profile snowball-edge")
+	})
 }
