@@ -103,6 +103,11 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	if o.Accelerate && o.EndpointURL != "" {
 		return nil, errors.New("--accelerate and --endpoint-url cannot be used together")
 	}
+	if target == ProfileSnowballEdge {
+		if o.EndpointURL, err = SnowballEndpoint(o.EndpointURL); err != nil {
+			return nil, err
+		}
+	}
 	https := true
 	if o.EndpointURL != "" {
 		u, err := url.Parse(o.EndpointURL)

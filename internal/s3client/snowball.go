@@ -2,7 +2,10 @@ package s3client
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 
 	"github.com/aws/smithy-go/middleware"
@@ -25,4 +28,25 @@ func refuseAWSChunked(stack *middleware.Stack) error {
 			}
 			return next.HandleFinalize(ctx, in)
 		}), middleware.After)
+}
+
+// SnowballEndpoint checks the endpoint of a Snowball Edge's S3 adapter
+// and adds the adapter's port when none is given: 8443 for HTTPS, 8080
+// for HTTP. There is no default device, so an empty endpoint is an error.
+func SnowballEndpoint(endpoint string) (string, error) {
+	if endpoint == "" {
+		return "", errors.New("--target-profile snowball-edge needs --endpoint-url https://DEVICE-IP:8443 (the device's S3 adapter)")
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("invalid --endpoint-url %q: want http(s)://host[:port]", endpoint)
+	}
+	if u.Port() == "" {
+		port := "8443"
+		if u.Scheme == "http" {
+			port = "8080"
+		}
+		u.Host = net.JoinHostPort(u.Hostname(), port)
+	}
+	return u.String(), nil
 }
