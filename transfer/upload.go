@@ -1,7 +1,6 @@
 package transfer
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -381,10 +380,11 @@ func (u *Uploader) putSingle(ctx context.Context, f *os.File, fi os.FileInfo, re
 		return res, err
 	}
 	res.BLAKE3 = checksum.Sum(buf)
+	b := newBody(buf, &u.Stats.BytesSent)
 	in := &s3.PutObjectInput{
 		Bucket:         aws.String(u.bucket),
 		Key:            aws.String(res.Key),
-		Body:           bytes.NewReader(buf),
+		Body:           b,
 		ContentLength:  aws.Int64(int64(size)),
 		ChecksumCRC32C: aws.String(checksum.CRC32C(buf)),
 		Metadata:       map[string]string{checksum.MetaKey: res.BLAKE3},
@@ -395,10 +395,10 @@ func (u *Uploader) putSingle(ctx context.Context, f *os.File, fi os.FileInfo, re
 	u.objectAttrs(res.Key, &in.ContentType, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
 	out, err := u.api.PutObject(ctx, in)
 	if err != nil {
+		b.rollback()
 		return res, wrapf(err, "PutObject %s", res.Key)
 	}
 	res.ETag = aws.ToString(out.ETag)
-	u.Stats.BytesSent.Add(int64(size))
 	return res, nil
 }
 
@@ -450,23 +450,24 @@ func (u *Uploader) sendPart(pj partJob) {
 	if pj.ctx.Err() != nil {
 		return
 	}
+	b := newBody(pj.buf, &u.Stats.BytesSent)
 	out, err := u.api.UploadPart(pj.ctx, &s3.UploadPartInput{
 		Bucket:         aws.String(u.bucket),
 		Key:            aws.String(pj.up.key),
 		UploadId:       aws.String(pj.up.id),
 		PartNumber:     aws.Int32(pj.num),
-		Body:           bytes.NewReader(pj.buf),
+		Body:           b,
 		ContentLength:  aws.Int64(int64(len(pj.buf))),
 		ChecksumCRC32C: aws.String(pj.crc),
 	})
 	if err != nil {
+		b.rollback()
 		pj.up.fail(wrapf(err, "UploadPart %s part %d", pj.up.key, pj.num))
 		return
 	}
 	pj.up.mu.Lock()
 	pj.up.parts[pj.num-1] = types.CompletedPart{PartNumber: aws.Int32(pj.num), ETag: out.ETag, ChecksumCRC32C: aws.String(pj.crc)}
 	pj.up.mu.Unlock()
-	u.Stats.BytesSent.Add(int64(len(pj.buf)))
 }
 
 func (u *Uploader) putMultipart(ctx context.Context, f *os.File, fi os.FileInfo, plan PartPlan, res FileResult) (FileResult, error) {

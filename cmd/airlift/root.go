@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +46,8 @@ func usageErr(format string, a ...any) error {
 type app struct {
 	stdout, stderr io.Writer
 	conn           connFlags
+	cpuProfile     string
+	stopProfile    func()
 }
 
 // connFlags are the AWS conventions every command that talks to S3 takes.
@@ -98,6 +101,9 @@ func (a *app) client(ctx context.Context, maxConns int) (*s3client.Client, error
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
+	if err := cli.CheckCredentials(ctx); err != nil {
+		return nil, usageErr("%v", err)
+	}
 	return cli, nil
 }
 
@@ -125,6 +131,19 @@ func newRoot(a *app) *cobra.Command {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	a.conn.register(root)
+	root.PersistentFlags().StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for developers)")
+	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if a.cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(a.cpuProfile)
+		if err != nil {
+			return usageErr("--cpuprofile: %v", err)
+		}
+		a.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+		return pprof.StartCPUProfile(f)
+	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr("%v", err) })
 	for _, add := range commands {
 		root.AddCommand(add(a))
@@ -150,6 +169,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		stop()
 	}()
 	err := root.ExecuteContext(ctx)
+	if a.stopProfile != nil {
+		a.stopProfile()
+	}
 	return exitCode(err, stderr)
 }
 

@@ -83,6 +83,7 @@ type Client struct {
 	HTTPS   bool
 	Target  Profile
 	Retries *atomic.Int64 // retries made so far, across all requests
+	creds   aws.CredentialsProvider
 }
 
 // New builds the client. It does not contact the endpoint.
@@ -172,7 +173,19 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		// on a small machine costs more than the transfer itself.
 		so.APIOptions = append(so.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 	})
-	return &Client{S3: cli, Region: cfg.Region, HTTPS: https, Target: target, Retries: retries}, nil
+	return &Client{S3: cli, Region: cfg.Region, HTTPS: https, Target: target, Retries: retries, creds: cfg.Credentials}, nil
+}
+
+// CheckCredentials resolves the credential chain once, so that "no
+// credentials" is reported as such instead of as a failed request.
+func (c *Client) CheckCredentials(ctx context.Context) error {
+	if c.creds == nil {
+		return errors.New("no AWS credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --profile)")
+	}
+	if _, err := c.creds.Retrieve(ctx); err != nil {
+		return fmt.Errorf("no usable AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --profile): %w", err)
+	}
+	return nil
 }
 
 // ListV1 reports whether listings must use ListObjects (v1): the S3
