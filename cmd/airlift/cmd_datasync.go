@@ -135,6 +135,11 @@ func (a *app) runDataSync(ctx context.Context, src, dst string, f dataSyncRun) e
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	if cp := cli.Options().Credentials; cp == nil {
+		return usageErr("no AWS credentials found for DataSync (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --profile)")
+	} else if _, err := cp.Retrieve(ctx); err != nil {
+		return usageErr("no usable AWS credentials for DataSync (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --profile): %v", err)
+	}
 	o.Region = cli.Options().Region
 
 	show := newDataSyncProgress(a.stderr, f.progress)
