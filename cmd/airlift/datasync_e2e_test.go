@@ -107,7 +107,7 @@ func TestE2EDataSyncCopyViaDataSync(t *testing.T) {
 
 func TestE2EDataSyncErrorExit1(t *testing.T) {
 	srv := datasynctest.Start(t)
-	srv.Fail = &datasynctest.Failure{Code: "SyncTaskErrorLocationNotAdded", Detail: "mount.nfs: access denied by server"}
+	srv.SetFailure(&datasynctest.Failure{Code: "SyncTaskErrorLocationNotAdded", Detail: "mount.nfs: access denied by server"})
 	r := runDS(t, dsArgs(srv, "datasync", "nfs://filer/export/data", "s3://airlift-bucket/ds")...)
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
@@ -115,7 +115,7 @@ func TestE2EDataSyncErrorExit1(t *testing.T) {
 	mustContain(t, "stderr", r.stderr, "SyncTaskErrorLocationNotAdded: mount.nfs: access denied by server")
 	mustContain(t, "stdout", r.stdout, "datasync ERROR")
 
-	srv.Fail = nil
+	srv.SetFailure(nil)
 	srv.SetFault("CreateLocationS3", &datasynctest.APIFault{Type: "InvalidRequestException", Message: "Unable to assume role"})
 	r = runDS(t, dsArgs(srv, "datasync", "nfs://filer/export/data", "s3://airlift-bucket/other")...)
 	if r.code != 1 {
@@ -127,7 +127,7 @@ func TestE2EDataSyncErrorExit1(t *testing.T) {
 
 func TestE2EDataSyncInterruptCancels(t *testing.T) {
 	srv := datasynctest.Start(t)
-	srv.Hold = true
+	srv.SetHold(true)
 	cmd := exec.Command(airliftBin, dsArgs(srv, "datasync", "nfs://filer/export/data", "s3://airlift-bucket/ds")...)
 	cmd.Env = dataSyncEnv()
 	var out, errb bytes.Buffer

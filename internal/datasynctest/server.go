@@ -49,12 +49,14 @@ type Server struct {
 	execs map[string]*execution
 	n     int
 
-	// Behaviour, set before the run under test.
-	TotalBytes int64               // bytes each execution "transfers"; 0 = 10 MiB
-	TotalFiles int64               // 0 = 100
-	Fail       *Failure            // executions end in ERROR
-	Hold       bool                // executions stay TRANSFERRING until cancelled
-	Faults     map[string]APIFault // operation -> error
+	// Behaviour, changed only through the setters: requests may come
+	// from another process, which gives the race detector no
+	// happens-before edge with the test.
+	totalBytes int64               // bytes each execution "transfers"; 0 = 10 MiB
+	totalFiles int64               // 0 = 100
+	fail       *Failure            // executions end in ERROR
+	hold       bool                // executions stay TRANSFERRING until cancelled
+	faults     map[string]APIFault // operation -> error
 }
 
 type resource struct {
@@ -77,7 +79,7 @@ func Start(t interface {
 	Helper()
 }) *Server {
 	t.Helper()
-	s := &Server{locs: map[string]*resource{}, tasks: map[string]*resource{}, execs: map[string]*execution{}, Faults: map[string]APIFault{}}
+	s := &Server{locs: map[string]*resource{}, tasks: map[string]*resource{}, execs: map[string]*execution{}, faults: map[string]APIFault{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	t.Cleanup(s.srv.Close)
@@ -114,14 +116,28 @@ func (s *Server) Counts() (locations, tasks, executions int) {
 	return len(s.locs), len(s.tasks), len(s.execs)
 }
 
+// SetFailure makes executions end in ERROR (nil: succeed).
+func (s *Server) SetFailure(f *Failure) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = f
+}
+
+// SetHold keeps executions TRANSFERRING until they are cancelled.
+func (s *Server) SetHold(hold bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hold = hold
+}
+
 // SetFault makes op fail (nil fault clears it).
 func (s *Server) SetFault(op string, f *APIFault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if f == nil {
-		delete(s.Faults, op)
+		delete(s.faults, op)
 	} else {
-		s.Faults[op] = *f
+		s.faults[op] = *f
 	}
 }
 
@@ -173,7 +189,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, Call{Op: op, Body: body})
-	if f, ok := s.Faults[op]; ok {
+	if f, ok := s.faults[op]; ok {
 		st := f.Status
 		if st == 0 {
 			st = 400
@@ -357,7 +373,7 @@ func (s *Server) handle(op string, body map[string]any) (any, *errResp) {
 
 // describe reports e's state and moves it one phase on.
 func (s *Server) describe(e *execution) map[string]any {
-	total, files := s.TotalBytes, s.TotalFiles
+	total, files := s.totalBytes, s.totalFiles
 	if total == 0 {
 		total = 10 << 20
 	}
@@ -383,15 +399,15 @@ func (s *Server) describe(e *execution) map[string]any {
 		return out
 	}
 	phase := phases[e.step]
-	if s.Fail != nil && phase == "TRANSFERRING" {
+	if s.fail != nil && phase == "TRANSFERRING" {
 		out["Status"] = "ERROR"
 		out["BytesTransferred"] = total / 3
-		out["Result"] = map[string]any{"TransferStatus": "ERROR", "ErrorCode": s.Fail.Code, "ErrorDetail": s.Fail.Detail}
+		out["Result"] = map[string]any{"TransferStatus": "ERROR", "ErrorCode": s.fail.Code, "ErrorDetail": s.fail.Detail}
 		return out
 	}
 	var done int64
 	switch {
-	case phase == "TRANSFERRING" && (s.Hold || phases[e.step+1] == "TRANSFERRING"):
+	case phase == "TRANSFERRING" && (s.hold || phases[e.step+1] == "TRANSFERRING"):
 		done = total / 2
 	case e.step > 3:
 		done = total
@@ -406,7 +422,7 @@ func (s *Server) describe(e *execution) map[string]any {
 	if phase == "SUCCESS" {
 		out["Result"] = map[string]any{"PrepareStatus": "SUCCESS", "TransferStatus": "SUCCESS", "VerifyStatus": "SUCCESS"}
 	}
-	if !(s.Hold && phase == "TRANSFERRING") && e.step < len(phases)-1 {
+	if !(s.hold && phase == "TRANSFERRING") && e.step < len(phases)-1 {
 		e.step++
 	}
 	return out

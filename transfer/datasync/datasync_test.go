@@ -224,7 +224,7 @@ func TestSourceKinds(t *testing.T) {
 
 func TestCancelOnInterrupt(t *testing.T) {
 	srv := datasynctest.Start(t)
-	srv.Hold = true
+	srv.SetHold(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cancelsBefore := -1
@@ -254,7 +254,7 @@ func TestCancelOnInterrupt(t *testing.T) {
 
 func TestExecutionError(t *testing.T) {
 	srv := datasynctest.Start(t)
-	srv.Fail = &datasynctest.Failure{Code: "SyncTaskErrorLocationNotAdded", Detail: "agent cannot mount filer:/export/data"}
+	srv.SetFailure(&datasynctest.Failure{Code: "SyncTaskErrorLocationNotAdded", Detail: "agent cannot mount filer:/export/data"})
 	r := &datasync.Runner{API: client(t, srv), Poll: time.Millisecond}
 	res, err := r.Run(context.Background(), opts(t, "nfs://filer/export/data"))
 	var ee *datasync.ExecutionError
