@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -158,15 +157,14 @@ func (a *app) runDataSync(ctx context.Context, src, dst string, f dataSyncRun) e
 			printDataSyncSummary(a.stdout, res)
 		}
 	}
-	var ee *datasync.ExecutionError
 	switch {
 	case err == nil:
 		return nil
 	case ctxInterrupted(err):
 		return &exitError{code: exitInterrupted, err: err}
-	case errors.As(err, &ee):
-		return &exitError{code: exitFailed, err: err}
 	}
+	// An execution that ended in ERROR (*datasync.ExecutionError, with
+	// DataSync's code and detail) or a refused request (*datasync.APIError).
 	return &exitError{code: exitFailed, err: err}
 }
 
