@@ -75,6 +75,8 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	case f.via == "datasync" || datasync.IsSourceURL(src):
 		return a.runDataSync(ctx, src, dst, dataSyncRun{ds: f.ds, include: f.include, exclude: f.exclude,
 			storageClass: f.storageClass, dryRun: f.dryRun, jsonOut: f.jsonOut, progress: f.progress})
+	case dataSyncOnly(cmd.Flags()) != "":
+		return usageErr("--%s works only with --via datasync", dataSyncOnly(cmd.Flags()))
 	}
 	if transfer.IsS3URL(src) {
 		if download != nil {

@@ -255,3 +255,19 @@ func (p *dataSyncProgress) stop() {
 	}
 	p.done = true
 }
+
+// dataSyncOnly returns the first DataSync-only flag set on cmd, so that
+// copy can refuse it on a local copy rather than silently ignore it
+// (--delete above all).
+func dataSyncOnly(fl *pflag.FlagSet) string {
+	var tmp dataSyncFlags
+	probe := pflag.NewFlagSet("probe", pflag.ContinueOnError)
+	tmp.register(probe)
+	found := ""
+	probe.VisitAll(func(p *pflag.Flag) {
+		if found == "" && fl.Changed(p.Name) {
+			found = p.Name
+		}
+	})
+	return found
+}

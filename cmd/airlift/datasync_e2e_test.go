@@ -188,6 +188,7 @@ func TestE2EDataSyncDryRunAndUsage(t *testing.T) {
 		{"enhanced bwlimit", append(dsArgs(srv, "datasync", "nfs://filer/x", "s3://airlift-bucket/p", "--task-mode", "ENHANCED", "--verify-mode", "NONE"), "--bwlimit", "1MiB/s"), "BASIC"},
 		{"timetable", append(dsArgs(srv, "datasync", "nfs://filer/x", "s3://airlift-bucket/p"), "--bwlimit", "08:00,1MiB/s 18:00,off"), "timetable"},
 		{"smb no password", dsArgs(srv, "datasync", "smb://u@winfs/share", "s3://airlift-bucket/p"), "AIRLIFT_SMB_PASSWORD"},
+		{"local copy with --delete", []string{"copy", os.TempDir(), "s3://airlift-bucket/p", "--delete"}, "--delete works only with --via datasync"},
 		{"local source via datasync", dsArgs(srv, "copy", "/tmp", "s3://airlift-bucket/p", "--via", "datasync"), "not a DataSync source"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
