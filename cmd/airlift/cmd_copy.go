@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/airlift-io/airlift/bench/plan"
 	"github.com/airlift-io/airlift/internal/units"
 	"github.com/airlift-io/airlift/transfer"
 	"github.com/airlift-io/airlift/transfer/datasync"
@@ -23,6 +24,7 @@ type copyFlags struct {
 	storageClass, sse, kmsID string
 	contentType              string
 	manifest, jsonOut        bool
+	benchProfile             string
 	progress                 progressOpts
 	via                      string
 	ds                       dataSyncFlags
@@ -60,6 +62,7 @@ single PUTs, the object tag airlift-blake3 for multipart objects).`,
 	fl.StringVar(&f.contentType, "content-type", "", "Content-Type for every object (default: guessed from the extension)")
 	fl.BoolVar(&f.manifest, "manifest", false, "also write a run manifest (zstd JSON lines) under PREFIX/.airlift/manifests/")
 	fl.BoolVar(&f.jsonOut, "json", false, "print the summary as JSON")
+	fl.StringVar(&f.benchProfile, "bench-profile", "", "take --part-size, --part-concurrency and --max-memory from airlift bench --save (flags given win)")
 	f.progress.register(fl)
 	fl.StringVar(&f.via, "via", "", "route: datasync hands the copy to AWS DataSync (implied by nfs://, smb://, hdfs://, objectstorage:// sources)")
 	f.ds.register(fl)
@@ -99,6 +102,21 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	mem, err := sizeFlag("max-memory", f.maxMemory)
 	if err != nil {
 		return err
+	}
+	if f.benchProfile != "" {
+		prof, err := plan.LoadProfile(f.benchProfile)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		if !cmd.Flags().Changed("part-size") {
+			ps = prof.Recommend.PartSize
+		}
+		if !cmd.Flags().Changed("part-concurrency") {
+			f.partConc = prof.Recommend.Concurrency
+		}
+		if !cmd.Flags().Changed("max-memory") {
+			mem = prof.Recommend.MaxMemory
+		}
 	}
 	if f.concurrency < 1 || f.partConc < 1 {
 		return usageErr("--concurrency and --part-concurrency must be at least 1")

@@ -1,13 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/airlift-io/airlift/checksum"
 	"github.com/airlift-io/airlift/internal/s3test"
@@ -69,28 +74,40 @@ func openUploads(t *testing.T, srv *s3test.Server, bucket string) string {
 }
 
 // checkCopied downloads prefix with the aws CLI and compares it with src
-// byte for byte, and compares every stored BLAKE3 with b3sum's.
+// byte for byte, and compares every stored BLAKE3 (metadata, else tag)
+// with what b3sum computes from the source.
 func checkCopied(t *testing.T, srv *s3test.Server, src, bucket, prefix string) {
 	t.Helper()
 	got := t.TempDir()
 	srv.AWS(t, "s3", "cp", "--recursive", "--only-show-errors", "s3://"+bucket+"/"+prefix, got)
 	sameTree(t, src, got)
-	filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
-		if err != nil || !fi.Mode().IsRegular() {
-			return err
+	want := s3test.B3SumTree(t, src)
+	cli := srv.Client(t)
+	ctx := context.Background()
+	for rel, sum := range want {
+		key := prefix + rel
+		h, err := cli.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+		if err != nil {
+			t.Errorf("HeadObject %s: %v", key, err)
+			continue
 		}
-		rel, _ := filepath.Rel(src, p)
-		key := prefix + filepath.ToSlash(rel)
-		want := s3test.B3Sum(t, p)
-		stored := headMeta(t, srv, bucket, key)[checksum.MetaKey]
+		stored := h.Metadata[checksum.MetaKey]
 		if stored == "" {
-			stored = tagValue(t, srv, bucket, key, checksum.TagKey)
+			tags, err := cli.S3.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+			if err != nil {
+				t.Errorf("GetObjectTagging %s: %v", key, err)
+				continue
+			}
+			for _, tg := range tags.TagSet {
+				if aws.ToString(tg.Key) == checksum.TagKey {
+					stored = aws.ToString(tg.Value)
+				}
+			}
 		}
-		if stored != want {
-			t.Errorf("%s: stored BLAKE3 %q, b3sum says %q", key, stored, want)
+		if stored != sum {
+			t.Errorf("%s: stored BLAKE3 %q, b3sum says %q", key, stored, sum)
 		}
-		return nil
-	})
+	}
 	if open := openUploads(t, srv, bucket); open != "" && open != "None" {
 		t.Errorf("multipart uploads left open: %s", open)
 	}
@@ -263,6 +280,40 @@ func TestCopyErrorsE2E(t *testing.T) {
 				t.Errorf("%s not copied: the rest of the tree must go", k)
 			}
 		}
+	})
+
+	t.Run("copy DIR s3://bkt/LONGPREFIX/ (one key over 1024 bytes)", func(t *testing.T) {
+		dir := tree(t, map[string]int{"ok": 1, strings.Repeat("n", 200): 1})
+		prefix := strings.Repeat("pppp/", 166) // 830 bytes, in segments a POSIX backend can store
+		r := airlift(t, srv, "copy", dir, "s3://bkt/"+prefix)
+		if r.code != 1 {
+			t.Fatalf("exit %d, want 1\n%s", r.code, r.stderr)
+		}
+		mustContain(t, "stderr", r.stderr, "over S3's limit of 1024")
+		if _, err := os.Stat(srv.ObjectPath("bkt", prefix+"ok")); err != nil {
+			t.Error("the file with a short key was not copied")
+		}
+	})
+
+	t.Run("copy DIR s3://bkt/mem/ --max-memory 12MiB --part-size 5MiB", func(t *testing.T) {
+		files := map[string]int{"big1": 23 * MiB, "big2": 11 * MiB}
+		for i := 0; i < 200; i++ {
+			files[fmt.Sprintf("small/%03d", i)] = 64 << 10
+		}
+		dir := tree(t, files)
+		r := airlift(t, srv, "copy", dir, "s3://bkt/mem/", "--max-memory", "12MiB", "--part-size", "5MiB", "--json")
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		var rep struct {
+			Files int64
+			Peak  int64 `json:"peak_buffer_bytes"`
+		}
+		json.Unmarshal([]byte(r.stdout), &rep)
+		if rep.Files != 202 || rep.Peak <= 0 || rep.Peak > 12*MiB {
+			t.Fatalf("files %d, peak buffers %d bytes: want 202 files within the 12 MiB budget", rep.Files, rep.Peak)
+		}
+		checkCopied(t, srv, dir, "bkt", "mem/")
 	})
 
 	t.Run("copy BIG s3://bkt/int/ then SIGINT", func(t *testing.T) {

@@ -1,7 +1,9 @@
 package s3test
 
 import (
+	"io/fs"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -44,4 +46,40 @@ func (s *Server) AWS(t testing.TB, args ...string) string {
 		t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// B3SumTree runs b3sum once over every regular file under root and returns
+// slash-separated relative path -> digest.
+func B3SumTree(t testing.TB, root string) map[string]string {
+	t.Helper()
+	p, _ := exec.LookPath("b3sum")
+	Require(t, "b3sum", p)
+	var files []string
+	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, path)
+		}
+		return err
+	})
+	out := map[string]string{}
+	for len(files) > 0 {
+		n := min(len(files), 500)
+		batch := files[:n]
+		files = files[n:]
+		res, err := exec.Command(p, append([]string{"--"}, batch...)...).Output()
+		if err != nil {
+			t.Fatalf("b3sum: %v", err)
+		}
+		// One line per file, in argument order: "HEX  NAME". Names with
+		// newlines or backslashes are escaped by b3sum, so map by order.
+		lines := strings.Split(strings.TrimRight(string(res), "\n"), "\n")
+		if len(lines) != len(batch) {
+			t.Fatalf("b3sum printed %d lines for %d files", len(lines), len(batch))
+		}
+		for i, l := range lines {
+			rel, _ := filepath.Rel(root, batch[i])
+			out[filepath.ToSlash(rel)] = strings.TrimPrefix(strings.Fields(l)[0], "\\")
+		}
+	}
+	return out
 }

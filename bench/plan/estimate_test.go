@@ -1,0 +1,207 @@
+package plan
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func route(t *testing.T, e *Estimate, name string) Route {
+	t.Helper()
+	for _, r := range e.Routes {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no route %s in %+v", name, e.Routes)
+	return Route{}
+}
+
+// AWS's online-versus-offline table: 100 TB over a 1 Gbps link at 80%
+// takes about 12 days, over 100 Mbps about 120 days.
+func TestEstimateMatchesAWSTable(t *testing.T) {
+	cfg := DefaultConfig()
+	const tb = 1e12
+	// 100 TB as 1 GB files: requests matter but little.
+	d := Dataset{Bytes: 100 * tb, Files: 100_000, Dirs: 100, Requests: 100_000 * (120 + 2)}
+	for _, c := range []struct {
+		name string
+		bps  float64
+		days float64
+	}{
+		{"1Gbps", 1e9 / 8, 12},
+		{"100Mbps", 100e6 / 8, 120},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := EstimateRoutes(cfg, d, Link{BytesPerSec: c.bps, Utilization: 0.8, RequestLatency: 0.03, Concurrency: 64}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := route(t, e, RouteNetwork).Seconds / day
+			if math.Abs(got-c.days)/c.days > 0.10 {
+				t.Errorf("network route: %.1f days, want %.0f within 10%%", got, c.days)
+			}
+		})
+	}
+}
+
+func TestEstimateRoutes(t *testing.T) {
+	cfg := DefaultConfig()
+	gbit := 1e9 / 8.0
+	link := Link{BytesPerSec: gbit, Utilization: 0.8, RequestLatency: 0.03, Concurrency: 64}
+	for _, c := range []struct {
+		name     string
+		d        Dataset
+		l        Link
+		o        Options
+		band     string
+		want     string
+		reasonIn string
+	}{
+		{"50GB no deadline", Dataset{Bytes: 50e9, Files: 1000, Requests: 1000}, link, Options{}, BandNetwork, RouteNetwork, "cheapest route in the network band"},
+		{"1TB no deadline", Dataset{Bytes: 1e12, Files: 1000, Requests: 1000}, link, Options{}, BandOnline, RouteDataSyncB, "online band"},
+		// With a deadline the plain network copy wins whenever it is fast
+		// enough: it costs only the requests.
+		{"1TB 1 day", Dataset{Bytes: 1e12, Files: 1000, Requests: 1000}, link, Options{Deadline: 24 * time.Hour}, BandOnline, RouteNetwork, "meets the deadline"},
+		{"50TB no deadline", Dataset{Bytes: 50e12, Files: 1e6, Requests: 1e6}, link, Options{}, BandPhysical, RouteNetwork, "physical band"},
+		{"50TB 4 days", Dataset{Bytes: 50e12, Files: 1e6, Requests: 1e6}, link, Options{Deadline: 96 * time.Hour}, BandPhysical, RouteTerminal, "meets the deadline"},
+		{"500TB 1 day nothing fits", Dataset{Bytes: 500e12, Files: 1e6, Requests: 1e6}, link, Options{Deadline: 24 * time.Hour}, BandPhysical, RouteTerminal, "No route meets"},
+		{"small files make network slow", Dataset{Bytes: 20e9, Files: 20e6, Requests: 20e6}, Link{BytesPerSec: gbit, Utilization: 0.8, PutsPerSec: 200}, Options{Deadline: 24 * time.Hour}, BandNetwork, RouteDataSyncB, "meets the deadline"},
+		{"snowball for existing customers", Dataset{Bytes: 400e12, Files: 1e6, Requests: 1e6}, Link{BytesPerSec: 100e6 / 8, Utilization: 0.8, RequestLatency: 0.03, Concurrency: 64}, Options{Deadline: 30 * 24 * time.Hour, ExistingSnowballCustomer: true}, BandPhysical, RouteSnowball80, "meets the deadline"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := EstimateRoutes(cfg, c.d, c.l, c.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Band != c.band {
+				t.Errorf("band %s, want %s", e.Band, c.band)
+			}
+			if e.Recommended != c.want {
+				t.Errorf("recommended %s, want %s (%s)\n%+v", e.Recommended, c.want, e.Reason, e.Routes)
+			}
+			if !strings.Contains(e.Reason, c.reasonIn) || strings.Count(e.Reason, ". ") > 0 {
+				t.Errorf("reason %q: want one sentence containing %q", e.Reason, c.reasonIn)
+			}
+			for _, r := range e.Routes {
+				if !(r.Seconds > 0) || math.IsInf(r.Seconds, 0) || r.CostUSD < 0 {
+					t.Errorf("%s: seconds %v cost %v", r.Name, r.Seconds, r.CostUSD)
+				}
+				if strings.HasPrefix(r.Name, "snowball") && !c.o.ExistingSnowballCustomer {
+					t.Errorf("snowball offered to a new customer")
+				}
+			}
+		})
+	}
+}
+
+func TestDataSyncPricesAndLimits(t *testing.T) {
+	cfg := DefaultConfig()
+	d := Dataset{Bytes: 1e12, Files: 120e6, Dirs: 1e6}
+	e, err := EstimateRoutes(cfg, d, Link{BytesPerSec: 10e9 / 8, Utilization: 1, RequestLatency: 0.03, Concurrency: 64}, Options{DataSyncThroughput: 100e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, en := route(t, e, RouteDataSyncB), route(t, e, RouteDataSyncE)
+	if want := 1000 * 0.0125; math.Abs(b.CostUSD-want) > 1e-6 {
+		t.Errorf("basic cost %v, want %v", b.CostUSD, want)
+	}
+	if want := 1000*0.015 + 0.55; math.Abs(en.CostUSD-want) > 1e-6 {
+		t.Errorf("enhanced cost %v, want %v", en.CostUSD, want)
+	}
+	if b.Executions != 3 || !strings.Contains(strings.Join(b.Notes, " "), "split into 3") {
+		t.Errorf("basic executions %d notes %v, want 3 for 121M items", b.Executions, b.Notes)
+	}
+	// The task cap, not the 10 Gbps link, sets the time.
+	if want := 1e12 / 100e6; math.Abs(b.Seconds-want) > 1 {
+		t.Errorf("datasync time %v, want %v", b.Seconds, want)
+	}
+}
+
+func TestAccelerationSpeedup(t *testing.T) {
+	cfg := DefaultConfig()
+	d := Dataset{Bytes: 1e12, Files: 1, Requests: 1}
+	l := Link{BytesPerSec: 1e8, Utilization: 1, RequestLatency: 0.03, Concurrency: 1}
+	e0, _ := EstimateRoutes(cfg, d, l, Options{})
+	e2, _ := EstimateRoutes(cfg, d, l, Options{AccelerationSpeedup: 2})
+	n, a0, a2 := route(t, e0, RouteNetwork), route(t, e0, RouteAcceleration), route(t, e2, RouteAcceleration)
+	if a0.Seconds != n.Seconds {
+		t.Errorf("no speed-up claimed by default: %v vs %v", a0.Seconds, n.Seconds)
+	}
+	if math.Abs(a2.Seconds-n.Seconds/2) > 1e-6 {
+		t.Errorf("speed-up 2: %v, want %v", a2.Seconds, n.Seconds/2)
+	}
+	if want := 1000 * 0.04; math.Abs(a0.CostUSD-n.CostUSD-want) > 1e-6 {
+		t.Errorf("acceleration surcharge %v, want %v", a0.CostUSD-n.CostUSD, want)
+	}
+}
+
+func TestChangeRate(t *testing.T) {
+	cfg := DefaultConfig()
+	d := Dataset{Bytes: 1e12, Files: 1000, Requests: 1000}
+	gib := float64(1 << 30)
+	for _, c := range []struct {
+		name   string
+		bps    float64
+		change float64
+		warn   string
+	}{
+		{"fits", 1e9 / 8, 50 * gib, ""},
+		{"exceeds", 1e6 / 8, 50 * gib, "exceeds what the link carries"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := EstimateRoutes(cfg, d, Link{BytesPerSec: c.bps, Utilization: 0.8, RequestLatency: 0.03, Concurrency: 64}, Options{ChangeBytesPerDay: c.change})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := e.Sync
+			if s == nil {
+				t.Fatal("no sync sizing")
+			}
+			if want := c.change / (c.bps * 0.8); math.Abs(s.DailySeconds-want) > 1e-6 {
+				t.Errorf("daily %v, want %v", s.DailySeconds, want)
+			}
+			if c.warn == "" && (s.Warning != "" || math.IsInf(s.CatchUpSeconds, 0)) {
+				t.Errorf("unexpected warning %q catch-up %v", s.Warning, s.CatchUpSeconds)
+			}
+			if c.warn != "" && (!strings.Contains(s.Warning, c.warn) || !math.IsInf(s.CatchUpSeconds, 1)) {
+				t.Errorf("warning %q, want %q", s.Warning, c.warn)
+			}
+		})
+	}
+}
+
+func TestConfigOverrideAndValidation(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := dir + "/" + name
+		if err := osWriteFile(p, s); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c, err := LoadConfig(write("ok.json", `{"datasync": {"basic_price_per_gb": {"value": 0.02, "unit": "USD/GB", "source": "negotiated", "date": "2026-11-01"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataSync.BasicPricePerGB.Value != 0.02 || c.DataSync.EnhancedPricePerGB.Value != 0.015 {
+		t.Errorf("override not merged over defaults: %+v", c.DataSync)
+	}
+	for name, body := range map[string]string{
+		"unknown.json":  `{"datasync": {"basic_price": {"value": 1}}}`,
+		"negative.json": `{"s3": {"put_price_per_1000": {"value": -1}}}`,
+		"zero.json":     `{"terminal": {"ports": {"value": 0}}}`,
+		"syntax.json":   `{`,
+	} {
+		if _, err := LoadConfig(write(name, body)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	// Every figure carries a source and a date.
+	for _, f := range allFigures(DefaultConfig()) {
+		if f.Source == "" || f.Date == "" {
+			t.Errorf("figure without source or date: %+v", f)
+		}
+	}
+}

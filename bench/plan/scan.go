@@ -1,0 +1,580 @@
+package plan
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"math"
+	"math/bits"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/airlift-io/airlift/transfer"
+)
+
+// ScanOptions shape a scan.
+type ScanOptions struct {
+	// Workers read directories in parallel; 0 means 4 x GOMAXPROCS (the
+	// work is mostly waiting on the file system).
+	Workers int
+	// PartSize is the multipart part size the request count assumes.
+	PartSize int64
+	// SmallFile is the size below which a file counts as request-bound.
+	SmallFile int64
+	// SampleBytes bounds how much file content the compressibility sample
+	// reads (0: 256 MiB; negative: no sample).
+	SampleBytes int64
+	// Counters, when set, are updated as the scan goes, for progress.
+	Counters *ScanCounters
+}
+
+// ScanCounters let the CLI show progress of a running scan.
+type ScanCounters struct {
+	Files, Bytes, Dirs, SampledBytes atomic.Int64
+}
+
+// Bucket is one bar of the size histogram: files with Lo <= size < Hi
+// (the first bucket holds empty files: Lo = Hi = 0).
+type Bucket struct {
+	Lo    int64 `json:"lo"`
+	Hi    int64 `json:"hi"`
+	Files int64 `json:"files"`
+	Bytes int64 `json:"bytes"`
+}
+
+// ExtStat is what the scan learned about one file extension.
+type ExtStat struct {
+	Ext          string  `json:"ext"`
+	Files        int64   `json:"files"`
+	Bytes        int64   `json:"bytes"`
+	SampledFiles int64   `json:"sampled_files"`
+	SampledBytes int64   `json:"sampled_bytes"`
+	Ratio        float64 `json:"zstd_ratio,omitempty"` // compressed/original over the sample; 0 when unsampled
+}
+
+// Scan is a summary of a tree; it holds no per-file data.
+type Scan struct {
+	Root           string    `json:"root"`
+	Files          int64     `json:"files"`
+	Dirs           int64     `json:"dirs"`
+	Bytes          int64     `json:"bytes"`
+	Requests       int64     `json:"requests"`
+	MultipartFiles int64     `json:"multipart_files"`
+	PartSize       int64     `json:"part_size"`
+	SmallLimit     int64     `json:"small_limit"`
+	SmallFiles     int64     `json:"small_files"`
+	SmallBytes     int64     `json:"small_bytes"`
+	Largest        string    `json:"largest"`
+	LargestSize    int64     `json:"largest_size"`
+	Histogram      []Bucket  `json:"histogram"`
+	Skipped        int64     `json:"skipped"` // symlinks, devices, sockets
+	Errors         []string  `json:"errors,omitempty"`
+	SampledFiles   int64     `json:"sampled_files"`
+	SampledBytes   int64     `json:"sampled_bytes"`
+	Ratio          float64   `json:"zstd_ratio"` // estimated compressed/original, bytes-weighted
+	ByExt          []ExtStat `json:"by_ext"`
+	Seconds        float64   `json:"seconds"`
+}
+
+// Dataset is the part of the scan the estimator uses.
+func (s *Scan) Dataset() Dataset {
+	return Dataset{Bytes: s.Bytes, Files: s.Files, Dirs: s.Dirs, Requests: s.Requests}
+}
+
+// Share returns the fraction of files and of bytes under SmallLimit.
+func (s *Scan) Share() (files, bytes float64) {
+	if s.Files > 0 {
+		files = float64(s.SmallFiles) / float64(s.Files)
+	}
+	if s.Bytes > 0 {
+		bytes = float64(s.SmallBytes) / float64(s.Bytes)
+	}
+	return files, bytes
+}
+
+const (
+	maxExts       = 512 // distinct extensions kept per worker; the rest go to "(other)"
+	maxErrors     = 20
+	sampleFiles   = 2048
+	minSampleRead = 64 << 10
+)
+
+// tally is one worker's share of the scan, merged at the end so the hot
+// path takes no locks.
+type tally struct {
+	files, dirs, bytes, reqs, mp, small, smallB, skipped int64
+	largest                                              string
+	largestSize                                          int64
+	hist                                                 [65]Bucket
+	ext                                                  map[string]*ExtStat
+	sample                                               sampleHeap
+	errs                                                 []string
+}
+
+// ScanTree walks root with a bounded pool of workers over directories
+// (depth first, so the queue stays small) and then reads a deterministic,
+// size-weighted sample of file content to estimate compressibility.
+func ScanTree(ctx context.Context, root string, o ScanOptions) (*Scan, error) {
+	start := time.Now()
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", root, unwrap(err))
+	}
+	if o.PartSize <= 0 {
+		o.PartSize = transfer.DefaultPartSize
+	}
+	if o.SmallFile <= 0 {
+		o.SmallFile = 1 << 20
+	}
+	if o.SampleBytes == 0 {
+		o.SampleBytes = 256 << 20
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4 * runtime.GOMAXPROCS(0)
+	}
+	if o.Counters == nil {
+		o.Counters = &ScanCounters{}
+	}
+	k := sampleFiles
+	if o.SampleBytes > 0 && o.SampleBytes/minSampleRead < int64(k) {
+		k = int(max(o.SampleBytes/minSampleRead, 1))
+	}
+	if o.SampleBytes < 0 {
+		k = 0
+	}
+	newTally := func() *tally { return &tally{ext: map[string]*ExtStat{}} }
+
+	var tallies []*tally
+	if !fi.IsDir() {
+		t := newTally()
+		t.file(root, filepath.Base(root), fi.Size(), o, k)
+		tallies = append(tallies, t)
+	} else {
+		q := &dirQueue{dirs: []string{""}, pending: 1}
+		q.cond = sync.NewCond(&q.mu)
+		stop := context.AfterFunc(ctx, q.close)
+		defer stop()
+		var wg sync.WaitGroup
+		for range o.Workers {
+			t := newTally()
+			tallies = append(tallies, t)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					rel, ok := q.pop()
+					if !ok {
+						return
+					}
+					t.dir(root, rel, q, o, k)
+					q.done()
+				}
+			}()
+		}
+		wg.Wait()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+
+	s := merge(tallies, k)
+	s.Root, s.PartSize, s.SmallLimit = root, o.PartSize, o.SmallFile
+	if k > 0 {
+		if err := sampleCompression(ctx, root, !fi.IsDir(), s, tallies, k, o); err != nil {
+			return nil, err
+		}
+	}
+	s.Seconds = time.Since(start).Seconds()
+	return s, nil
+}
+
+// dirQueue is a LIFO of directories still to read (relative paths) and
+// a count of directories queued or being read: the walk ends when that
+// count reaches zero.
+type dirQueue struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	dirs    []string
+	pending int
+	closed  bool
+}
+
+func (q *dirQueue) push(rel string) {
+	q.mu.Lock()
+	q.dirs = append(q.dirs, rel)
+	q.pending++
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+func (q *dirQueue) pop() (string, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.dirs) == 0 && q.pending > 0 && !q.closed {
+		q.cond.Wait()
+	}
+	if q.closed || len(q.dirs) == 0 {
+		return "", false
+	}
+	rel := q.dirs[len(q.dirs)-1]
+	q.dirs = q.dirs[:len(q.dirs)-1]
+	return rel, true
+}
+
+func (q *dirQueue) done() {
+	q.mu.Lock()
+	q.pending--
+	if q.pending == 0 {
+		q.cond.Broadcast()
+	}
+	q.mu.Unlock()
+}
+
+func (q *dirQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
+func (t *tally) errorf(format string, a ...any) {
+	if len(t.errs) < maxErrors {
+		t.errs = append(t.errs, fmt.Sprintf(format, a...))
+	}
+}
+
+// dir reads one directory in batches, so a directory of a million entries
+// never sits in memory at once.
+func (t *tally) dir(root, rel string, q *dirQueue, o ScanOptions, k int) {
+	p := filepath.Join(root, filepath.FromSlash(rel))
+	f, err := os.Open(p)
+	if err != nil {
+		t.errorf("%s: %v", p, unwrap(err))
+		return
+	}
+	defer f.Close()
+	t.dirs++
+	o.Counters.Dirs.Add(1)
+	for {
+		ents, err := f.ReadDir(1024)
+		for _, de := range ents {
+			crel := de.Name()
+			if rel != "" {
+				crel = rel + "/" + crel
+			}
+			switch typ := de.Type(); {
+			case typ.IsDir():
+				q.push(crel)
+			case typ.IsRegular():
+				info, ierr := de.Info()
+				if ierr != nil {
+					if !errors.Is(ierr, fs.ErrNotExist) {
+						t.errorf("%s: %v", crel, unwrap(ierr))
+					}
+					continue
+				}
+				t.file(filepath.Join(p, de.Name()), crel, info.Size(), o, k)
+			default:
+				t.skipped++
+			}
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.errorf("%s: %v", p, unwrap(err))
+			return
+		}
+	}
+}
+
+func (t *tally) file(path, rel string, size int64, o ScanOptions, k int) {
+	t.files++
+	t.bytes += size
+	o.Counters.Files.Add(1)
+	o.Counters.Bytes.Add(size)
+	if pp, err := transfer.PlanParts(size, o.PartSize); err != nil {
+		t.errorf("%s: %v", rel, err)
+	} else if pp.Multipart {
+		t.mp++
+		t.reqs += int64(pp.Count) + 2
+	} else {
+		t.reqs++
+	}
+	if size < o.SmallFile {
+		t.small++
+		t.smallB += size
+	}
+	if size > t.largestSize || t.largest == "" || size == t.largestSize && rel < t.largest {
+		t.largest, t.largestSize = rel, size
+	}
+	b := 0
+	if size > 0 {
+		b = bits.Len64(uint64(size))
+	}
+	t.hist[b].Files++
+	t.hist[b].Bytes += size
+	ext := extOf(rel)
+	es := t.ext[ext]
+	if es == nil {
+		if len(t.ext) >= maxExts {
+			ext = "(other)"
+			es = t.ext[ext]
+		}
+		if es == nil {
+			es = &ExtStat{Ext: ext}
+			t.ext[ext] = es
+		}
+	}
+	es.Files++
+	es.Bytes += size
+	if k > 0 && size > 0 {
+		t.sample.offer(sampleItem{key: sampleKey(rel, size), rel: rel, size: size, ext: ext}, k)
+	}
+}
+
+func extOf(rel string) string {
+	e := strings.ToLower(filepath.Ext(rel))
+	if e == "" || len(e) > 16 {
+		return "(none)"
+	}
+	return e
+}
+
+// sampleKey is the file's rank in a size-weighted sample without
+// replacement (Efraimidis-Spirakis): -ln(u)/size with u drawn from a hash
+// of the path, so the same tree always yields the same sample, whatever
+// order the parallel walk visits it in, and big files (most of the bytes)
+// are the likeliest to be read.
+func sampleKey(rel string, size int64) float64 {
+	h := fnv.New64a()
+	h.Write([]byte(rel))
+	u := (float64(h.Sum64()>>11) + 0.5) / (1 << 53)
+	return -math.Log(u) / float64(size)
+}
+
+type sampleItem struct {
+	key  float64
+	rel  string
+	size int64
+	ext  string
+}
+
+// sampleHeap keeps the k smallest keys: a max-heap on key.
+type sampleHeap []sampleItem
+
+func (h sampleHeap) Len() int { return len(h) }
+func (h sampleHeap) Less(i, j int) bool {
+	if h[i].key != h[j].key {
+		return h[i].key > h[j].key
+	}
+	return h[i].rel > h[j].rel
+}
+func (h sampleHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *sampleHeap) Push(x any)   { *h = append(*h, x.(sampleItem)) }
+func (h *sampleHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func (h *sampleHeap) offer(it sampleItem, k int) {
+	if h.Len() < k {
+		heap.Push(h, it)
+		return
+	}
+	top := (*h)[0]
+	if it.key < top.key || it.key == top.key && it.rel < top.rel {
+		(*h)[0] = it
+		heap.Fix(h, 0)
+	}
+}
+
+func merge(ts []*tally, k int) *Scan {
+	s := &Scan{}
+	var hist [65]Bucket
+	ext := map[string]*ExtStat{}
+	for _, t := range ts {
+		s.Files += t.files
+		s.Dirs += t.dirs
+		s.Bytes += t.bytes
+		s.Requests += t.reqs
+		s.MultipartFiles += t.mp
+		s.SmallFiles += t.small
+		s.SmallBytes += t.smallB
+		s.Skipped += t.skipped
+		if t.largest != "" && (t.largestSize > s.LargestSize || s.Largest == "" || t.largestSize == s.LargestSize && t.largest < s.Largest) {
+			s.Largest, s.LargestSize = t.largest, t.largestSize
+		}
+		for i := range t.hist {
+			hist[i].Files += t.hist[i].Files
+			hist[i].Bytes += t.hist[i].Bytes
+		}
+		for name, es := range t.ext {
+			m := ext[name]
+			if m == nil {
+				m = &ExtStat{Ext: name}
+				ext[name] = m
+			}
+			m.Files += es.Files
+			m.Bytes += es.Bytes
+		}
+		for _, e := range t.errs {
+			if len(s.Errors) < maxErrors {
+				s.Errors = append(s.Errors, e)
+			}
+		}
+	}
+	sort.Strings(s.Errors)
+	lo, hi := -1, -1
+	for i := range hist {
+		if hist[i].Files > 0 {
+			if lo < 0 {
+				lo = i
+			}
+			hi = i
+		}
+	}
+	for i := max(lo, 0); i <= hi; i++ {
+		b := hist[i]
+		if i > 0 {
+			b.Lo, b.Hi = 1<<(i-1), 1<<i
+			if i == 64 {
+				b.Hi = math.MaxInt64
+			}
+		}
+		s.Histogram = append(s.Histogram, b)
+	}
+	for _, es := range ext {
+		s.ByExt = append(s.ByExt, *es)
+	}
+	sort.Slice(s.ByExt, func(i, j int) bool {
+		if s.ByExt[i].Bytes != s.ByExt[j].Bytes {
+			return s.ByExt[i].Bytes > s.ByExt[j].Bytes
+		}
+		return s.ByExt[i].Ext < s.ByExt[j].Ext
+	})
+	return s
+}
+
+// sampleCompression merges the workers' samples into the global k
+// smallest keys, reads a slice from the middle of each sampled file and
+// compresses it with zstd. Since the sample is size-weighted, the plain
+// mean of the per-file ratios estimates the bytes-weighted ratio.
+func sampleCompression(ctx context.Context, root string, single bool, s *Scan, ts []*tally, k int, o ScanOptions) error {
+	var all sampleHeap
+	for _, t := range ts {
+		for _, it := range t.sample {
+			all.offer(it, k)
+		}
+	}
+	items := []sampleItem(all)
+	if len(items) == 0 {
+		return nil
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].rel < items[j].rel })
+	per := max(o.SampleBytes/int64(len(items)), minSampleRead)
+	type result struct {
+		ratio float64
+		n     int64
+		ok    bool
+	}
+	res := make([]result, len(items))
+	g, ctx := errgroup.WithContext(ctx)
+	idx := make(chan int)
+	g.Go(func() error {
+		defer close(idx)
+		for i := range items {
+			select {
+			case idx <- i:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	for range min(runtime.GOMAXPROCS(0), len(items)) {
+		g.Go(func() error {
+			enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+			if err != nil {
+				return err
+			}
+			defer enc.Close()
+			buf := make([]byte, per)
+			var out []byte
+			for i := range idx {
+				it := items[i]
+				p := filepath.Join(root, filepath.FromSlash(it.rel))
+				if single {
+					p = root
+				}
+				n := min(per, it.size)
+				f, err := os.Open(p)
+				if err != nil {
+					continue // gone since the walk: not part of the sample
+				}
+				m, err := f.ReadAt(buf[:n], (it.size-n)/2)
+				f.Close()
+				if m == 0 || err != nil && err != io.EOF {
+					continue
+				}
+				out = enc.EncodeAll(buf[:m], out[:0])
+				res[i] = result{ratio: math.Min(float64(len(out))/float64(m), 1), n: int64(m), ok: true}
+				o.Counters.SampledBytes.Add(int64(m))
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	byExt := map[string]*ExtStat{}
+	for i := range s.ByExt {
+		byExt[s.ByExt[i].Ext] = &s.ByExt[i]
+	}
+	var sum float64
+	for i, r := range res {
+		if !r.ok {
+			continue
+		}
+		s.SampledFiles++
+		s.SampledBytes += r.n
+		sum += r.ratio
+		if es := byExt[items[i].ext]; es != nil {
+			es.SampledFiles++
+			es.SampledBytes += r.n
+			es.Ratio += r.ratio // summed here, averaged below
+		}
+	}
+	if s.SampledFiles > 0 {
+		s.Ratio = sum / float64(s.SampledFiles)
+	}
+	for i := range s.ByExt {
+		if s.ByExt[i].SampledFiles > 0 {
+			s.ByExt[i].Ratio /= float64(s.ByExt[i].SampledFiles)
+		}
+	}
+	return nil
+}
+
+func unwrap(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

@@ -1,0 +1,344 @@
+package transfer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/airlift-io/airlift/checksum"
+)
+
+// DownloadOptions shape a download run. Zero values take the defaults
+// noted.
+type DownloadOptions struct {
+	PartSize        int64 // ranged-GET size for large objects; 0: DefaultPartSize
+	MaxMemory       int64 // bytes for all buffers; 0: DefaultMaxMemory
+	Concurrency     int   // objects in flight; 0: 64
+	PartConcurrency int   // ranged GETs in flight across the run; 0: 16
+	Filter          *Filter
+	DryRun          bool
+
+	// OnFile, when set, is called once for every object written (or, in a
+	// dry run, that would be), from the goroutine that wrote it.
+	OnFile func(FileResult)
+}
+
+// Downloader copies the objects under a prefix into a local folder.
+type Downloader struct {
+	api   S3API
+	o     DownloadOptions
+	pool  *Pool
+	Stats *Stats
+}
+
+// NewDownloader checks o and returns a downloader.
+func NewDownloader(api S3API, o DownloadOptions, st *Stats) (*Downloader, error) {
+	if o.MaxMemory == 0 {
+		o.MaxMemory = DefaultMaxMemory
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 64
+	}
+	if o.PartConcurrency <= 0 {
+		o.PartConcurrency = 16
+	}
+	if o.PartSize == 0 {
+		o.PartSize = DefaultPartSize
+	}
+	if o.PartSize < MinPartSize || o.PartSize > MaxPartSize {
+		return nil, fmt.Errorf("--part-size must be between 5 MiB and 5 GiB")
+	}
+	if o.MaxMemory < int64(classOf(int(o.PartSize))) {
+		return nil, fmt.Errorf("--max-memory %d is smaller than one part (%d bytes)", o.MaxMemory, classOf(int(o.PartSize)))
+	}
+	if st == nil {
+		st = &Stats{}
+	}
+	return &Downloader{api: api, o: o, pool: NewPool(o.MaxMemory), Stats: st}, nil
+}
+
+// SetAPI sets the client (NewDownloader may be given nil for a dry run).
+func (d *Downloader) SetAPI(api S3API) { d.api = api }
+
+// SetOnFile sets the per-file callback.
+func (d *Downloader) SetOnFile(fn func(FileResult)) { d.o.OnFile = fn }
+
+type downloadJob struct {
+	obj Object
+	rel string // checked local path, slash-separated
+}
+
+// Copy downloads every object below src (as a folder) into the folder
+// dst, creating it if needed.
+//
+// dst is opened once as an os.Root, and every file is created, renamed
+// and every folder made through it: a destination that is itself a
+// symbolic link is followed (the link is resolved once, at the start),
+// but no symbolic link found inside it can lead a write outside it. Keys
+// that would escape (see KeyToPath), and keys that land on a path another
+// key already took, are reported as failures and not written.
+//
+// Each object is written to a temporary name in its final folder
+// (".airlift-*.tmp"), checked against the listed size and the BLAKE3
+// recorded at upload (manifest, metadata or tag) where there is one,
+// fsynced and renamed into place, and given the source file's mtime from
+// the manifest (else the object's LastModified): the final path only ever holds a
+// complete, checked file. A disk that is full or failing stops the run
+// with an error naming the file; files already completed stay.
+func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Report, error) {
+	rep := &Report{Source: src.String(), Dest: dst, RunID: NewRunID(), Started: time.Now(), DryRun: d.o.DryRun, Failures: []Problem{}}
+	if d.Stats.Retries == nil {
+		d.Stats.Retries = new(atomic.Int64)
+	}
+	var root *os.Root
+	if !d.o.DryRun {
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			return nil, fmt.Errorf("destination %s: %w", dst, unwrapPathError(err))
+		}
+		r, err := os.OpenRoot(dst)
+		if err != nil {
+			return nil, fmt.Errorf("destination %s: %w", dst, unwrapPathError(err))
+		}
+		defer r.Close()
+		root = r
+	}
+	var man *Manifests
+	if !d.o.DryRun {
+		m, err := LoadManifests(ctx, d.api, src, rep.Warn)
+		if err != nil {
+			return nil, classify(err)
+		}
+		man = m
+	}
+	fe := newFetcher(d.api, src.Bucket, d.pool, d.o.PartSize, d.o.PartConcurrency, d.Stats)
+
+	g, gctx := errgroup.WithContext(ctx)
+	jobs := make(chan downloadJob, 256)
+	claims := newPathClaims()
+	handle := func(o Object) error {
+		if o.Rel == "" || !d.o.Filter.Match(o.Rel) {
+			return nil // the prefix's own folder marker, or filtered out
+		}
+		d.Stats.FilesFound.Add(1)
+		d.Stats.BytesFound.Add(o.Size)
+		rel, dir, err := KeyToPath(o.Rel)
+		// "a/" with content is written as the file "a" (and collides
+		// with a key "a"); only an empty one is a folder marker.
+		dir = dir && o.Size == 0
+		if err == nil {
+			err = claims.claim(rel, o.Key, dir)
+		}
+		if err != nil {
+			d.Stats.FilesFailed.Add(1)
+			p := ""
+			if rel != "" {
+				p = filepath.Join(dst, filepath.FromSlash(rel))
+			}
+			rep.fail(Problem{Path: p, Key: o.Key, Err: err.Error()})
+			return nil
+		}
+		if dir {
+			// A folder marker: make the folder, count nothing.
+			d.Stats.FilesFound.Add(-1)
+			if root != nil {
+				if err := root.MkdirAll(rel, 0o755); err != nil {
+					d.Stats.FilesFound.Add(1)
+					d.Stats.FilesFailed.Add(1)
+					rep.fail(Problem{Path: filepath.Join(dst, filepath.FromSlash(rel)), Key: o.Key, Err: unwrapPathError(err).Error()})
+				}
+			}
+			return nil
+		}
+		select {
+		case jobs <- downloadJob{obj: o, rel: rel}:
+			return nil
+		case <-gctx.Done():
+			return gctx.Err()
+		}
+	}
+	g.Go(func() error {
+		defer close(jobs)
+		defer d.Stats.WalkDone.Store(true)
+		listed := 0
+		err := ListFolder(gctx, d.api, src, func(o Object) error {
+			listed++
+			return handle(o)
+		})
+		if err != nil || listed > 0 || src.Prefix == "" || strings.HasSuffix(src.Prefix, "/") {
+			return err
+		}
+		// Nothing below "prefix/": the URL may name one object, as in
+		// `airlift copy s3://bucket/data/file.bin DIR`.
+		o, found, err := headObject(gctx, d.api, src.Bucket, src.Prefix)
+		if err != nil || !found {
+			return err
+		}
+		return handle(o)
+	})
+	for i := 0; i < d.o.Concurrency; i++ {
+		g.Go(func() error {
+			for j := range jobs {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				if err := d.one(gctx, rep, root, fe, man, src, dst, j); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	fe.close()
+	rep.PeakBuffer = d.pool.Peak()
+	rep.finish(d.Stats)
+	if err != nil {
+		return rep, classify(err)
+	}
+	return rep, ctx.Err()
+}
+
+// one downloads a single object; it returns an error only when the run
+// must stop.
+func (d *Downloader) one(ctx context.Context, rep *Report, root *os.Root, fe *fetcher, man *Manifests, src Location, dst string, j downloadJob) error {
+	local := filepath.Join(dst, filepath.FromSlash(j.rel))
+	res := FileResult{Path: local, Key: j.obj.Key, Size: j.obj.Size, ETag: j.obj.ETag}
+	var err error
+	if d.o.DryRun {
+		res.DryRun = true
+	} else {
+		res.BLAKE3, err = d.write(ctx, root, fe, man, src, j)
+	}
+	if err == nil {
+		d.Stats.FilesDone.Add(1)
+		d.Stats.BytesDone.Add(j.obj.Size)
+		if d.o.OnFile != nil {
+			d.o.OnFile(res)
+		}
+		return nil
+	}
+	if ctx.Err() != nil && canceled(err) {
+		return ctx.Err()
+	}
+	if diskFull(err) {
+		return &FatalError{Reason: "cannot write " + local, Err: unwrapPathError(err)}
+	}
+	err = classify(err)
+	if IsFatal(err) {
+		return err
+	}
+	d.Stats.FilesFailed.Add(1)
+	rep.fail(Problem{Path: local, Key: j.obj.Key, Err: err.Error()})
+	return nil
+}
+
+// diskFull reports write errors that no other file will escape.
+func diskFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EIO)
+}
+
+// write fetches j into a temporary file beside its final path, checks it,
+// and renames it into place; on any failure the temporary file is
+// removed.
+func (d *Downloader) write(ctx context.Context, root *os.Root, fe *fetcher, man *Manifests, src Location, j downloadJob) (sum string, err error) {
+	dir := path.Dir(j.rel)
+	if dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return "", fmt.Errorf("making folder %s: %w", dir, unwrapPathError(err))
+		}
+	}
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := path.Join(dir, ".airlift-"+hex.EncodeToString(rnd[:])+".tmp")
+	f, err := root.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("creating a temporary file in %s: %w", dir, unwrapPathError(err))
+	}
+	done := false
+	defer func() {
+		if !done {
+			f.Close()
+			_ = root.Remove(tmp)
+		}
+	}()
+	got, err := fe.fetch(ctx, j.obj, f)
+	if err != nil {
+		return "", err
+	}
+	want, from := "", ""
+	if s, ok := man.Lookup(j.obj); ok {
+		want, from = s, "the run manifest"
+	} else if got.Recorded != "" {
+		want, from = got.Recorded, "x-amz-meta-blake3"
+	} else if j.obj.Multipart() {
+		s, _, terr := RecordedBLAKE3(ctx, d.api, src.Bucket, j.obj, nil)
+		if terr != nil && (canceled(terr) || IsFatal(classify(terr))) {
+			return "", terr
+		}
+		want, from = s, "the object tag "+checksum.TagKey
+	}
+	if want != "" && want != got.BLAKE3 {
+		return "", fmt.Errorf("BLAKE3 of the bytes read is %s, but %s recorded %s at upload; not written", got.BLAKE3, from, want)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if fi.Size() != j.obj.Size {
+		return "", fmt.Errorf("wrote %d bytes, the object has %d", fi.Size(), j.obj.Size)
+	}
+	if err := f.Sync(); err != nil {
+		return "", fmt.Errorf("fsync: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	done = true
+	if err := root.Rename(tmp, j.rel); err != nil {
+		_ = root.Remove(tmp)
+		return "", fmt.Errorf("renaming into place: %w", unwrapLinkError(err))
+	}
+	// The source file's mtime when a manifest recorded it, else the
+	// object's, as aws s3 cp does; a later upload or sync compares by it.
+	mt, ok := man.MTime(j.obj)
+	if !ok {
+		mt = j.obj.Modified
+	}
+	if !mt.IsZero() {
+		_ = root.Chtimes(j.rel, time.Now(), mt)
+	}
+	return got.BLAKE3, nil
+}
+
+func unwrapLinkError(err error) error {
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
+}
+
+// headObject finds the single object key, for a source URL that names one.
+func headObject(ctx context.Context, api S3API, bucket, key string) (Object, bool, error) {
+	out, err := api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		if c := APIErrorCode(err); c == "NotFound" || c == "NoSuchKey" || c == "404" {
+			return Object{}, false, nil
+		}
+		return Object{}, false, wrapf(err, "HeadObject %s", key)
+	}
+	return Object{Key: key, Rel: path.Base(key), Size: aws.ToInt64(out.ContentLength), ETag: trimETag(aws.ToString(out.ETag)), Modified: aws.ToTime(out.LastModified)}, true, nil
+}

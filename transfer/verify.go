@@ -1,0 +1,334 @@
+package transfer
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/airlift-io/airlift/checksum"
+)
+
+// VerifyOptions shape a verify run. Zero values take the defaults noted.
+type VerifyOptions struct {
+	// Deep reads every object back and hashes the bytes, trusting nothing
+	// stored with it; otherwise the BLAKE3 recorded at upload is used.
+	Deep            bool
+	PartSize        int64 // ranged-GET size in deep mode; 0: DefaultPartSize
+	MaxMemory       int64 // 0: DefaultMaxMemory
+	Concurrency     int   // files compared at once; 0: 16
+	PartConcurrency int   // ranged GETs in flight in deep mode; 0: 16
+	// Walk says how the local tree is read (symbolic links, filters); the
+	// filter applies to objects too, so a filtered upload verifies clean.
+	Walk WalkOptions
+}
+
+// Kinds of Difference.
+const (
+	MissingRemote = "missing_remote" // a local file with no object
+	MissingLocal  = "missing_local"  // an object with no local file
+	SizeDiffers   = "size_differs"
+	HashDiffers   = "blake3_differs"
+	HashUnknown   = "blake3_unknown" // no BLAKE3 stored with the object (fast mode)
+	CompareFailed = "error"          // the file or the object could not be read
+)
+
+// Difference is one file that could not be shown equal.
+type Difference struct {
+	Kind   string `json:"kind"`
+	Rel    string `json:"rel"`
+	Path   string `json:"path,omitempty"`
+	Key    string `json:"key,omitempty"`
+	Local  string `json:"local,omitempty"`  // size or BLAKE3 of the local file
+	Remote string `json:"remote,omitempty"` // size or BLAKE3 of the object
+	Detail string `json:"detail,omitempty"`
+}
+
+// VerifyReport is the outcome of a verify run.
+type VerifyReport struct {
+	Local       string           `json:"local"`
+	Remote      string           `json:"remote"`
+	Deep        bool             `json:"deep"`
+	Started     time.Time        `json:"started"`
+	Seconds     float64          `json:"seconds"`
+	LocalFiles  int64            `json:"local_files"`
+	Objects     int64            `json:"objects"`
+	Equal       int64            `json:"equal"`
+	EqualBytes  int64            `json:"equal_bytes"`
+	ReadBytes   int64            `json:"bytes_read_from_s3"`
+	Counts      map[string]int64 `json:"differences_by_kind"`
+	HashSources map[string]int64 `json:"blake3_from,omitempty"` // manifest, metadata, tag (fast mode)
+	Manifests   int              `json:"manifests_read"`
+	Differences []Difference     `json:"differences"`
+	Warnings    []string         `json:"warnings,omitempty"`
+
+	mu sync.Mutex
+}
+
+// Differ is the number of files not shown equal.
+func (r *VerifyReport) Differ() int64 {
+	var n int64
+	for _, c := range r.Counts {
+		n += c
+	}
+	return n
+}
+
+func (r *VerifyReport) add(d Difference) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Counts[d.Kind]++
+	if len(r.Differences) < maxListed*10 {
+		r.Differences = append(r.Differences, d)
+	}
+}
+
+func (r *VerifyReport) warn(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.Warnings) < maxListed {
+		r.Warnings = append(r.Warnings, s)
+	}
+}
+
+// Verify compares the tree at local with the objects below remote (as a
+// folder), file by file: by size, then by BLAKE3. The run's .airlift/
+// folder is left out. It returns an error only when the comparison as a
+// whole cannot proceed; every file-level finding is in the report.
+func Verify(ctx context.Context, api S3API, local string, remote Location, o VerifyOptions, st *Stats) (*VerifyReport, error) {
+	if o.PartSize == 0 {
+		o.PartSize = DefaultPartSize
+	}
+	if o.PartSize < MinPartSize || o.PartSize > MaxPartSize {
+		return nil, fmt.Errorf("--part-size must be between 5 MiB and 5 GiB")
+	}
+	if o.MaxMemory == 0 {
+		o.MaxMemory = DefaultMaxMemory
+	}
+	if o.MaxMemory < int64(classOf(int(o.PartSize))) {
+		return nil, fmt.Errorf("--max-memory %d is smaller than one part (%d bytes)", o.MaxMemory, classOf(int(o.PartSize)))
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.PartConcurrency <= 0 {
+		o.PartConcurrency = 16
+	}
+	if st == nil {
+		st = &Stats{}
+	}
+	if st.Retries == nil {
+		st.Retries = new(atomic.Int64)
+	}
+	rep := &VerifyReport{Local: local, Remote: remote.String(), Deep: o.Deep, Started: time.Now(),
+		Counts: map[string]int64{}, HashSources: map[string]int64{}, Differences: []Difference{}}
+
+	// The walk, the listing and the manifests are read at once.
+	files := map[string]Entry{}
+	objects := map[string]Object{}
+	var man *Manifests
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return Walk(gctx, local, o.Walk, func(e Entry) error {
+			if e.Skip == "" && !IsOwnPath(e.Rel) {
+				files[e.Rel] = e
+			}
+			return nil
+		})
+	})
+	g.Go(func() error {
+		return ListFolder(gctx, api, remote, func(ob Object) error {
+			// Empty "folder/" markers are not files: the walk has none.
+			marker := strings.HasSuffix(ob.Rel, "/") && ob.Size == 0
+			if ob.Rel != "" && !marker && o.Walk.Filter.Match(ob.Rel) {
+				objects[ob.Rel] = ob
+			}
+			return nil
+		})
+	})
+	if !o.Deep {
+		g.Go(func() (err error) {
+			man, err = LoadManifests(gctx, api, remote, rep.warn)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, classify(err)
+	}
+	rep.LocalFiles, rep.Objects, rep.Manifests = int64(len(files)), int64(len(objects)), 0
+	if man != nil {
+		rep.Manifests = man.Files
+	}
+
+	type pair struct {
+		rel string
+		e   Entry
+		ob  Object
+	}
+	var pairs []pair
+	rels := make([]string, 0, len(files)+len(objects))
+	for rel := range files {
+		rels = append(rels, rel)
+	}
+	for rel := range objects {
+		if _, ok := files[rel]; !ok {
+			rels = append(rels, rel)
+		}
+	}
+	sort.Strings(rels)
+	for _, rel := range rels {
+		e, haveLocal := files[rel]
+		ob, haveRemote := objects[rel]
+		d := Difference{Rel: rel, Path: e.Path, Key: ob.Key}
+		switch {
+		case haveLocal && e.Err != nil:
+			d.Kind, d.Detail = CompareFailed, e.Err.Error()
+		case !haveRemote:
+			d.Kind, d.Local = MissingRemote, strconv.FormatInt(e.Size, 10)
+		case !haveLocal:
+			d.Kind, d.Remote = MissingLocal, strconv.FormatInt(ob.Size, 10)
+		case e.Size != ob.Size:
+			d.Kind, d.Local, d.Remote = SizeDiffers, strconv.FormatInt(e.Size, 10), strconv.FormatInt(ob.Size, 10)
+		default:
+			pairs = append(pairs, pair{rel, e, ob})
+			st.FilesFound.Add(1)
+			st.BytesFound.Add(e.Size)
+			continue
+		}
+		rep.add(d)
+	}
+	st.WalkDone.Store(true)
+
+	var fe *fetcher
+	if o.Deep {
+		fe = newFetcher(api, remote.Bucket, NewPool(o.MaxMemory), o.PartSize, o.PartConcurrency, st)
+		defer fe.close()
+	}
+	work := make(chan pair)
+	g, gctx = errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(work)
+		for _, p := range pairs {
+			select {
+			case work <- p:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	var equalBytes atomic.Int64
+	var equal atomic.Int64
+	cmp := &comparer{api: api, bucket: remote.Bucket, man: man, fe: fe, deep: o.Deep}
+	for i := 0; i < o.Concurrency; i++ {
+		g.Go(func() error {
+			for p := range work {
+				d := Difference{Rel: p.rel, Path: p.e.Path, Key: p.ob.Key}
+				local, remoteSum, from, err := cmp.sums(gctx, p.e.Path, p.ob)
+				switch {
+				case err != nil && gctx.Err() != nil && canceled(err):
+					return gctx.Err()
+				case err != nil && IsFatal(classify(err)):
+					return classify(err)
+				case err != nil:
+					d.Kind, d.Detail = CompareFailed, err.Error()
+					st.FilesFailed.Add(1)
+				case remoteSum == "":
+					d.Kind, d.Detail = HashUnknown, "no BLAKE3 stored with the object (not uploaded by airlift?); run with --deep to read it back"
+					st.FilesSkipped.Add(1)
+				case local != remoteSum:
+					d.Kind, d.Local, d.Remote = HashDiffers, local, remoteSum
+					st.FilesFailed.Add(1)
+				}
+				if !o.Deep && from != "" {
+					rep.mu.Lock()
+					rep.HashSources[from]++
+					rep.mu.Unlock()
+				}
+				if d.Kind != "" {
+					rep.add(d)
+					continue
+				}
+				equal.Add(1)
+				equalBytes.Add(p.e.Size)
+				st.FilesDone.Add(1)
+				st.BytesDone.Add(p.e.Size)
+				if !o.Deep {
+					st.BytesSent.Add(p.e.Size)
+				}
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	rep.Equal, rep.EqualBytes = equal.Load(), equalBytes.Load()
+	if o.Deep {
+		rep.ReadBytes = st.BytesSent.Load()
+	}
+	rep.Seconds = time.Since(rep.Started).Seconds()
+	sort.Slice(rep.Differences, func(i, j int) bool { return rep.Differences[i].Rel < rep.Differences[j].Rel })
+	if err != nil {
+		return rep, classify(err)
+	}
+	return rep, ctx.Err()
+}
+
+func hashFile(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", unwrapPathError(err)
+	}
+	defer f.Close()
+	s, _, err := checksum.SumReader(f)
+	if err != nil {
+		return "", fmt.Errorf("reading: %w", unwrapPathError(err))
+	}
+	return s, nil
+}
+
+// comparer finds the two BLAKE3s of one file.
+type comparer struct {
+	api    S3API
+	bucket string
+	man    *Manifests
+	fe     *fetcher
+	deep   bool
+}
+
+// sums returns the BLAKE3 of the local file and of the object (read back
+// in deep mode, else as recorded at upload; "" when none was recorded)
+// and where the latter came from. In deep mode the local file is hashed
+// while the object is read; in fast mode only once there is a recorded
+// hash to compare it with.
+func (c *comparer) sums(ctx context.Context, path string, ob Object) (local, remote, from string, err error) {
+	if !c.deep {
+		remote, from, err = RecordedBLAKE3(ctx, c.api, c.bucket, ob, c.man)
+		if err != nil || remote == "" {
+			return "", remote, from, err
+		}
+		local, err = hashFile(path)
+		return local, remote, from, err
+	}
+	var lerr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		local, lerr = hashFile(path)
+	}()
+	got, err := c.fe.fetch(ctx, ob, nil)
+	<-done
+	if err != nil {
+		return "", "", "", err
+	}
+	if lerr != nil {
+		return "", "", "", fmt.Errorf("local file: %w", lerr)
+	}
+	return local, got.BLAKE3, "read", nil
+}
