@@ -25,7 +25,8 @@ type ListOptions struct {
 //
 // With V1 the first request carries no marker; a device answers it in
 // full. Should a server still truncate, the listing continues from
-// NextMarker (or the last key), v1's own way, never with v2 tokens.
+// NextMarker (or the last key), v1's own way, never with v2 tokens (see
+// WithListV1).
 func ListObjects(ctx context.Context, api S3API, bucket, prefix string, o ListOptions, fn func(types.Object) error) error {
 	var maxKeys *int32
 	if o.MaxKeys > 0 {
@@ -36,29 +37,7 @@ func ListObjects(ctx context.Context, api S3API, bucket, prefix string, o ListOp
 		delim = aws.String(o.Delimiter)
 	}
 	if o.V1 {
-		in := &s3.ListObjectsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix), Delimiter: delim, MaxKeys: maxKeys}
-		for {
-			out, err := api.ListObjects(ctx, in)
-			if err != nil {
-				return wrapf(err, "ListObjects s3://%s/%s", bucket, prefix)
-			}
-			for _, obj := range out.Contents {
-				if err := fn(obj); err != nil {
-					return err
-				}
-			}
-			if !aws.ToBool(out.IsTruncated) {
-				return nil
-			}
-			next := aws.ToString(out.NextMarker)
-			if next == "" && len(out.Contents) > 0 {
-				next = aws.ToString(out.Contents[len(out.Contents)-1].Key)
-			}
-			if next == "" || next == aws.ToString(in.Marker) {
-				return nil // a server that truncates without saying where to go on
-			}
-			in.Marker = aws.String(next)
-		}
+		api = WithListV1(api)
 	}
 	p := s3.NewListObjectsV2Paginator(api, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix), Delimiter: delim, MaxKeys: maxKeys})
 	for p.HasMorePages() {

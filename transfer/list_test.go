@@ -66,3 +66,53 @@ func TestListObjectsOnTheWire(t *testing.T) {
 		})
 	}
 }
+
+// TestWithListV1Pages drives ListObjectsV2 callers' loop through the v1
+// adapter with URL-encoded keys and pages of two, so markers carry keys
+// that need decoding.
+func TestWithListV1Pages(t *testing.T) {
+	srv := s3test.Start(t, s3test.Options{})
+	srv.CreateBucket(t, "enc")
+	seed := srv.Client(t)
+	want := []string{"d/a b", "d/caf\u00e9", "d/p%25q", "d/x+y", "d/z&w"}
+	for _, k := range want {
+		if _, err := seed.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("enc"), Key: aws.String(k), Body: bytes.NewReader(nil)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := srv.Record(t)
+	cli, err := s3client.New(context.Background(), s3client.Options{EndpointURL: rec.URL, Target: s3client.ProfileSnowballEdge, MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := transfer.WithListV1(cli.S3)
+	var got []string
+	err = transfer.ListFolder(context.Background(), pagesOf2{api}, transfer.Location{Bucket: "enc", Prefix: "d"}, func(o transfer.Object) error {
+		got = append(got, o.Key)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("listed %q, want %q", got, want)
+	}
+	reqs := rec.Requests()
+	if len(reqs) != 3 {
+		t.Errorf("%d requests for 5 keys at 2 a page", len(reqs))
+	}
+	for _, r := range reqs {
+		if r.Query.Get("list-type") != "" || r.Query.Get("continuation-token") != "" {
+			t.Errorf("v2 parameters on the wire: %s", r.Query.Encode())
+		}
+	}
+}
+
+// pagesOf2 asks for two keys a page.
+type pagesOf2 struct{ transfer.S3API }
+
+func (p pagesOf2) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, o ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	c := *in
+	c.MaxKeys = aws.Int32(2)
+	return p.S3API.ListObjectsV2(ctx, &c, o...)
+}

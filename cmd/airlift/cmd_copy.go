@@ -149,7 +149,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 			return err
 		}
 		st.Retries = cli.Retries
-		up.SetAPI(cli.S3)
+		up.SetAPI(s3api(cli))
 		if err := transfer.CheckBucket(ctx, cli.S3, loc.Bucket); err != nil {
 			return &exitError{code: exitUsage, err: err}
 		}

@@ -142,3 +142,12 @@ func (a *app) runJobSpec(f jobSpecFlags) error {
 		plan.Device.Type, plan.Device.Capacity, plan.DeviceCount)
 	return nil
 }
+
+// s3api is the client as the engine should see it: on a Snowball Edge,
+// every listing goes through ListObjects v1.
+func s3api(cli *s3client.Client) transfer.S3API {
+	if cli.ListV1() {
+		return transfer.WithListV1(cli.S3)
+	}
+	return cli.S3
+}

@@ -68,6 +68,32 @@ func TestSnowballEdgeProfileE2E(t *testing.T) {
 		t.Errorf("expected both single PUTs and parts on the wire: %d puts, %d parts", puts, parts)
 	}
 
+	// Commands that list (verify, download) go through ListObjects v1.
+	snow := []string{"--target-profile", "snowball-edge", "--endpoint-url", rec.URL, "--ca-bundle", srv.CACert}
+	t.Run("verify DIR s3://snow/data/ and copy s3://snow/data/ DIR", func(t *testing.T) {
+		rec.Reset()
+		r := airliftEnv(t, nil, srv.Env(), append([]string{"verify", src, "s3://snow/data/"}, snow...)...)
+		if r.code != 0 {
+			t.Fatalf("verify: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		got := t.TempDir()
+		r = airliftEnv(t, nil, srv.Env(), append([]string{"copy", "s3://snow/data/", got}, snow...)...)
+		if r.code != 0 {
+			t.Fatalf("download: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		sameTree(t, src, got)
+		checkSnowballWire(t, rec, "snow")
+		lists := 0
+		for _, q := range rec.Requests() {
+			if q.Method == "GET" && q.Path == "/snow" && q.Query.Has("prefix") {
+				lists++
+			}
+		}
+		if lists < 2 {
+			t.Errorf("%d ListObjects requests seen for verify + download", lists)
+		}
+	})
+
 	t.Run("copy DIR s3://snow/ax/ --auto-extract --keep-whole *.bin", func(t *testing.T) {
 		rec.Reset()
 		r := airliftEnv(t, nil, srv.Env(), "copy", src, "s3://snow/ax/", "--auto-extract", "--keep-whole", "*.bin",
