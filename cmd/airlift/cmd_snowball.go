@@ -151,3 +151,53 @@ func s3api(cli *s3client.Client) transfer.S3API {
 	}
 	return cli.S3
 }
+
+// planSnowballFlags let plan write a Snowball import job specification
+// for the dataset it scanned (existing Snowball customers).
+type planSnowballFlags struct {
+	job, bucket, deviceType string
+}
+
+func (p *planSnowballFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&p.job, "snowball-job", "", "write a Snowball import job specification for the scanned dataset to this file (implies --existing-snowball-customer)")
+	fl.StringVar(&p.bucket, "snowball-bucket", "", "with --snowball-job: the bucket the devices import into")
+	fl.StringVar(&p.deviceType, "snowball-device-type", "V3_5S", "with --snowball-job: SnowballType ("+strings.Join(snowball.DeviceTypes(), ", ")+")")
+}
+
+// check runs before the scan, so a bad flag costs nothing.
+func (p planSnowballFlags) check() error {
+	if p.job == "" {
+		return nil
+	}
+	if p.bucket == "" {
+		return usageErr("--snowball-job needs --snowball-bucket")
+	}
+	if _, err := snowball.NewPlan(snowball.Options{Bucket: p.bucket, DatasetBytes: 1, DeviceType: p.deviceType}); err != nil {
+		return usageErr("%v", err)
+	}
+	return nil
+}
+
+// write writes the specification for a dataset of n bytes; usable gives
+// the plan config's device capacities so both agree on the device count.
+func (a *app) writePlanSnowballJob(p planSnowballFlags, n int64, usable map[string]int64) error {
+	if p.job == "" {
+		return nil
+	}
+	region := a.conn.region
+	if region == "" {
+		region = os.Getenv("AWS_REGION")
+	}
+	pl, err := snowball.NewPlan(snowball.Options{Bucket: p.bucket, DatasetBytes: max(n, 1), DeviceType: p.deviceType,
+		UsableBytes: usable[strings.ToUpper(p.deviceType)], Region: region})
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	js, _ := json.MarshalIndent(pl.Spec, "", "  ")
+	if err := os.WriteFile(p.job, append(js, '\n'), 0o644); err != nil {
+		return &exitError{code: exitFailed, err: fmt.Errorf("--snowball-job: %w", err)}
+	}
+	fmt.Fprintf(a.stderr, "snowball job specification: %s (%d x %s for %s; aws snowball create-job --cli-input-json file://%s, one job per device)\n",
+		p.job, pl.DeviceCount, pl.Device.Name, units.FormatBytes(n), p.job)
+	return nil
+}

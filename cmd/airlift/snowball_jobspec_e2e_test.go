@@ -55,4 +55,26 @@ func TestSnowballJobSpecE2E(t *testing.T) {
 	if r.code != 2 {
 		t.Fatalf("without --dataset-bytes: exit %d", r.code)
 	}
+
+	// plan writes the same specification for the dataset it scanned.
+	src := tree(t, map[string]int{"a.bin": 3000, "b/c.bin": 5000})
+	planned := filepath.Join(t.TempDir(), "plan-job.json")
+	r = airlift(t, nil, "plan", src, "--snowball-job", planned, "--snowball-bucket", "ml-datasets", "--snowball-device-type", "EDGE_S", "-q")
+	if r.code != 0 {
+		t.Fatalf("plan --snowball-job: exit %d: %s", r.code, r.stderr)
+	}
+	mustContain(t, "stderr", r.stderr, "1 x Snowball Edge Storage Optimized 80 TB")
+	mustContain(t, "stdout", r.stdout, "Snowball Edge") // --snowball-job implies --existing-snowball-customer
+	b, _ = os.ReadFile(planned)
+	var ps struct {
+		SnowballType string
+		Resources    struct{ S3Resources []struct{ BucketArn string } }
+	}
+	if err := json.Unmarshal(b, &ps); err != nil || ps.SnowballType != "EDGE_S" || ps.Resources.S3Resources[0].BucketArn != "arn:aws:s3:::ml-datasets" {
+		t.Fatalf("plan's job spec: %v\n%s", err, b)
+	}
+	mustContain(t, "aws snowball create-job", check(planned), "Could not connect to the endpoint URL")
+	if r := airlift(t, nil, "plan", src, "--snowball-job", planned); r.code != 2 {
+		t.Errorf("plan --snowball-job without --snowball-bucket: exit %d", r.code)
+	}
 }
