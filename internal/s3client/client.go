@@ -219,8 +219,8 @@ func httpClient(o Options) (*awshttp.BuildableClient, error) {
 		tr.TLSHandshakeTimeout = 15 * time.Second
 		tr.ExpectContinueTimeout = time.Second
 		tr.ResponseHeaderTimeout = o.IOTimeout * 2
-		tr.WriteBufferSize = 256 << 10
-		tr.ReadBufferSize = 256 << 10
+		tr.WriteBufferSize = 64 << 10
+		tr.ReadBufferSize = 64 << 10
 		// S3 speaks HTTP/1.1; many connections beat one multiplexed one.
 		tr.ForceAttemptHTTP2 = false
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
