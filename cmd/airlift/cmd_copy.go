@@ -23,6 +23,7 @@ type copyFlags struct {
 	contentType              string
 	manifest, jsonOut        bool
 	progress                 progressOpts
+	journal                  journalFlags
 }
 
 func newCopyCmd(a *app) *cobra.Command {
@@ -57,6 +58,7 @@ single PUTs, the object tag airlift-blake3 for multipart objects).`,
 	fl.BoolVar(&f.manifest, "manifest", false, "also write a run manifest (zstd JSON lines) under PREFIX/.airlift/manifests/")
 	fl.BoolVar(&f.jsonOut, "json", false, "print the summary as JSON")
 	f.progress.register(fl)
+	f.journal.register(fl)
 	return cmd
 }
 
@@ -115,6 +117,14 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 		if err := transfer.CheckBucket(ctx, cli.S3, loc.Bucket); err != nil {
 			return &exitError{code: exitUsage, err: err}
 		}
+		store, err := a.openJournal(f.journal, loc)
+		if err != nil {
+			return err
+		}
+		if store != nil {
+			defer store.Close()
+			up.SetJournal(store)
+		}
 	}
 	stop := startProgress(a.stderr, st, f.progress, "copied")
 	rep, err := up.Copy(ctx, src, loc)
@@ -172,6 +182,9 @@ func printSummary(out, errw io.Writer, r *transfer.Report, quiet bool) {
 	fmt.Fprintf(out, "%s %d files, %s in %s (%.1f MB/s); %d skipped, %d failed, %d retries\n",
 		verb, r.Files, units.FormatBytes(r.Bytes), (time.Duration(r.Seconds * float64(time.Second))).Round(time.Millisecond),
 		r.MBps, r.FilesSkipped, r.Failed, r.Retries)
+	if r.BytesResumed > 0 {
+		fmt.Fprintf(out, "resumed: %s of unfinished uploads were already on the server and not sent again\n", units.FormatBytes(r.BytesResumed))
+	}
 	if r.Manifest != "" {
 		fmt.Fprintf(out, "manifest: %s\n", r.Manifest)
 	}
