@@ -288,7 +288,19 @@ func multipartETag(f *os.File, plan PartPlan) (string, error) {
 // could record the id: an upload of exactly key that started after the
 // intent, give or take clock skew.
 func (u *Uploader) abortUnrecorded(ctx context.Context, key string, rec state.Record) error {
-	since := time.Unix(0, rec.Updated).Add(-5 * time.Minute)
+	if err := u.abortOthers(ctx, key, "", time.Unix(0, rec.Updated)); err != nil {
+		return err
+	}
+	if err := u.o.Journal.Delete(key); err != nil {
+		return journalErr(err)
+	}
+	return nil
+}
+
+// abortOthers aborts every upload of exactly key, other than keep, that
+// started after since (less five minutes of clock skew).
+func (u *Uploader) abortOthers(ctx context.Context, key, keep string, since time.Time) error {
+	since = since.Add(-5 * time.Minute)
 	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(u.bucket), Prefix: aws.String(key)}
 	for {
 		out, err := u.api.ListMultipartUploads(ctx, in)
@@ -296,7 +308,7 @@ func (u *Uploader) abortUnrecorded(ctx context.Context, key string, rec state.Re
 			return wrapf(err, "ListMultipartUploads %s", key)
 		}
 		for _, mu := range out.Uploads {
-			if aws.ToString(mu.Key) == key && !aws.ToTime(mu.Initiated).Before(since) {
+			if aws.ToString(mu.Key) == key && aws.ToString(mu.UploadId) != keep && !aws.ToTime(mu.Initiated).Before(since) {
 				_ = u.abort(ctx, &mpUpload{key: key, id: aws.ToString(mu.UploadId)})
 			}
 		}
@@ -304,9 +316,6 @@ func (u *Uploader) abortUnrecorded(ctx context.Context, key string, rec state.Re
 			break
 		}
 		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
-	}
-	if err := u.o.Journal.Delete(key); err != nil {
-		return journalErr(err)
 	}
 	return nil
 }

@@ -524,11 +524,20 @@ func (u *Uploader) putMultipart(ctx context.Context, f *os.File, fi os.FileInfo,
 				return res, journalErr(err)
 			}
 		}
+		retriesBefore := u.Stats.Retries.Load()
+		since := time.Now()
 		cr, err := u.api.CreateMultipartUpload(ctx, in)
 		if err != nil {
 			return res, wrapf(err, "CreateMultipartUpload %s", res.Key)
 		}
 		uploadID = aws.ToString(cr.UploadId)
+		if j != nil && u.Stats.Retries.Load() != retriesBefore {
+			// A retried Create may have created an upload whose response
+			// was lost: nobody would ever complete or abort it.
+			if err := u.abortOthers(ctx, res.Key, uploadID, since); err != nil {
+				u.report.Warn(err.Error())
+			}
+		}
 		if j != nil {
 			// Durable before any part is sent: a crash from here on leaves
 			// an upload the journal owns, never an unknown one.

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"flag"
 	"fmt"
 	"io/fs"
 	"math/rand"
@@ -24,6 +25,7 @@ import (
 var airliftBin string
 
 func TestMain(m *testing.M) {
+	flag.Parse() // testing.Short below needs the flags parsed
 	dir, err := os.MkdirTemp("", "airlift-e2e")
 	if err != nil {
 		panic(err)

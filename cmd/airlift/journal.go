@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -46,10 +45,8 @@ func (a *app) openStore(dir string, loc transfer.Location) (*state.Store, error)
 	}
 	s, err := state.Open(dir, a.dest(loc), state.Options{})
 	if err != nil {
-		var le *state.LockedError
-		if errors.As(err, &le) {
-			return nil, &exitError{code: exitUsage, err: err}
-		}
+		// Locked, unreadable or newer: nothing was written, and nothing
+		// should be until the user decides.
 		return nil, &exitError{code: exitUsage, err: err}
 	}
 	return s, nil
