@@ -68,7 +68,7 @@ type faultKind int
 
 const (
 	faultReset    faultKind = iota + 1 // RST after `at` of the request body
-	faultStatus                        // answer status with an S3 error code, body unread
+	faultStatus                        // answer status with an S3 error code
 	faultTruncate                      // forward, then cut the response body in half
 	fault200Error                      // 200 with an <Error> body, request not forwarded
 	faultSlow                          // forward the body at bps
@@ -182,6 +182,9 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f != nil {
 		switch f.kind {
 		case faultStatus:
+			// Read the body first, as S3 does: answering early makes the
+			// client see a reset while it writes, and retry that.
+			_, _ = io.Copy(io.Discard, r.Body)
 			s3Error(w, f.status, f.code)
 			return
 		case faultReset:

@@ -8,6 +8,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand"
 	"net/http"
@@ -19,6 +20,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/airlift-io/airlift/internal/s3test"
 	"github.com/airlift-io/airlift/internal/state"
@@ -44,15 +48,27 @@ func faultTree(t *testing.T) (root string, size, small int64) {
 // rig is one server, one proxy in front of it, one bucket.
 type rig struct {
 	srv    *s3test.Server
+	s3     *s3.Client // straight to the server, for listing uploads
 	px     *faultProxy
 	bucket string
 	state  string
 }
 
+// newRig starts the server and proxy; when the test ends, the aws CLI
+// confirms that no multipart upload is left open in the bucket.
 func newRig(t *testing.T) *rig {
 	srv := s3test.Start(t, s3test.Options{})
-	r := &rig{srv: srv, px: newFaultProxy(t, srv.URL), bucket: "faults", state: t.TempDir()}
+	r := &rig{srv: srv, s3: srv.Client(t).S3, px: newFaultProxy(t, srv.URL), bucket: "faults", state: t.TempDir()}
 	srv.CreateBucket(t, r.bucket)
+	t.Cleanup(func() {
+		if t.Failed() {
+			return
+		}
+		out := srv.AWS(t, "s3api", "list-multipart-uploads", "--bucket", r.bucket, "--output", "json")
+		if strings.Contains(out, "UploadId") {
+			t.Errorf("aws s3api list-multipart-uploads: uploads left open:\n%s", out)
+		}
+	})
 	return r
 }
 
@@ -131,12 +147,11 @@ func (r *rig) noOpenUploads(t *testing.T, prefix string) {
 
 func (r *rig) openUploads(t *testing.T, prefix string) int {
 	t.Helper()
-	out := r.srv.AWS(t, "s3api", "list-multipart-uploads", "--bucket", r.bucket, "--prefix", prefix, "--output", "text", "--query", "Uploads[].UploadId")
-	out = strings.TrimSpace(out)
-	if out == "" || out == "None" {
-		return 0
+	out, err := r.s3.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(r.bucket), Prefix: aws.String(prefix)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return len(strings.Fields(out))
+	return len(out.Uploads)
 }
 
 func wantCode(t *testing.T, res result, code int) {
@@ -274,7 +289,11 @@ func TestFaultsNotRetried(t *testing.T) {
 		if attempts["403"] != 1 {
 			t.Errorf("the 403 request was tried %d times, want 1", attempts["403"])
 		}
-		r.noOpenUploads(t, "deny/")
+		// The run stopped; what it had started is the journal's to
+		// continue: the next run completes it and leaves nothing open.
+		r.px.set(nil, nil)
+		wantCode(t, r.copy(t, src, "deny/"), 0)
+		r.check(t, src, "deny/")
 	})
 	t.Run("404_NoSuchUpload", func(t *testing.T) {
 		r.px.set(func(op s3op, n int, req *http.Request) *fault {
@@ -473,27 +492,31 @@ func TestChangedSinceInterruptedRun(t *testing.T) {
 }
 
 // TestInterruptKeepsUploads: SIGINT mid-transfer exits 130 within a few
-// seconds, says how to resume, keeps the upload; the next run continues it.
+// seconds, says how to resume, and keeps the uploads; the next run sends
+// only the parts the server lacks. Parts after the first crawl, so that
+// they are cut off when the grace period ends.
 func TestInterruptKeepsUploads(t *testing.T) {
 	r := newRig(t)
-	src, size, _ := faultTree(t)
+	src, size, small := faultTree(t)
 	var ru *proc
 	var mu sync.Mutex
 	var once sync.Once
 	sent := make(chan time.Time, 1)
 	mu.Lock()
-	r.px.set(func(op s3op, n int, _ *http.Request) *fault {
-		if op == opPart {
-			return &fault{kind: faultSlow, bps: 4 << 20}
+	r.px.set(func(op s3op, n int, req *http.Request) *fault {
+		if op == opPart && req.URL.Query().Get("partNumber") != "1" {
+			return &fault{kind: faultSlow, bps: 256 << 10}
 		}
 		return nil
 	}, func(total int64) {
-		if total > 8<<20 {
+		if total > 10<<20 {
 			once.Do(func() {
-				mu.Lock()
-				_ = ru.cmd.Process.Signal(os.Interrupt)
-				mu.Unlock()
-				sent <- time.Now()
+				time.AfterFunc(time.Second, func() {
+					mu.Lock()
+					_ = ru.cmd.Process.Signal(os.Interrupt)
+					mu.Unlock()
+					sent <- time.Now()
+				})
 			})
 		}
 	})
@@ -505,17 +528,21 @@ func TestInterruptKeepsUploads(t *testing.T) {
 		t.Errorf("took %s to stop after SIGINT", d)
 	}
 	mustContain(t, "stderr", res.stderr, "run the same command again")
-	if r.openUploads(t, "int/") == 0 {
-		t.Error("the interrupted run aborted its uploads instead of keeping them")
+	if r.openUploads(t, "int/") != 2 {
+		t.Errorf("%d uploads open after the interrupt, want both kept", r.openUploads(t, "int/"))
 	}
 	r.px.set(nil, nil)
-	res = r.copy(t, src, "int/")
+	res = r.copy(t, src, "int/", "--quiet=false")
 	wantCode(t, res, 0)
 	r.check(t, src, "int/")
-	if r.px.resent.Load() > 4*partSize {
-		t.Errorf("resume re-sent %d bytes", r.px.resent.Load())
+	mustContain(t, "stdout", res.stdout, "resumed: 10.0 MiB")
+	if r.px.resent.Load() != 0 {
+		t.Errorf("resume re-sent %d bytes of parts the server had", r.px.resent.Load())
 	}
-	t.Logf("resume sent %d of %d bytes", r.px.sent.Load(), size)
+	if sent := r.px.sent.Load(); sent > size-2*partSize+small {
+		t.Errorf("resume sent %d bytes; the first parts (10 MiB) were on the server", sent)
+	}
+	t.Logf("resume sent %d of %d bytes; %s", r.px.sent.Load(), size, res.stdout)
 }
 
 // TestJournalLockedAndCorrupt: a second process on the same store stops at
