@@ -636,3 +636,37 @@ func TestCleanup(t *testing.T) {
 	wantCode(t, r.copy(t, src, "clean/"), 0)
 	r.check(t, src, "clean/")
 }
+
+// TestStateDiskFull: the state store's filesystem (a small tmpfs the test
+// mounts) fills up mid-run. The run stops loudly, naming the store; given
+// room, the same command finishes and leaves nothing open.
+func TestStateDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	r := newRig(t)
+	r.state = filepath.Join(t.TempDir(), "state")
+	if err := os.MkdirAll(r.state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", r.state).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", r.state).Run() })
+	files := map[string]int{"big/a.bin": 12<<20 + 5}
+	for i := 0; i < 500; i++ {
+		files[fmt.Sprintf("small/%03d-with-a-longer-name-to-fill-the-journal.bin", i)] = 300
+	}
+	src := tree(t, files)
+	res := r.copy(t, src, "full/")
+	wantCode(t, res, 1)
+	mustContain(t, "stderr", res.stderr, "state journal")
+	mustContain(t, "stderr", res.stderr, "no space left on device")
+	t.Logf("full: %s", strings.TrimSpace(res.stderr))
+	if out, err := exec.Command("mount", "-o", "remount,size=16m", r.state).CombinedOutput(); err != nil {
+		t.Fatalf("remount: %v %s", err, out)
+	}
+	res = r.copy(t, src, "full/")
+	wantCode(t, res, 0)
+	r.check(t, src, "full/")
+}
