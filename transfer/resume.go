@@ -72,7 +72,7 @@ func idOf(p string, fi os.FileInfo) fileID {
 }
 
 func (id fileID) matches(r state.Record) bool {
-	return r.Path == id.path && r.Same(id.size, id.mtime, id.dev, id.ino)
+	return r.Path == id.path && r.Same(id.size, id.mtime, id.ino)
 }
 
 func (id fileID) record(st state.Status) state.Record {

@@ -96,6 +96,7 @@ type faultProxy struct {
 	acked  map[string]bool // parts and objects the server acknowledged, ever
 	onSent func(total int64)
 
+	gen      atomic.Int64 // bumped by set: bytes of an earlier run's requests still draining are not counted
 	sent     atomic.Int64 // PutObject/UploadPart body bytes forwarded upstream
 	resent   atomic.Int64 // of which, bytes of parts or objects the server had acknowledged before
 	injected atomic.Int64
@@ -126,6 +127,7 @@ func (p *faultProxy) set(decide func(op s3op, n int, r *http.Request) *fault, on
 	defer p.mu.Unlock()
 	p.decide, p.onSent = decide, onSent
 	p.counts = map[s3op]int{}
+	p.gen.Add(1)
 	p.sent.Store(0)
 	p.resent.Store(0)
 	p.injected.Store(0)
@@ -172,6 +174,7 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f = p.decide(op, n, r)
 	}
 	onSent := p.onSent
+	gen := p.gen.Load()
 	key := ackKey(op, r)
 	again := key != "" && p.acked[key]
 	p.mu.Unlock()
@@ -212,6 +215,9 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var body io.Reader = r.Body
 	if op == opPut || op == opPart {
 		body = &countingReader{r: r.Body, fn: func(n int) {
+			if p.gen.Load() != gen {
+				return
+			}
 			total := p.sent.Add(int64(n))
 			if again {
 				p.resent.Add(int64(n))

@@ -505,7 +505,7 @@ func TestInterruptKeepsUploads(t *testing.T) {
 	mu.Lock()
 	r.px.set(func(op s3op, n int, req *http.Request) *fault {
 		if op == opPart && req.URL.Query().Get("partNumber") != "1" {
-			return &fault{kind: faultSlow, bps: 256 << 10}
+			return &fault{kind: faultSlow, bps: 128 << 10} // 1 MiB takes 8 s: longer than the grace
 		}
 		return nil
 	}, func(total int64) {
