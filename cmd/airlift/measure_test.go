@@ -14,6 +14,7 @@ import (
 	"io"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -125,38 +126,48 @@ func TestMeasureKillResume(t *testing.T) {
 func TestMeasureJournalOverhead(t *testing.T) {
 	measureOnly(t)
 	srv := s3test.Start(t, s3test.Options{})
-	srv.CreateBucket(t, "j")
+	srv.CreateBucket(t, "journal")
 	n := envInt("MEASURE_FILES", 20000)
 	files := map[string]int{}
 	for i := 0; i < n; i++ {
 		files[fmt.Sprintf("d%02d/f%05d.bin", i%100, i)] = 16 << 10
 	}
 	src := tree(t, files)
-	var with, without []time.Duration
-	for round := 0; round < 2; round++ {
-		for _, journal := range []bool{false, true} {
+	type sample struct{ wall, cpu time.Duration }
+	var with, without []sample
+	rounds := envInt("MEASURE_ROUNDS", 3)
+	for round := 0; round < rounds; round++ {
+		for _, journal := range []bool{round%2 == 1, round%2 == 0} {
 			prefix := fmt.Sprintf("r%d-%v/", round, journal)
-			args := []string{"copy", src, "s3://j/" + prefix, "--quiet", "--state-dir", t.TempDir()}
+			args := []string{"copy", src, "s3://journal/" + prefix, "--quiet", "--state-dir", t.TempDir(), "--endpoint-url", srv.URL}
 			if !journal {
 				args = append(args, "--no-journal")
 			}
+			cmd := exec.Command(airliftBin, args...)
+			cmd.Env = srv.Env()
 			start := time.Now()
-			res := airlift(t, srv, args...)
+			out, err := cmd.CombinedOutput()
 			d := time.Since(start)
-			wantCode(t, res, 0)
-			if journal {
-				with = append(with, d)
-			} else {
-				without = append(without, d)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
 			}
-			t.Logf("round %d journal=%v: %s", round, journal, d.Round(time.Millisecond))
+			smp := sample{d, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+			if journal {
+				with = append(with, smp)
+			} else {
+				without = append(without, smp)
+			}
+			t.Logf("round %d journal=%v: wall %s, airlift CPU %s", round, journal, d.Round(time.Millisecond), smp.cpu.Round(time.Millisecond))
 		}
 	}
-	sum := func(ds []time.Duration) (s time.Duration) {
-		for _, d := range ds {
-			s += d
+	sum := func(ss []sample) (wall, cpu time.Duration) {
+		for _, s := range ss {
+			wall += s.wall
+			cpu += s.cpu
 		}
-		return s
+		return
 	}
-	t.Logf("%d x 16 KiB: without journal %v, with %v; ratio %.3f", n, without, with, sum(with).Seconds()/sum(without).Seconds())
+	ww, wc := sum(with)
+	nw, nc := sum(without)
+	t.Logf("%d x 16 KiB, %d runs each: wall with/without journal %.3f, airlift CPU with/without %.3f", n, rounds, ww.Seconds()/nw.Seconds(), wc.Seconds()/nc.Seconds())
 }
