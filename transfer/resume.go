@@ -207,7 +207,7 @@ func (u *Uploader) listParts(ctx context.Context, key, uploadID string) (map[int
 // or met a transient failure, not a changed file or a request the server
 // refuses.
 func keepForResume(err error) bool {
-	if errors.Is(err, ErrChanged) || IsFatal(err) {
+	if errors.Is(err, ErrChanged) || errors.Is(err, ErrNotStored) || IsFatal(err) {
 		return false
 	}
 	if canceled(err) {
@@ -316,6 +316,35 @@ func (u *Uploader) abortOthers(ctx context.Context, key, keep string, since time
 			break
 		}
 		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
+	return nil
+}
+
+// ErrNotStored says the server acknowledged an object that is not there
+// (or not whole) when asked right after.
+var ErrNotStored = errors.New("the server reported the object complete, but it is not there")
+
+// verifyStored asks the server for the object a CompleteMultipartUpload
+// just reported, before the file counts as copied: some S3-compatible
+// servers answer 200 to a Complete retried while the first attempt still
+// runs, and then lose the object when that attempt's connection is gone.
+// A HEAD the credentials may not make is not held against the object.
+func (u *Uploader) verifyStored(ctx context.Context, key string, size int64, etag string) error {
+	head, err := u.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(u.bucket), Key: aws.String(key)})
+	if err != nil {
+		switch APIErrorCode(err) {
+		case "NotFound", "NoSuchKey", "404":
+			return fmt.Errorf("%s: %w", key, ErrNotStored)
+		case "Forbidden", "403", "AccessDenied":
+			return nil
+		}
+		return wrapf(err, "HeadObject %s after completing it", key)
+	}
+	if got := aws.ToInt64(head.ContentLength); got != size {
+		return fmt.Errorf("%s is %d bytes, not %d: %w", key, got, size, ErrNotStored)
+	}
+	if got := aws.ToString(head.ETag); etag != "" && got != "" && got != etag {
+		return fmt.Errorf("%s has ETag %s, not %s: %w", key, got, etag, ErrNotStored)
 	}
 	return nil
 }

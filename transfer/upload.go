@@ -630,14 +630,21 @@ func (u *Uploader) putMultipart(ctx context.Context, f *os.File, fi os.FileInfo,
 			UploadId:        aws.String(up.id),
 			MultipartUpload: &types.CompletedMultipartUpload{Parts: up.parts},
 		})
-		if err == nil {
-			return u.completed(res, plan, id, up.id, aws.ToString(out.ETag))
-		}
-		up.err = wrapf(err, "CompleteMultipartUpload %s", res.Key)
-		if etag, ok := u.completedAlready(u.reqCtx, f, plan, res.Key); ok && APIErrorCode(err) == "NoSuchUpload" {
-			// A retried Complete whose first attempt succeeded (its
-			// response was lost): the object is there, made of our parts.
-			return u.completed(res, plan, id, up.id, etag)
+		switch {
+		case err == nil:
+			etag := aws.ToString(out.ETag)
+			if up.err = u.verifyStored(u.reqCtx, res.Key, plan.Size, etag); up.err == nil {
+				return u.completed(res, plan, id, up.id, etag)
+			}
+		case APIErrorCode(err) == "NoSuchUpload":
+			up.err = wrapf(err, "CompleteMultipartUpload %s", res.Key)
+			if etag, ok := u.completedAlready(u.reqCtx, f, plan, res.Key); ok {
+				// A retried Complete whose first attempt succeeded (its
+				// response was lost): the object is there, made of our parts.
+				return u.completed(res, plan, id, up.id, etag)
+			}
+		default:
+			up.err = wrapf(err, "CompleteMultipartUpload %s", res.Key)
 		}
 	}
 	if j != nil && keepForResume(up.err) {
@@ -692,7 +699,7 @@ func (u *Uploader) abort(ctx context.Context, up *mpUpload) error {
 	_, err := u.api.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
 		Bucket: aws.String(u.bucket), Key: aws.String(up.key), UploadId: aws.String(up.id),
 	})
-	if err != nil {
+	if err != nil && APIErrorCode(err) != "NoSuchUpload" { // gone already: nothing is billed
 		msg := fmt.Sprintf("aborting multipart upload %s of %s failed (run 'airlift cleanup' to remove it): %v", up.id, up.key, err)
 		u.report.Warn(msg)
 		return errors.New(msg)

@@ -8,12 +8,14 @@ package main
 // again from the wire rather than from airlift's own report.
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,6 +75,7 @@ const (
 	fault200Error                      // 200 with an <Error> body, request not forwarded
 	faultSlow                          // forward the body at bps
 	faultHang                          // read the request, never answer
+	faultFakeComplete                  // 200 CompleteMultipartUploadResult, request not forwarded
 )
 
 type fault struct {
@@ -202,6 +205,12 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message><RequestId>fault</RequestId></Error>`)
 			return
+		case faultFakeComplete:
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusOK)
+			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<CompleteMultipartUploadResult><Bucket>b</Bucket><Key>%s</Key><ETag>"00000000000000000000000000000000-3"</ETag></CompleteMultipartUploadResult>`, r.URL.Path)
+			return
 		case faultHang:
 			_, _ = io.Copy(io.Discard, r.Body)
 			select {
@@ -248,6 +257,11 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
+	if os.Getenv("PROXY_LOG") != "" && op == opComplete {
+		b, _ := io.ReadAll(resp.Body)
+		fmt.Fprintf(os.Stderr, "%s proxy: %s %s %s -> %d %q\n", time.Now().Format("15:04:05.000"), op, r.Method, r.URL.RequestURI(), resp.StatusCode, b)
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+	}
 	if resp.StatusCode == http.StatusOK && key != "" {
 		p.mu.Lock()
 		p.acked[key] = true

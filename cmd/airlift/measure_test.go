@@ -73,12 +73,16 @@ func TestMeasureKillResume(t *testing.T) {
 	f.Close()
 	want := fileSum(t, src)
 	args := func(prefix string) []string {
-		return []string{"copy", src, "s3://" + r.bucket + "/" + prefix, "--quiet"}
+		// The default --io-timeout: versitygw takes seconds to assemble a
+		// 2 GiB object and sends nothing meanwhile (S3 sends whitespace).
+		return []string{"copy", src, "s3://" + r.bucket + "/" + prefix, "--quiet", "--io-timeout", "60s"}
 	}
 
 	r.px.set(nil, nil)
 	start := time.Now()
-	wantCode(t, r.start(t, args("fresh/")...).wait(t), 0)
+	fres := r.start(t, append(args("fresh/"), "--quiet=false")...).wait(t)
+	wantCode(t, fres, 0)
+	t.Logf("fresh: %s %s", fres.stdout, fres.stderr)
 	fresh := time.Since(start)
 	freshSent := r.px.sent.Load()
 	if fileSum(t, r.srv.ObjectPath(r.bucket, "fresh/big.bin")) != want {

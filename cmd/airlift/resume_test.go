@@ -83,7 +83,8 @@ type proc struct {
 
 func (r *rig) start(t *testing.T, args ...string) *proc {
 	t.Helper()
-	args = append(args, "--endpoint-url", r.px.URL, "--state-dir", r.state, "--io-timeout", "2s")
+	// Defaults right after the command name, so that args can override them.
+	args = append([]string{args[0], "--endpoint-url", r.px.URL, "--state-dir", r.state, "--io-timeout", "2s"}, args[1:]...)
 	ru := &proc{cmd: exec.Command(airliftBin, args...)}
 	ru.cmd.Env = r.srv.Env()
 	ru.cmd.Stdout, ru.cmd.Stderr = &ru.stdout, &ru.stderr
@@ -294,6 +295,24 @@ func TestFaultsNotRetried(t *testing.T) {
 		r.px.set(nil, nil)
 		wantCode(t, r.copy(t, src, "deny/"), 0)
 		r.check(t, src, "deny/")
+	})
+	t.Run("Complete_acknowledged_but_no_object", func(t *testing.T) {
+		// What versitygw does when a slow Complete is retried: 200, and
+		// no object. The HEAD after Complete must catch it.
+		r.px.set(func(op s3op, n int, req *http.Request) *fault {
+			if op == opComplete && strings.HasSuffix(req.URL.Path, "/big/a.bin") {
+				return &fault{kind: faultFakeComplete}
+			}
+			return nil
+		}, nil)
+		res := r.copy(t, src, "lost/")
+		wantCode(t, res, 1)
+		mustContain(t, "stderr", res.stderr, "big/a.bin")
+		mustContain(t, "stderr", res.stderr, "not there")
+		r.noOpenUploads(t, "lost/")
+		r.px.set(nil, nil)
+		wantCode(t, r.copy(t, src, "lost/"), 0)
+		r.check(t, src, "lost/")
 	})
 	t.Run("404_NoSuchUpload", func(t *testing.T) {
 		r.px.set(func(op s3op, n int, req *http.Request) *fault {
