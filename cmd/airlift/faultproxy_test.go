@@ -69,13 +69,13 @@ func opOf(r *http.Request) s3op {
 type faultKind int
 
 const (
-	faultReset    faultKind = iota + 1 // RST after `at` of the request body
-	faultStatus                        // answer status with an S3 error code
-	faultTruncate                      // forward, then cut the response body in half
-	fault200Error                      // 200 with an <Error> body, request not forwarded
-	faultSlow                          // forward the body at bps
-	faultHang                          // read the request, never answer
-	faultFakeComplete                  // 200 CompleteMultipartUploadResult, request not forwarded
+	faultReset        faultKind = iota + 1 // RST after `at` of the request body
+	faultStatus                            // answer status with an S3 error code
+	faultTruncate                          // forward, then cut the response body in half
+	fault200Error                          // 200 with an <Error> body, request not forwarded
+	faultSlow                              // forward the body at bps
+	faultHang                              // read the request, never answer
+	faultFakeComplete                      // 200 CompleteMultipartUploadResult, request not forwarded
 )
 
 type fault struct {
