@@ -29,6 +29,7 @@ type copyFlags struct {
 	via                      string
 	ds                       dataSyncFlags
 	ax                       autoExtractFlags
+	journal                  journalFlags
 }
 
 func newCopyCmd(a *app) *cobra.Command {
@@ -67,6 +68,7 @@ single PUTs, the object tag airlift-blake3 for multipart objects).`,
 	fl.StringVar(&f.via, "via", "", "route: datasync hands the copy to AWS DataSync (implied by nfs://, smb://, hdfs://, objectstorage:// sources)")
 	f.ds.register(fl)
 	f.ax.register(fl)
+	f.journal.register(fl)
 	return cmd
 }
 
@@ -153,6 +155,14 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 		if err := transfer.CheckBucket(ctx, cli.S3, loc.Bucket); err != nil {
 			return &exitError{code: exitUsage, err: err}
 		}
+		store, err := a.openJournal(f.journal, loc)
+		if err != nil {
+			return err
+		}
+		if store != nil {
+			defer store.Close()
+			up.SetJournal(store)
+		}
 	}
 	stop := startProgress(a.stderr, st, f.progress, "copied")
 	rep, err := up.Copy(ctx, src, loc)
@@ -210,6 +220,9 @@ func printSummary(out, errw io.Writer, r *transfer.Report, quiet bool) {
 	fmt.Fprintf(out, "%s %d files, %s in %s (%.1f MB/s); %d skipped, %d failed, %d retries\n",
 		verb, r.Files, units.FormatBytes(r.Bytes), (time.Duration(r.Seconds * float64(time.Second))).Round(time.Millisecond),
 		r.MBps, r.FilesSkipped, r.Failed, r.Retries)
+	if r.BytesResumed > 0 {
+		fmt.Fprintf(out, "resumed: %s of unfinished uploads were already on the server and not sent again\n", units.FormatBytes(r.BytesResumed))
+	}
 	if r.Manifest != "" {
 		fmt.Fprintf(out, "manifest: %s\n", r.Manifest)
 	}
