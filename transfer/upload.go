@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/airlift-io/airlift/checksum"
+	"github.com/airlift-io/airlift/internal/s3client"
 	"github.com/airlift-io/airlift/internal/state"
 )
 
@@ -652,7 +653,7 @@ func (u *Uploader) putMultipart(ctx context.Context, f *os.File, fi os.FileInfo,
 	}
 	if up.err == nil {
 		res.BLAKE3 = h.Hex()
-		out, err := u.api.CompleteMultipartUpload(u.reqCtx, &s3.CompleteMultipartUploadInput{
+		out, err := u.api.CompleteMultipartUpload(s3client.WithPatience(u.reqCtx, completePatience(plan.Size)), &s3.CompleteMultipartUploadInput{
 			Bucket:          aws.String(u.bucket),
 			Key:             aws.String(res.Key),
 			UploadId:        aws.String(up.id),
@@ -697,6 +698,13 @@ func (u *Uploader) putMultipart(ctx context.Context, f *os.File, fi os.FileInfo,
 		}
 	}
 	return res, up.err
+}
+
+// completePatience is how long CompleteMultipartUpload may stay silent:
+// servers that assemble the object before answering need time in
+// proportion to its size.
+func completePatience(size int64) time.Duration {
+	return 2*time.Minute + time.Duration(size/(50<<20))*time.Second
 }
 
 // completed finishes a file whose multipart upload became its object.

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strings"
@@ -218,7 +219,8 @@ func httpClient(o Options) (*awshttp.BuildableClient, error) {
 		tr.IdleConnTimeout = 90 * time.Second
 		tr.TLSHandshakeTimeout = 15 * time.Second
 		tr.ExpectContinueTimeout = time.Second
-		tr.ResponseHeaderTimeout = o.IOTimeout * 2
+		// No ResponseHeaderTimeout: the connection's idle timeout already
+		// bounds a wait for headers, and WithPatience must be able to extend it.
 		tr.WriteBufferSize = 64 << 10
 		tr.ReadBufferSize = 64 << 10
 		// S3 speaks HTTP/1.1; many connections beat one multiplexed one.
@@ -234,13 +236,20 @@ type conn struct {
 	net.Conn
 	timeout time.Duration
 	lim     *bwlimit.Limiter
+	// patientUntil (unix ns) extends read deadlines for a request that
+	// was given patience (WithPatience).
+	patientUntil atomic.Int64
 }
 
 func (c *conn) Read(p []byte) (int, error) {
 	if c.lim != nil && len(p) > 64<<10 {
 		p = p[:64<<10]
 	}
-	if err := c.Conn.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
+	deadline := time.Now().Add(c.timeout)
+	if until := c.patientUntil.Load(); until > deadline.UnixNano() {
+		deadline = time.Unix(0, until)
+	}
+	if err := c.Conn.SetReadDeadline(deadline); err != nil {
 		return 0, err
 	}
 	n, err := c.Conn.Read(p)
@@ -248,6 +257,25 @@ func (c *conn) Read(p []byte) (int, error) {
 		_ = c.lim.Wait(context.Background(), n)
 	}
 	return n, err
+}
+
+// WithPatience lets a request made under ctx wait up to d for the
+// server's answer, beyond the connection's idle timeout. S3 keeps a slow
+// CompleteMultipartUpload alive with whitespace, but S3-compatible servers
+// often assemble a large object in silence; cutting them off would turn a
+// success into a retry (and some servers lose the object on that retry).
+func WithPatience(ctx context.Context, d time.Duration) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			nc := info.Conn
+			if tc, ok := nc.(*tls.Conn); ok {
+				nc = tc.NetConn()
+			}
+			if pc, ok := nc.(*conn); ok {
+				pc.patientUntil.Store(time.Now().Add(d).UnixNano())
+			}
+		},
+	})
 }
 
 func (c *conn) Write(p []byte) (int, error) {
