@@ -127,7 +127,10 @@ func (u *Uploader) fromJournal(ctx context.Context, f *os.File, key string, id f
 		return false, nil, nil
 	}
 	if rec.Status == state.Done {
-		return id.matches(rec), nil, nil
+		// Only what the unfinished run wrote is skipped: once a copy has
+		// finished, running it again copies again (sync is the command that
+		// skips what it already sent).
+		return id.matches(rec) && rec.Updated >= u.o.TrustDoneSince, nil, nil
 	}
 	if rec.Status != state.Uploading {
 		return false, nil, nil

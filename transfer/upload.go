@@ -46,6 +46,11 @@ type UploadOptions struct {
 	// a Snowball Edge expands on import (--auto-extract).
 	Batch *BatchOptions
 
+	// TrustDoneSince (ns since the epoch): journal records of finished
+	// files written before it do not make the engine skip a file. A copy
+	// sets it to the start of the run it continues; 0 trusts every record.
+	TrustDoneSince int64
+
 	// OnFile, when set, is called once for every file sent (or, in a dry
 	// run, that would be sent), from the goroutine that sent it.
 	OnFile func(FileResult)
@@ -786,7 +791,9 @@ func readErrOf(err error) error {
 func (u *Uploader) SetAPI(api S3API) { u.api = api }
 
 // SetJournal makes the run resumable (see UploadOptions.Journal).
-func (u *Uploader) SetJournal(j Journal) { u.o.Journal = j }
+func (u *Uploader) SetJournal(j Journal, trustDoneSince int64) {
+	u.o.Journal, u.o.TrustDoneSince = j, trustDoneSince
+}
 
 // SetOnFile sets the per-file callback.
 func (u *Uploader) SetOnFile(fn func(FileResult)) { u.o.OnFile = fn }

@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/airlift-io/airlift/bench/plan"
+	"github.com/airlift-io/airlift/internal/state"
 	"github.com/airlift-io/airlift/internal/units"
 	"github.com/airlift-io/airlift/transfer"
 	"github.com/airlift-io/airlift/transfer/datasync"
@@ -140,6 +143,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	if _, err := statSource(src); err != nil {
 		return usageErr("%v", err)
 	}
+	var store *state.Store
 	if f.dryRun {
 		out := a.stdout
 		up.SetOnFile(func(r transfer.FileResult) {
@@ -155,19 +159,52 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 		if err := transfer.CheckBucket(ctx, cli.S3, loc.Bucket); err != nil {
 			return &exitError{code: exitUsage, err: err}
 		}
-		store, err := a.openJournal(f.journal, loc)
+		store, err = a.openJournal(f.journal, loc)
 		if err != nil {
 			return err
 		}
 		if store != nil {
 			defer store.Close()
-			up.SetJournal(store)
+			since, err := openCopyRun(store, src)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			up.SetJournal(store, since)
 		}
 	}
 	stop := startProgress(a.stderr, st, f.progress, "copied")
 	rep, err := up.Copy(ctx, src, loc)
 	stop()
+	if store != nil && err == nil && rep != nil && rep.Failed == 0 {
+		// Finished: the next copy of this source starts afresh.
+		if cerr := store.SetMeta(copyRunKey(src), ""); cerr != nil {
+			rep.Warn("closing the run in the journal: " + cerr.Error())
+		}
+	}
 	return a.finish(rep, err, f.jsonOut, f.progress.quiet)
+}
+
+// copyRunKey names the open-run marker of a copy of src.
+func copyRunKey(src string) string {
+	if abs, err := filepath.Abs(src); err == nil {
+		src = abs
+	}
+	return "copy-run:" + src
+}
+
+// openCopyRun returns the start of the copy run of src that this command
+// continues: the unfinished run's, or now for a new run. Journal records
+// older than it never make a file skip.
+func openCopyRun(store *state.Store, src string) (int64, error) {
+	v, err := store.Meta(copyRunKey(src))
+	if err != nil {
+		return 0, err
+	}
+	if since, perr := strconv.ParseInt(v, 10, 64); perr == nil && v != "" {
+		return since, nil
+	}
+	since := time.Now().UnixNano()
+	return since, store.SetMeta(copyRunKey(src), strconv.FormatInt(since, 10))
 }
 
 // finish prints the summary and turns the outcome into an exit code.

@@ -483,10 +483,16 @@ func TestChangedSinceInterruptedRun(t *testing.T) {
 	var ru *proc
 	var mu sync.Mutex
 	mu.Lock()
+	var killed bool
 	r.px.set(func(op s3op, n int, req *http.Request) *fault {
-		if op == opPart && n == 1 {
+		// Kill on a part of a.bin itself: a part of b.bin may come first,
+		// and then a.bin would have no upload to find stale.
+		if op == opPart && strings.Contains(req.URL.Path, "big/a.bin") {
 			mu.Lock()
-			ru.kill()
+			if !killed {
+				killed = true
+				ru.kill()
+			}
 			mu.Unlock()
 		}
 		return nil

@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/airlift-io/airlift/internal/bwlimit"
 )
@@ -126,6 +127,9 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	retries := new(atomic.Int64)
 	loadOpts := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(hc),
+		// The SDK's own log lines (IMDS fallbacks, checksum notices) are
+		// not for our users; errors reach them through our messages.
+		config.WithLogger(logging.Nop{}),
 		config.WithRetryer(func() aws.Retryer { return newRetryer(o, retries) }),
 		// We supply CRC32C ourselves on every body we send; the SDK need not
 		// compute a second checksum, and downloads are checked by BLAKE3.

@@ -616,3 +616,28 @@ func (s *Store) Close() error {
 func (r Record) Same(size, mtime int64, inode uint64) bool {
 	return r.Size == size && r.MTime == mtime && r.Inode == inode
 }
+
+// Meta returns a named value kept beside the records ("" when unset).
+func (s *Store) Meta(name string) (string, error) {
+	var v string
+	err := s.view(func(tx *bolt.Tx) error {
+		v = string(tx.Bucket(bMeta).Get([]byte("user:" + name)))
+		return nil
+	})
+	return v, err
+}
+
+// SetMeta sets (or, with value "", removes) a named value, durably and at
+// once.
+func (s *Store) SetMeta(name, value string) error {
+	if err := s.Flush(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bMeta)
+		if value == "" {
+			return b.Delete([]byte("user:" + name))
+		}
+		return b.Put([]byte("user:"+name), []byte(value))
+	})
+}
