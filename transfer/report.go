@@ -18,6 +18,7 @@ type Stats struct {
 	FilesFailed  atomic.Int64
 	FilesSkipped atomic.Int64 // unchanged or passed over
 	BytesSkipped atomic.Int64
+	BytesResumed atomic.Int64 // bytes of parts an interrupted run had sent, found on the server and not sent again
 	Retries      *atomic.Int64
 }
 
@@ -39,6 +40,7 @@ type Report struct {
 	Bytes        int64     `json:"bytes"`
 	FilesSkipped int64     `json:"files_skipped"`
 	BytesSkipped int64     `json:"bytes_skipped"`
+	BytesResumed int64     `json:"bytes_resumed,omitempty"`
 	Failed       int64     `json:"files_failed"`
 	Retries      int64     `json:"retries"`
 	MBps         float64   `json:"mb_per_s"`
@@ -86,6 +88,7 @@ func (r *Report) finish(st *Stats) {
 	r.Bytes = st.BytesDone.Load()
 	r.FilesSkipped = st.FilesSkipped.Load()
 	r.BytesSkipped = st.BytesSkipped.Load()
+	r.BytesResumed = st.BytesResumed.Load()
 	r.Failed = st.FilesFailed.Load()
 	if st.Retries != nil {
 		r.Retries = st.Retries.Load()

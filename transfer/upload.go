@@ -10,7 +10,6 @@ import (
 	"mime"
 	"os"
 	"path"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +20,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/airlift-io/airlift/checksum"
+	"github.com/airlift-io/airlift/internal/s3client"
+	"github.com/airlift-io/airlift/internal/state"
 )
 
 // UploadOptions shape an upload run. Zero values take the defaults noted.
@@ -44,10 +45,27 @@ type UploadOptions struct {
 	// Stop, when closed, starts no new file (a graceful stop: files
 	// already being sent finish; ctx still cancels everything).
 	Stop <-chan struct{}
+	// Batch, when set, sends small files of a directory as tar archives
+	// a Snowball Edge expands on import (--auto-extract).
+	Batch *BatchOptions
+
+	// TrustDoneSince (ns since the epoch): journal records of finished
+	// files written before it do not make the engine skip a file. A copy
+	// sets it to the start of the run it continues; 0 trusts every record.
+	TrustDoneSince int64
 
 	// OnFile, when set, is called once for every file sent (or, in a dry
 	// run, that would be sent), from the goroutine that sent it.
 	OnFile func(FileResult)
+
+	// Journal, when set, makes the run resumable (see Journal): files it
+	// records as done are skipped, unfinished multipart uploads are
+	// continued, and an interrupted run keeps its uploads open for the
+	// next one instead of aborting them.
+	Journal Journal
+	// StopGrace is how long requests already in flight may finish after
+	// ctx is cancelled; 0: DefaultStopGrace.
+	StopGrace time.Duration
 }
 
 // DefaultMaxMemory is the default buffer budget: with the runtime and the
@@ -62,14 +80,26 @@ type FileResult struct {
 	BLAKE3 string
 	ETag   string
 	Parts  int // 0 for a single PUT
+	Files  int // files inside, for an auto-extract archive; else 0
 	Entry  Entry
 	DryRun bool
+
+	meta map[string]string // the job's extra metadata
+	// AlreadyDone: the journal says an earlier run wrote this object from
+	// this very file; nothing was sent.
+	AlreadyDone bool
 }
 
 // Job is one file to send under Key.
 type Job struct {
 	Entry Entry
 	Key   string
+	// Metadata is added to the object's user metadata.
+	Metadata map[string]string
+	// Files is how many source files the job carries (an archive); 0 = 1.
+	Files int
+	// Done, when set, is called once the job has been sent or has failed.
+	Done func()
 }
 
 // Uploader sends local files to one bucket.
@@ -82,6 +112,7 @@ type Uploader struct {
 
 	parts    chan partJob
 	mpSlots  chan struct{}
+	reqCtx   context.Context // requests run under it; see stopContext
 	report   *Report
 	manifest *manifestSink
 	tagWarn  sync.Once
@@ -101,6 +132,9 @@ func NewUploader(api S3API, bucket string, o UploadOptions, st *Stats) (*Uploade
 	if o.MultipartFiles <= 0 {
 		o.MultipartFiles = 4
 	}
+	if o.StopGrace <= 0 {
+		o.StopGrace = DefaultStopGrace
+	}
 	if o.PartSize != 0 && (o.PartSize < MinPartSize || o.PartSize > MaxPartSize) {
 		return nil, fmt.Errorf("--part-size must be between 5 MiB and 5 GiB")
 	}
@@ -119,6 +153,11 @@ func NewUploader(api S3API, bucket string, o UploadOptions, st *Stats) (*Uploade
 	}
 	if o.StorageClass != "" && !validEnum(o.StorageClass, types.StorageClass("").Values()) {
 		return nil, fmt.Errorf("unknown --storage-class %q", o.StorageClass)
+	}
+	if o.Batch != nil {
+		if err := o.Batch.check(); err != nil {
+			return nil, err
+		}
 	}
 	if st == nil {
 		st = &Stats{}
@@ -176,6 +215,9 @@ func (u *Uploader) Copy(ctx context.Context, src string, dst Location) (*Report,
 		return nil, fmt.Errorf("source %s: %w", src, unwrapPathError(err))
 	}
 	srcIsDir := fi.IsDir()
+	if srcIsDir && u.o.Batch != nil {
+		return u.copyBatched(ctx, src, dst)
+	}
 	return u.Run(ctx, src, dst, func(ctx context.Context, send func(Job) error) error {
 		return Walk(ctx, src, u.o.Walk, func(e Entry) error {
 			u.Stats.FilesFound.Add(1)
@@ -220,6 +262,10 @@ func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	finished := make(chan struct{})
+	reqCtx, stopReqs := stopContext(ctx, gctx, u.o.StopGrace, finished)
+	defer stopReqs()
+	u.reqCtx = reqCtx
 	jobs := make(chan Job, 256)
 	g.Go(func() error {
 		defer close(jobs)
@@ -263,6 +309,12 @@ func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(
 	err := g.Wait()
 	close(u.parts)
 	partWG.Wait()
+	close(finished)
+	if u.o.Journal != nil {
+		if ferr := u.o.Journal.Flush(); ferr != nil && (err == nil || canceled(err)) {
+			err = journalErr(ferr)
+		}
+	}
 
 	rep.PeakBuffer = u.pool.Peak()
 	if u.manifest != nil && u.manifest.w.Len() > 0 {
@@ -287,9 +339,17 @@ func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(
 // one sends a single file. It returns an error only when the run must
 // stop; a failure of this file alone goes into the report.
 func (u *Uploader) one(ctx context.Context, j Job) error {
+	if j.Done != nil {
+		defer j.Done()
+	}
 	res, err := u.upload(ctx, j)
+	if err == nil && res.AlreadyDone {
+		u.Stats.FilesSkipped.Add(1)
+		u.Stats.BytesSkipped.Add(res.Size)
+		return nil
+	}
 	if err == nil {
-		u.Stats.FilesDone.Add(1)
+		u.Stats.FilesDone.Add(int64(max(j.Files, 1)))
 		u.Stats.BytesDone.Add(res.Size)
 		if u.manifest != nil {
 			u.manifest.add(checksum.ManifestEntry{Key: res.Key, Size: res.Size, BLAKE3: res.BLAKE3, ETag: res.ETag, Parts: res.Parts, MTime: j.Entry.ModTime.UnixNano()})
@@ -306,13 +366,13 @@ func (u *Uploader) one(ctx context.Context, j Job) error {
 	if IsFatal(err) {
 		return err
 	}
-	u.Stats.FilesFailed.Add(1)
+	u.Stats.FilesFailed.Add(int64(max(j.Files, 1)))
 	u.report.fail(Problem{Path: j.Entry.Path, Key: j.Key, Err: err.Error()})
 	return nil
 }
 
 func (u *Uploader) upload(ctx context.Context, j Job) (FileResult, error) {
-	res := FileResult{Path: j.Entry.Path, Key: j.Key, Entry: j.Entry, Size: j.Entry.Size}
+	res := FileResult{Path: j.Entry.Path, Key: j.Key, Entry: j.Entry, Size: j.Entry.Size, Files: j.Files, meta: j.Metadata}
 	if u.o.DryRun {
 		res.DryRun = true
 		return res, nil
@@ -334,8 +394,18 @@ func (u *Uploader) upload(ctx context.Context, j Job) (FileResult, error) {
 	if err != nil {
 		return res, err
 	}
+	id := idOf(j.Entry.Path, fi)
+	var rp *resumePoint
+	if u.o.Journal != nil {
+		done, p, err := u.fromJournal(ctx, f, res.Key, id, plan)
+		if err != nil || done {
+			res.AlreadyDone = done
+			return res, err
+		}
+		rp = p
+	}
 	if !plan.Multipart {
-		return u.putSingle(ctx, f, fi, res)
+		return u.putSingle(ctx, f, fi, id, res)
 	}
 	select {
 	case u.mpSlots <- struct{}{}:
@@ -343,10 +413,10 @@ func (u *Uploader) upload(ctx context.Context, j Job) (FileResult, error) {
 		return res, ctx.Err()
 	}
 	defer func() { <-u.mpSlots }()
-	return u.putMultipart(ctx, f, fi, plan, res)
+	return u.putMultipart(ctx, f, fi, plan, id, rp, res)
 }
 
-func (u *Uploader) putSingle(ctx context.Context, f *os.File, fi os.FileInfo, res FileResult) (FileResult, error) {
+func (u *Uploader) putSingle(ctx context.Context, f *os.File, fi os.FileInfo, id fileID, res FileResult) (FileResult, error) {
 	size := int(fi.Size())
 	var buf []byte
 	if size > 0 {
@@ -372,13 +442,23 @@ func (u *Uploader) putSingle(ctx context.Context, f *os.File, fi os.FileInfo, re
 		ChecksumCRC32C: aws.String(checksum.CRC32C(buf)),
 		Metadata:       map[string]string{checksum.MetaKey: res.BLAKE3},
 	}
+	for k, v := range res.meta {
+		in.Metadata[k] = v
+	}
 	u.objectAttrs(res.Key, &in.ContentType, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
-	out, err := u.api.PutObject(ctx, in)
+	out, err := u.api.PutObject(u.reqCtx, in)
 	if err != nil {
 		b.rollback()
 		return res, wrapf(err, "PutObject %s", res.Key)
 	}
 	res.ETag = aws.ToString(out.ETag)
+	if u.o.Journal != nil {
+		r := id.record(state.Done)
+		r.BLAKE3, r.ETag = res.BLAKE3, res.ETag
+		if err := u.o.Journal.Put(res.Key, r); err != nil {
+			return res, journalErr(err)
+		}
+	}
 	return res, nil
 }
 
@@ -448,31 +528,92 @@ func (u *Uploader) sendPart(pj partJob) {
 	pj.up.mu.Lock()
 	pj.up.parts[pj.num-1] = types.CompletedPart{PartNumber: aws.Int32(pj.num), ETag: out.ETag, ChecksumCRC32C: aws.String(pj.crc)}
 	pj.up.mu.Unlock()
+	if u.o.Journal != nil {
+		p := state.Part{Number: pj.num, Size: int64(len(pj.buf)), ETag: aws.ToString(out.ETag), CRC32C: pj.crc}
+		if err := u.o.Journal.PutPart(pj.up.key, p); err != nil {
+			pj.up.fail(journalErr(err))
+		}
+	}
 }
 
-func (u *Uploader) putMultipart(ctx context.Context, f *os.File, fi os.FileInfo, plan PartPlan, res FileResult) (FileResult, error) {
-	in := &s3.CreateMultipartUploadInput{
-		Bucket:            aws.String(u.bucket),
-		Key:               aws.String(res.Key),
-		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
+// putMultipart sends f as a multipart upload, or continues the one rp
+// names: every part is read and hashed, and only the parts the server
+// does not already hold are sent.
+func (u *Uploader) putMultipart(ctx context.Context, f *os.File, fi os.FileInfo, plan PartPlan, id fileID, rp *resumePoint, res FileResult) (FileResult, error) {
+	j := u.o.Journal
+	var uploadID string
+	if rp != nil {
+		uploadID = rp.uploadID
+	} else {
+		in := &s3.CreateMultipartUploadInput{
+			Bucket:            aws.String(u.bucket),
+			Key:               aws.String(res.Key),
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
+			Metadata:          res.meta,
+		}
+		u.objectAttrs(res.Key, &in.ContentType, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
+		if j != nil {
+			// An intent without an upload id: if we die between Create and
+			// the record below, the next run finds the upload by key and
+			// time and aborts it (see fromJournal).
+			err := j.Put(res.Key, id.record(state.Uploading))
+			if err == nil {
+				err = j.Flush()
+			}
+			if err != nil {
+				return res, journalErr(err)
+			}
+		}
+		retriesBefore := u.Stats.Retries.Load()
+		since := time.Now()
+		cr, err := u.api.CreateMultipartUpload(ctx, in)
+		if err != nil {
+			return res, wrapf(err, "CreateMultipartUpload %s", res.Key)
+		}
+		uploadID = aws.ToString(cr.UploadId)
+		if j != nil && u.Stats.Retries.Load() != retriesBefore {
+			// A retried Create may have created an upload whose response
+			// was lost: nobody would ever complete or abort it.
+			if err := u.abortOthers(ctx, res.Key, uploadID, since); err != nil {
+				u.report.Warn(err.Error())
+			}
+		}
+		if j != nil {
+			// Durable before any part is sent: a crash from here on leaves
+			// an upload the journal owns, never an unknown one.
+			r := id.record(state.Uploading)
+			r.UploadID, r.PartSize = uploadID, plan.PartSize
+			err := j.Put(res.Key, r)
+			if err == nil {
+				err = j.Flush()
+			}
+			if err != nil {
+				_ = u.abort(ctx, &mpUpload{key: res.Key, id: uploadID})
+				return res, journalErr(err)
+			}
+		}
 	}
-	u.objectAttrs(res.Key, &in.ContentType, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
-	cr, err := u.api.CreateMultipartUpload(ctx, in)
-	if err != nil {
-		return res, wrapf(err, "CreateMultipartUpload %s", res.Key)
-	}
-	fctx, cancel := context.WithCancelCause(ctx)
+	fctx, cancel := context.WithCancelCause(u.reqCtx)
 	defer cancel(nil)
-	up := &mpUpload{key: res.Key, id: aws.ToString(cr.UploadId), cancel: cancel, parts: make([]types.CompletedPart, plan.Count)}
+	up := &mpUpload{key: res.Key, id: uploadID, cancel: cancel, parts: make([]types.CompletedPart, plan.Count)}
 
 	h := checksum.NewHasher()
 	var readErr error
 	var read int64
-	for i := 0; i < plan.Count && readErr == nil; i++ {
+	interrupted := false // ctx was cancelled: send no more parts, let those in flight finish
+	for i := 0; i < plan.Count && readErr == nil && !interrupted; i++ {
+		if ctx.Err() != nil {
+			interrupted = true
+			break
+		}
+		num := int32(i + 1)
 		_, n := plan.Part(i)
-		buf, err := u.pool.Get(fctx, int(n))
+		buf, err := u.pool.Get(ctx, int(n))
 		if err != nil {
-			readErr = err
+			interrupted = ctx.Err() != nil
+			if !interrupted {
+				readErr = err
+			}
 			break
 		}
 		if _, err := io.ReadFull(f, buf); err != nil {
@@ -482,49 +623,118 @@ func (u *Uploader) putMultipart(ctx context.Context, f *os.File, fi os.FileInfo,
 		}
 		read += n
 		h.Write(buf)
+		crc := checksum.CRC32C(buf)
+		if cp, ok := rp.reuse(num, n, crc); ok {
+			// An earlier run sent this part: it was read only to hash it.
+			up.parts[i] = cp
+			u.pool.Put(buf)
+			u.Stats.BytesResumed.Add(n)
+			continue
+		}
 		up.wg.Add(1)
 		select {
-		case u.parts <- partJob{ctx: fctx, up: up, num: int32(i + 1), buf: buf, crc: checksum.CRC32C(buf)}:
+		case u.parts <- partJob{ctx: fctx, up: up, num: num, buf: buf, crc: crc}:
 		case <-fctx.Done():
 			up.wg.Done()
 			u.pool.Put(buf)
 			readErr = context.Cause(fctx)
+		case <-ctx.Done():
+			up.wg.Done()
+			u.pool.Put(buf)
+			interrupted = true
 		}
 	}
-	if readErr == nil && read != plan.Size {
+	if !interrupted && readErr == nil && read != plan.Size {
 		readErr = fmt.Errorf("read %d bytes of %d: %w", read, plan.Size, ErrChanged)
 	}
-	if readErr == nil {
+	if !interrupted && readErr == nil {
 		readErr = unchanged(f, fi)
 	}
 	if readErr != nil {
 		up.fail(readErr)
+	} else if interrupted && j == nil {
+		up.fail(ctx.Err()) // nothing will resume it: stop its parts now
 	}
 	up.wg.Wait()
 	if up.err == nil && fctx.Err() != nil {
 		up.err = context.Cause(fctx)
 	}
+	if up.err == nil && interrupted {
+		up.err = ctx.Err()
+	}
 	if up.err == nil {
 		res.BLAKE3 = h.Hex()
-		sort.Slice(up.parts, func(i, j int) bool { return *up.parts[i].PartNumber < *up.parts[j].PartNumber })
-		out, err := u.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		out, err := u.api.CompleteMultipartUpload(s3client.WithPatience(u.reqCtx, completePatience(plan.Size)), &s3.CompleteMultipartUploadInput{
 			Bucket:          aws.String(u.bucket),
 			Key:             aws.String(res.Key),
 			UploadId:        aws.String(up.id),
 			MultipartUpload: &types.CompletedMultipartUpload{Parts: up.parts},
 		})
-		if err == nil {
-			res.ETag = aws.ToString(out.ETag)
-			res.Parts = plan.Count
-			u.tag(ctx, res)
-			return res, nil
+		switch {
+		case err == nil:
+			etag := aws.ToString(out.ETag)
+			if up.err = u.verifyStored(u.reqCtx, res.Key, plan.Size, etag); up.err == nil {
+				return u.completed(res, plan, id, up.id, etag)
+			}
+		case APIErrorCode(err) == "NoSuchUpload":
+			up.err = wrapf(err, "CompleteMultipartUpload %s", res.Key)
+			if etag, ok := u.completedAlready(u.reqCtx, f, plan, res.Key); ok {
+				// A retried Complete whose first attempt succeeded (its
+				// response was lost): the object is there, made of our parts.
+				return u.completed(res, plan, id, up.id, etag)
+			}
+		default:
+			up.err = wrapf(err, "CompleteMultipartUpload %s", res.Key)
 		}
-		up.err = wrapf(err, "CompleteMultipartUpload %s", res.Key)
+	}
+	if j != nil && keepForResume(up.err) {
+		if canceled(up.err) && ctx.Err() != nil {
+			return res, up.err
+		}
+		return res, fmt.Errorf("%w (upload %s kept: run the same command again to continue it)", up.err, up.id)
 	}
 	if aerr := u.abort(ctx, up); aerr != nil {
+		if j != nil {
+			_ = j.Delete(res.Key) // the ledger keeps the upload for cleanup
+		}
 		return res, fmt.Errorf("%w; %v", up.err, aerr)
 	}
+	if j != nil {
+		err := j.Delete(res.Key)
+		if err == nil {
+			err = j.EndUpload(up.id)
+		}
+		if err != nil {
+			return res, journalErr(err)
+		}
+	}
 	return res, up.err
+}
+
+// completePatience is how long CompleteMultipartUpload may stay silent:
+// servers that assemble the object before answering need time in
+// proportion to its size.
+func completePatience(size int64) time.Duration {
+	return 2*time.Minute + time.Duration(size/(50<<20))*time.Second
+}
+
+// completed finishes a file whose multipart upload became its object.
+func (u *Uploader) completed(res FileResult, plan PartPlan, id fileID, uploadID, etag string) (FileResult, error) {
+	res.ETag = etag
+	res.Parts = plan.Count
+	u.tag(u.reqCtx, res)
+	if j := u.o.Journal; j != nil {
+		r := id.record(state.Done)
+		r.BLAKE3, r.ETag = res.BLAKE3, res.ETag
+		err := j.Put(res.Key, r)
+		if err == nil {
+			err = j.EndUpload(uploadID)
+		}
+		if err != nil {
+			return res, journalErr(err)
+		}
+	}
+	return res, nil
 }
 
 // abort cancels a multipart upload with a context of its own: the run's
@@ -536,7 +746,7 @@ func (u *Uploader) abort(ctx context.Context, up *mpUpload) error {
 	_, err := u.api.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
 		Bucket: aws.String(u.bucket), Key: aws.String(up.key), UploadId: aws.String(up.id),
 	})
-	if err != nil {
+	if err != nil && APIErrorCode(err) != "NoSuchUpload" { // gone already: nothing is billed
 		msg := fmt.Sprintf("aborting multipart upload %s of %s failed (run 'airlift cleanup' to remove it): %v", up.id, up.key, err)
 		u.report.Warn(msg)
 		return errors.New(msg)
@@ -594,6 +804,11 @@ func stopped(stop <-chan struct{}) bool {
 
 // SetAPI sets the client (NewUploader may be given nil for a dry run).
 func (u *Uploader) SetAPI(api S3API) { u.api = api }
+
+// SetJournal makes the run resumable (see UploadOptions.Journal).
+func (u *Uploader) SetJournal(j Journal, trustDoneSince int64) {
+	u.o.Journal, u.o.TrustDoneSince = j, trustDoneSince
+}
 
 // SetOnFile sets the per-file callback.
 func (u *Uploader) SetOnFile(fn func(FileResult)) { u.o.OnFile = fn }

@@ -4,13 +4,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/airlift-io/airlift/bench/plan"
+	"github.com/airlift-io/airlift/internal/state"
 	"github.com/airlift-io/airlift/internal/units"
 	"github.com/airlift-io/airlift/transfer"
+	"github.com/airlift-io/airlift/transfer/datasync"
 )
 
 func init() { commands = append(commands, newCopyCmd) }
@@ -25,6 +29,10 @@ type copyFlags struct {
 	manifest, jsonOut        bool
 	benchProfile             string
 	progress                 progressOpts
+	via                      string
+	ds                       dataSyncFlags
+	ax                       autoExtractFlags
+	journal                  journalFlags
 }
 
 func newCopyCmd(a *app) *cobra.Command {
@@ -60,11 +68,24 @@ single PUTs, the object tag airlift-blake3 for multipart objects).`,
 	fl.BoolVar(&f.jsonOut, "json", false, "print the summary as JSON")
 	fl.StringVar(&f.benchProfile, "bench-profile", "", "take --part-size, --part-concurrency and --max-memory from airlift bench --save (flags given win)")
 	f.progress.register(fl)
+	fl.StringVar(&f.via, "via", "", "route: datasync hands the copy to AWS DataSync (implied by nfs://, smb://, hdfs://, objectstorage:// sources)")
+	f.ds.register(fl)
+	f.ax.register(fl)
+	f.journal.register(fl)
 	return cmd
 }
 
 func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	ctx := cmd.Context()
+	switch {
+	case f.via != "" && f.via != "datasync":
+		return usageErr("unknown --via %q (want datasync)", f.via)
+	case f.via == "datasync" || datasync.IsSourceURL(src):
+		return a.runDataSync(ctx, src, dst, dataSyncRun{ds: f.ds, include: f.include, exclude: f.exclude,
+			storageClass: f.storageClass, dryRun: f.dryRun, jsonOut: f.jsonOut, progress: f.progress})
+	case dataSyncOnly(cmd.Flags()) != "":
+		return usageErr("--%s works only with --via datasync", dataSyncOnly(cmd.Flags()))
+	}
 	if transfer.IsS3URL(src) {
 		if download != nil {
 			return download(a, cmd, src, dst, f)
@@ -105,12 +126,16 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	if f.concurrency < 1 || f.partConc < 1 {
 		return usageErr("--concurrency and --part-concurrency must be at least 1")
 	}
+	batch, err := f.ax.options(a)
+	if err != nil {
+		return err
+	}
 	st := &transfer.Stats{}
 	up, err := transfer.NewUploader(nil, loc.Bucket, transfer.UploadOptions{
 		PartSize: ps, MaxMemory: mem, Concurrency: f.concurrency, PartConcurrency: f.partConc,
 		StorageClass: f.storageClass, SSE: f.sse, SSEKMSKeyID: f.kmsID, ContentType: f.contentType,
 		Walk: transfer.WalkOptions{FollowSymlinks: f.followSymlinks, Filter: filter}, DryRun: f.dryRun,
-		Manifest: f.manifest,
+		Manifest: f.manifest, Batch: batch,
 	}, st)
 	if err != nil {
 		return usageErr("%v", err)
@@ -118,6 +143,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	if _, err := statSource(src); err != nil {
 		return usageErr("%v", err)
 	}
+	var store *state.Store
 	if f.dryRun {
 		out := a.stdout
 		up.SetOnFile(func(r transfer.FileResult) {
@@ -129,15 +155,56 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 			return err
 		}
 		st.Retries = cli.Retries
-		up.SetAPI(cli.S3)
+		up.SetAPI(s3api(cli))
 		if err := transfer.CheckBucket(ctx, cli.S3, loc.Bucket); err != nil {
 			return &exitError{code: exitUsage, err: err}
+		}
+		store, err = a.openJournal(f.journal, loc)
+		if err != nil {
+			return err
+		}
+		if store != nil {
+			defer store.Close()
+			since, err := openCopyRun(store, src)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			up.SetJournal(store, since)
 		}
 	}
 	stop := startProgress(a.stderr, st, f.progress, "copied")
 	rep, err := up.Copy(ctx, src, loc)
 	stop()
+	if store != nil && err == nil && rep != nil && rep.Failed == 0 {
+		// Finished: the next copy of this source starts afresh.
+		if cerr := store.SetMeta(copyRunKey(src), ""); cerr != nil {
+			rep.Warn("closing the run in the journal: " + cerr.Error())
+		}
+	}
 	return a.finish(rep, err, f.jsonOut, f.progress.quiet)
+}
+
+// copyRunKey names the open-run marker of a copy of src.
+func copyRunKey(src string) string {
+	if abs, err := filepath.Abs(src); err == nil {
+		src = abs
+	}
+	return "copy-run:" + src
+}
+
+// openCopyRun returns the start of the copy run of src that this command
+// continues: the unfinished run's, or now for a new run. Journal records
+// older than it never make a file skip.
+func openCopyRun(store *state.Store, src string) (int64, error) {
+	v, err := store.Meta(copyRunKey(src))
+	if err != nil {
+		return 0, err
+	}
+	if since, perr := strconv.ParseInt(v, 10, 64); perr == nil && v != "" {
+		return since, nil
+	}
+	since := time.Now().UnixNano()
+	return since, store.SetMeta(copyRunKey(src), strconv.FormatInt(since, 10))
 }
 
 // finish prints the summary and turns the outcome into an exit code.
@@ -190,6 +257,9 @@ func printSummary(out, errw io.Writer, r *transfer.Report, quiet bool) {
 	fmt.Fprintf(out, "%s %d files, %s in %s (%.1f MB/s); %d skipped, %d failed, %d retries\n",
 		verb, r.Files, units.FormatBytes(r.Bytes), (time.Duration(r.Seconds * float64(time.Second))).Round(time.Millisecond),
 		r.MBps, r.FilesSkipped, r.Failed, r.Retries)
+	if r.BytesResumed > 0 {
+		fmt.Fprintf(out, "resumed: %s of unfinished uploads were already on the server and not sent again\n", units.FormatBytes(r.BytesResumed))
+	}
 	if r.Manifest != "" {
 		fmt.Fprintf(out, "manifest: %s\n", r.Manifest)
 	}

@@ -62,7 +62,7 @@ func runDownload(a *app, cmd *cobra.Command, src, dst string, f copyFlags) error
 		return err
 	}
 	st.Retries = cli.Retries
-	dl.SetAPI(cli.S3)
+	dl.SetAPI(s3api(cli))
 	if err := transfer.CheckBucket(ctx, cli.S3, loc.Bucket); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}

@@ -26,6 +26,7 @@ type planFlags struct {
 	concurrency, workers                          int
 	existingSnowball, printConfig                 bool
 	jsonOut, markdown, quiet                      bool
+	snow                                          planSnowballFlags
 }
 
 func newPlanCmd(a *app) *cobra.Command {
@@ -72,6 +73,7 @@ overrides.`,
 	fl.BoolVar(&f.jsonOut, "json", false, "print the plan as JSON")
 	fl.BoolVar(&f.markdown, "markdown", false, "print the plan as a Markdown report")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress while scanning")
+	f.snow.register(fl)
 	return cmd
 }
 
@@ -104,7 +106,10 @@ func (a *app) runPlan(cmd *cobra.Command, src string, f planFlags) error {
 	}
 	var o plan.Options
 	o.AccelerationSpeedup = f.speedup
-	o.ExistingSnowballCustomer = f.existingSnowball
+	o.ExistingSnowballCustomer = f.existingSnowball || f.snow.job != ""
+	if err := f.snow.check(); err != nil {
+		return err
+	}
 	o.SnowballTurnaroundDays = f.snowTurnaround
 	if o.Deadline, err = parseDeadline(f.deadline); err != nil {
 		return usageErr("--deadline: %v", err)
@@ -176,6 +181,11 @@ func (a *app) runPlan(cmd *cobra.Command, src string, f planFlags) error {
 	est, err := plan.EstimateRoutes(cfg, scan.Dataset(), link, o)
 	if err != nil {
 		return usageErr("%v", err)
+	}
+	usable := map[string]int64{"V3_5S": int64(cfg.Snowball.Device210Bytes.Value),
+		"EDGE_S": int64(cfg.Snowball.Device80Bytes.Value), "EDGE": int64(cfg.Snowball.Device80Bytes.Value)}
+	if err := a.writePlanSnowballJob(f.snow, scan.Bytes, usable); err != nil {
+		return err
 	}
 	switch {
 	case f.jsonOut:

@@ -103,7 +103,7 @@ func (a *app) runVerify(cmd *cobra.Command, src, dst string, f verifyFlags) erro
 	}
 	st := &transfer.Stats{Retries: cli.Retries}
 	stop := startProgress(a.stderr, st, f.progress, "verified")
-	rep, err := transfer.Verify(ctx, cli.S3, local, loc, transfer.VerifyOptions{
+	rep, err := transfer.Verify(ctx, s3api(cli), local, loc, transfer.VerifyOptions{
 		Deep: f.deep, PartSize: ps, MaxMemory: mem, Concurrency: f.concurrency, PartConcurrency: f.partConc,
 		Walk: transfer.WalkOptions{FollowSymlinks: f.followSymlinks, Filter: filter},
 	}, st)

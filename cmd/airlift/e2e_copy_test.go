@@ -334,3 +334,28 @@ func TestCopyErrorsE2E(t *testing.T) {
 		}
 	})
 }
+
+// A finished copy is finished: running it again copies again (it does not
+// trust the journal to say objects are still there), while an unfinished
+// one resumes (resume_test.go).
+func TestCopyAgainAfterFinishedRunE2E(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e")
+	}
+	srv := s3test.Start(t, s3test.Options{})
+	srv.CreateBucket(t, "bkt")
+	src := tree(t, map[string]int{"a": 100, "b/c": 200})
+	stateDir := t.TempDir()
+	for i := 0; i < 2; i++ {
+		r := airlift(t, srv, "copy", src, "s3://bkt/again/", "--state-dir", stateDir, "--json")
+		if r.code != 0 {
+			t.Fatalf("run %d: exit %d: %s", i, r.code, r.stderr)
+		}
+		var rep struct{ Files int64 }
+		json.Unmarshal([]byte(r.stdout), &rep)
+		if rep.Files != 2 {
+			t.Fatalf("run %d copied %d files, want 2", i, rep.Files)
+		}
+		os.Remove(srv.ObjectPath("bkt", "again/a")) // lost behind airlift's back
+	}
+}

@@ -25,7 +25,7 @@ import (
 var airliftBin string
 
 func TestMain(m *testing.M) {
-	flag.Parse()
+	flag.Parse() // testing.Short below needs the flags parsed
 	dir, err := os.MkdirTemp("", "airlift-e2e")
 	if err != nil {
 		panic(err)

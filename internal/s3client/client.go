@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strings"
@@ -29,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/airlift-io/airlift/internal/bwlimit"
 )
@@ -104,6 +106,11 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	if o.Accelerate && o.EndpointURL != "" {
 		return nil, errors.New("--accelerate and --endpoint-url cannot be used together")
 	}
+	if target == ProfileSnowballEdge {
+		if o.EndpointURL, err = SnowballEndpoint(o.EndpointURL); err != nil {
+			return nil, err
+		}
+	}
 	https := true
 	if o.EndpointURL != "" {
 		u, err := url.Parse(o.EndpointURL)
@@ -120,6 +127,9 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	retries := new(atomic.Int64)
 	loadOpts := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(hc),
+		// The SDK's own log lines (IMDS fallbacks, checksum notices) are
+		// not for our users; errors reach them through our messages.
+		config.WithLogger(logging.Nop{}),
 		config.WithRetryer(func() aws.Retryer { return newRetryer(o, retries) }),
 		// We supply CRC32C ourselves on every body we send; the SDK need not
 		// compute a second checksum, and downloads are checked by BLAKE3.
@@ -158,6 +168,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		}
 		if target == ProfileSnowballEdge {
 			so.UsePathStyle = true
+			so.APIOptions = append(so.APIOptions, refuseAWSChunked)
 		}
 		so.UseAccelerate = o.Accelerate
 		so.DisableLogOutputChecksumValidationSkipped = true
@@ -181,6 +192,11 @@ func (c *Client) CheckCredentials(ctx context.Context) error {
 	}
 	return nil
 }
+
+// ListV1 reports whether listings must use ListObjects (v1): the S3
+// adapter of a Snowball Edge has no ListObjectsV2. Pass it to
+// transfer.ListOptions.
+func (c *Client) ListV1() bool { return c.Target == ProfileSnowballEdge }
 
 // BucketRegion asks S3 where bucket lives, for runs against AWS that were
 // not given --region. Custom endpoints answer with the configured region.
@@ -207,9 +223,10 @@ func httpClient(o Options) (*awshttp.BuildableClient, error) {
 		tr.IdleConnTimeout = 90 * time.Second
 		tr.TLSHandshakeTimeout = 15 * time.Second
 		tr.ExpectContinueTimeout = time.Second
-		tr.ResponseHeaderTimeout = o.IOTimeout * 2
-		tr.WriteBufferSize = 256 << 10
-		tr.ReadBufferSize = 256 << 10
+		// No ResponseHeaderTimeout: the connection's idle timeout already
+		// bounds a wait for headers, and WithPatience must be able to extend it.
+		tr.WriteBufferSize = 64 << 10
+		tr.ReadBufferSize = 64 << 10
 		// S3 speaks HTTP/1.1; many connections beat one multiplexed one.
 		tr.ForceAttemptHTTP2 = false
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
@@ -223,13 +240,20 @@ type conn struct {
 	net.Conn
 	timeout time.Duration
 	lim     *bwlimit.Limiter
+	// patientUntil (unix ns) extends read deadlines for a request that
+	// was given patience (WithPatience).
+	patientUntil atomic.Int64
 }
 
 func (c *conn) Read(p []byte) (int, error) {
 	if c.lim != nil && len(p) > 64<<10 {
 		p = p[:64<<10]
 	}
-	if err := c.Conn.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
+	deadline := time.Now().Add(c.timeout)
+	if until := c.patientUntil.Load(); until > deadline.UnixNano() {
+		deadline = time.Unix(0, until)
+	}
+	if err := c.Conn.SetReadDeadline(deadline); err != nil {
 		return 0, err
 	}
 	n, err := c.Conn.Read(p)
@@ -237,6 +261,25 @@ func (c *conn) Read(p []byte) (int, error) {
 		_ = c.lim.Wait(context.Background(), n)
 	}
 	return n, err
+}
+
+// WithPatience lets a request made under ctx wait up to d for the
+// server's answer, beyond the connection's idle timeout. S3 keeps a slow
+// CompleteMultipartUpload alive with whitespace, but S3-compatible servers
+// often assemble a large object in silence; cutting them off would turn a
+// success into a retry (and some servers lose the object on that retry).
+func WithPatience(ctx context.Context, d time.Duration) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			nc := info.Conn
+			if tc, ok := nc.(*tls.Conn); ok {
+				nc = tc.NetConn()
+			}
+			if pc, ok := nc.(*conn); ok {
+				pc.patientUntil.Store(time.Now().Add(d).UnixNano())
+			}
+		},
+	})
 }
 
 func (c *conn) Write(p []byte) (int, error) {

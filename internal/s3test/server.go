@@ -45,6 +45,7 @@ type Server struct {
 	URL     string // http(s)://127.0.0.1:PORT
 	Root    string // POSIX backend directory: each bucket is a folder, each object a file
 	CACert  string // PEM of the self-signed certificate when TLS
+	keyPEM  string // its key, for proxies that pose as the server
 	cmd     *exec.Cmd
 	logPath string
 }
@@ -117,7 +118,7 @@ func Start(t testing.TB, o Options) *Server {
 	if o.TLS {
 		scheme = "https"
 		cert, key := selfSigned(t, dir)
-		s.CACert = cert
+		s.CACert, s.keyPEM = cert, key
 		env = append(env, "VGW_CERT="+cert, "VGW_KEY="+key)
 	}
 	s.URL = scheme + "://" + addr

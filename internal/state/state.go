@@ -608,9 +608,36 @@ func (s *Store) Close() error {
 }
 
 // Same reports whether a record describes the file with the given
-// identity: same size, modification time and inode. ctime is not
-// compared: copying a tree with hard links or restoring permissions moves
-// it without changing a byte.
-func (r Record) Same(size, mtime int64, dev, inode uint64) bool {
-	return r.Size == size && r.MTime == mtime && r.Inode == inode && r.Dev == dev
+// identity: same size, modification time and inode. The device number is
+// recorded but not compared (NFS and some volume managers renumber devices
+// across remounts; with the path, size and mtime, the inode is enough).
+// ctime is not compared either: restoring permissions or adding a hard
+// link changes it without changing a byte.
+func (r Record) Same(size, mtime int64, inode uint64) bool {
+	return r.Size == size && r.MTime == mtime && r.Inode == inode
+}
+
+// Meta returns a named value kept beside the records ("" when unset).
+func (s *Store) Meta(name string) (string, error) {
+	var v string
+	err := s.view(func(tx *bolt.Tx) error {
+		v = string(tx.Bucket(bMeta).Get([]byte("user:" + name)))
+		return nil
+	})
+	return v, err
+}
+
+// SetMeta sets (or, with value "", removes) a named value, durably and at
+// once.
+func (s *Store) SetMeta(name, value string) error {
+	if err := s.Flush(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bMeta)
+		if value == "" {
+			return b.Delete([]byte("user:" + name))
+		}
+		return b.Put([]byte("user:"+name), []byte(value))
+	})
 }
