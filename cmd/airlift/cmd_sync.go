@@ -116,24 +116,11 @@ func parseMaxDelete(s string) (n int64, pct float64, err error) {
 	return v, 0, nil
 }
 
-// openSyncStore opens the destination's state store. A lock held by
-// another process comes back as a *state.LockedError for the caller to
-// judge; anything else stops the command.
+// openSyncStore opens the destination's state store (the copy journal).
+// A lock held by another process comes back as a *state.LockedError
+// (wrapped) for the caller to judge; anything else stops the command.
 func (a *app) openSyncStore(dir string, loc transfer.Location) (*state.Store, error) {
-	if dir == "" {
-		d, err := state.DefaultDir()
-		if err != nil {
-			return nil, usageErr("%v", err)
-		}
-		dir = d
-	}
-	d := state.Dest{Endpoint: strings.TrimRight(a.conn.endpoint, "/"), Bucket: loc.Bucket, Prefix: loc.Prefix}
-	s, err := state.Open(dir, d, state.Options{})
-	var le *state.LockedError
-	if err != nil && !errors.As(err, &le) {
-		return nil, &exitError{code: exitUsage, err: err}
-	}
-	return s, err
+	return a.openStore(dir, loc)
 }
 
 func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
@@ -242,8 +229,15 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 
 	var outMu sync.Mutex
 	pass := func(ctx context.Context, st *transfer.Stats, settle time.Duration) (*syncer.Report, error) {
+		// The store is also the engine's journal: a large file cut off
+		// mid-way resumes on the next pass. Records older than this pass
+		// do not make the engine skip a file: sync sends a file because
+		// its content may differ from what the record describes.
+		puo := uo
+		puo.Journal = store
+		puo.TrustDoneSince = time.Now().UnixNano()
 		o := syncer.Options{
-			Source: src, Dest: loc, Upload: uo,
+			Source: src, Dest: loc, Upload: puo,
 			Checksum: f.checksum, Reconcile: f.reconcile, Adopt: adopt,
 			Delete: f.delete, MaxDelete: maxN, MaxDeletePercent: maxPct, Force: f.force, DryRun: f.dryRun,
 			Settle: settle, Stop: sig.Done(), Stats: st,

@@ -536,7 +536,7 @@ func (s *Syncer) plan(ctx context.Context, rc *remoteCursor, rs *runState, send 
 				rs.newF.Add(1)
 				return send(job)
 			}
-			if listing && (it.remote == nil || it.remote.size != it.rec.Size || it.rec.ETag != "" && it.remote.etag != it.rec.ETag) {
+			if listing && (it.remote == nil || it.remote.size != it.rec.Size || it.rec.ETag != "" && it.remote.etag != normETag(it.rec.ETag)) {
 				rs.drift.Add(1)
 				return send(job)
 			}
