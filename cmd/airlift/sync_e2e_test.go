@@ -741,3 +741,33 @@ func TestSyncAdoptsWhatCopyWrote(t *testing.T) {
 		t.Fatalf("--reconcile after adoption found drift: %v", m)
 	}
 }
+
+// A sync killed in the middle of a multipart file continues it on the
+// next run (the store is the engine's journal) and leaves no upload open.
+func TestSyncResumesAfterSIGKILL(t *testing.T) {
+	e := newSyncEnv(t, map[string]int{"big.bin": 20 << 20, "small.txt": 100})
+	cmd := exec.Command(airliftBin, "sync", e.src, e.dst(), "--state-dir", e.state, "--endpoint-url", e.srv.URL, "--bwlimit", "4MiB/s")
+	cmd.Env = e.srv.Env()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	cmd.Process.Kill()
+	cmd.Wait()
+	if r := e.sync(); r.code != 0 {
+		t.Fatalf("rerun: exit %d\n%s", r.code, r.stderr)
+	}
+	e.mirrored("after SIGKILL and a rerun")
+	ls := exec.Command("aws", "s3api", "list-multipart-uploads", "--endpoint-url", e.srv.URL, "--bucket", e.bucket, "--output", "json")
+	ls.Env = e.srv.Env()
+	out, err := ls.CombinedOutput()
+	if err != nil {
+		t.Fatalf("list-multipart-uploads: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "UploadId") {
+		t.Fatalf("uploads left open:\n%s", out)
+	}
+	if _, m := e.report(); num(m, "uploaded") != 0 {
+		t.Fatalf("third run uploaded again: %v", m)
+	}
+}
