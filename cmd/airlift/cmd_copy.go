@@ -123,6 +123,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 			mem = prof.Recommend.MaxMemory
 		}
 	}
+	applyMemoryLimit(mem)
 	if f.concurrency < 1 || f.partConc < 1 {
 		return usageErr("--concurrency and --part-concurrency must be at least 1")
 	}

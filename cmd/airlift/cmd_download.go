@@ -46,6 +46,7 @@ func runDownload(a *app, cmd *cobra.Command, src, dst string, f copyFlags) error
 	if err != nil {
 		return err
 	}
+	applyMemoryLimit(mem)
 	if f.concurrency < 1 || f.partConc < 1 {
 		return usageErr("--concurrency and --part-concurrency must be at least 1")
 	}

@@ -143,6 +143,7 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 	if err != nil {
 		return err
 	}
+	applyMemoryLimit(mem)
 	if f.concurrency < 1 || f.partConc < 1 {
 		return usageErr("--concurrency and --part-concurrency must be at least 1")
 	}

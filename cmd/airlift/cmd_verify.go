@@ -91,6 +91,7 @@ func (a *app) runVerify(cmd *cobra.Command, src, dst string, f verifyFlags) erro
 	if err != nil {
 		return err
 	}
+	applyMemoryLimit(mem)
 	if f.concurrency < 1 || f.partConc < 1 {
 		return usageErr("--concurrency and --part-concurrency must be at least 1")
 	}

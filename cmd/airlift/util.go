@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -27,4 +28,18 @@ func statSource(p string) (os.FileInfo, error) {
 
 func ctxInterrupted(err error) bool {
 	return errors.Is(err, context.Canceled)
+}
+
+// applyMemoryLimit tells the Go runtime about the run's memory budget.
+// The engine never holds more than budget bytes of buffers, but with the
+// default GOGC the heap may grow to twice what is live before a collection,
+// so buffers dropped by the pool (when a run moves between size classes)
+// would linger and push RSS well past the budget. A soft limit a little
+// above the budget makes the collector reclaim them in time. A GOMEMLIMIT
+// set by the user wins.
+func applyMemoryLimit(budget int64) {
+	if budget <= 0 || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(budget + 64<<20)
 }
