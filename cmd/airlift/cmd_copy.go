@@ -20,8 +20,7 @@ import (
 func init() { commands = append(commands, newCopyCmd) }
 
 type copyFlags struct {
-	partSize, maxMemory      string
-	concurrency, partConc    int
+	engineFlags
 	include, exclude         []string
 	dryRun, followSymlinks   bool
 	storageClass, sse, kmsID string
@@ -52,10 +51,7 @@ single PUTs, the object tag airlift-blake3 for multipart objects).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.partSize, "part-size", "", "multipart part size (default 8MiB, raised to fit 10,000 parts)")
-	fl.StringVar(&f.maxMemory, "max-memory", "160MiB", "memory budget for all buffers")
-	fl.IntVar(&f.concurrency, "concurrency", 64, "files in flight")
-	fl.IntVar(&f.partConc, "part-concurrency", 16, "multipart parts in flight across all files")
+	f.engineFlags.register(fl, uploadHelp)
 	fl.StringArrayVar(&f.include, "include", nil, "only files matching this glob (repeatable)")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip files matching this glob (repeatable)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print what would be copied; send nothing")
@@ -100,11 +96,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	ps, err := sizeFlag("part-size", f.partSize)
-	if err != nil {
-		return err
-	}
-	mem, err := sizeFlag("max-memory", f.maxMemory)
+	ps, mem, err := f.engineFlags.parse()
 	if err != nil {
 		return err
 	}
@@ -123,9 +115,9 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 			mem = prof.Recommend.MaxMemory
 		}
 	}
-	applyMemoryLimit(mem)
-	if f.concurrency < 1 || f.partConc < 1 {
-		return usageErr("--concurrency and --part-concurrency must be at least 1")
+	applyMemoryLimit(mem) // again: the profile may have changed it
+	if f.partConc < 1 {
+		return usageErr("--part-concurrency must be at least 1")
 	}
 	batch, err := f.ax.options(a)
 	if err != nil {

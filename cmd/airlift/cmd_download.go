@@ -38,17 +38,9 @@ func runDownload(a *app, cmd *cobra.Command, src, dst string, f copyFlags) error
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	ps, err := sizeFlag("part-size", f.partSize)
+	ps, mem, err := f.engineFlags.parse()
 	if err != nil {
 		return err
-	}
-	mem, err := sizeFlag("max-memory", f.maxMemory)
-	if err != nil {
-		return err
-	}
-	applyMemoryLimit(mem)
-	if f.concurrency < 1 || f.partConc < 1 {
-		return usageErr("--concurrency and --part-concurrency must be at least 1")
 	}
 	st := &transfer.Stats{}
 	dl, err := transfer.NewDownloader(nil, transfer.DownloadOptions{

@@ -65,10 +65,7 @@ something changed or failed.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.partSize, "part-size", "", "multipart part size (default 8MiB, raised to fit 10,000 parts)")
-	fl.StringVar(&f.maxMemory, "max-memory", "160MiB", "memory budget for all buffers")
-	fl.IntVar(&f.concurrency, "concurrency", 64, "files in flight")
-	fl.IntVar(&f.partConc, "part-concurrency", 16, "multipart parts in flight across all files")
+	f.engineFlags.register(fl, uploadHelp)
 	fl.StringArrayVar(&f.include, "include", nil, "only files matching this glob (repeatable); other keys are left alone")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip files matching this glob (repeatable); their keys are left alone")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print what would be uploaded, adopted and deleted; change nothing")
@@ -135,17 +132,9 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	ps, err := sizeFlag("part-size", f.partSize)
+	ps, mem, err := f.engineFlags.parse()
 	if err != nil {
 		return err
-	}
-	mem, err := sizeFlag("max-memory", f.maxMemory)
-	if err != nil {
-		return err
-	}
-	applyMemoryLimit(mem)
-	if f.concurrency < 1 || f.partConc < 1 {
-		return usageErr("--concurrency and --part-concurrency must be at least 1")
 	}
 	adopt, err := syncer.ParseAdopt(f.adopt)
 	if err != nil {

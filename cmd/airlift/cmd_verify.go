@@ -16,13 +16,12 @@ import (
 func init() { commands = append(commands, newVerifyCmd) }
 
 type verifyFlags struct {
-	deep                  bool
-	partSize, maxMemory   string
-	concurrency, partConc int
-	jsonOut               bool
-	followSymlinks        bool
-	include, exclude      []string
-	progress              progressOpts
+	deep bool
+	engineFlags
+	jsonOut          bool
+	followSymlinks   bool
+	include, exclude []string
+	progress         progressOpts
 }
 
 func newVerifyCmd(a *app) *cobra.Command {
@@ -47,10 +46,12 @@ configuration error.`,
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&f.deep, "deep", false, "read every object back and hash it (parallel ranged GETs for large objects)")
-	fl.StringVar(&f.partSize, "part-size", "", "ranged-GET size for --deep (default 8MiB)")
-	fl.StringVar(&f.maxMemory, "max-memory", "160MiB", "memory budget for all buffers")
-	fl.IntVar(&f.concurrency, "concurrency", 16, "files compared at once")
-	fl.IntVar(&f.partConc, "part-concurrency", 16, "ranged GETs in flight with --deep")
+	f.engineFlags.register(fl, engineHelp{
+		concurrency: 16,
+		partSize:    "ranged-GET size for --deep (default 8MiB)",
+		conc:        "files compared at once",
+		parts:       "ranged GETs in flight with --deep",
+	})
 	fl.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
 	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links in the local tree (as copy --follow-symlinks)")
 	fl.StringArrayVar(&f.include, "include", nil, "only compare files and objects matching this glob (repeatable)")
@@ -83,17 +84,9 @@ func (a *app) runVerify(cmd *cobra.Command, src, dst string, f verifyFlags) erro
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	ps, err := sizeFlag("part-size", f.partSize)
+	ps, mem, err := f.engineFlags.parse()
 	if err != nil {
 		return err
-	}
-	mem, err := sizeFlag("max-memory", f.maxMemory)
-	if err != nil {
-		return err
-	}
-	applyMemoryLimit(mem)
-	if f.concurrency < 1 || f.partConc < 1 {
-		return usageErr("--concurrency and --part-concurrency must be at least 1")
 	}
 	cli, err := a.regionFor(ctx, f.concurrency+f.partConc, loc.Bucket)
 	if err != nil {

@@ -1,0 +1,46 @@
+package main
+
+import "github.com/spf13/pflag"
+
+// engineFlags size a transfer: part size, memory budget and how much is in
+// flight. copy, sync, verify and download take the same four flags.
+type engineFlags struct {
+	partSize, maxMemory   string
+	concurrency, partConc int
+}
+
+// engineHelp words the flags for one command.
+type engineHelp struct {
+	concurrency           int
+	partSize, conc, parts string
+}
+
+var uploadHelp = engineHelp{
+	concurrency: 64,
+	partSize:    "multipart part size (default 8MiB, raised to fit 10,000 parts)",
+	conc:        "files in flight",
+	parts:       "multipart parts in flight across all files",
+}
+
+func (e *engineFlags) register(fl *pflag.FlagSet, h engineHelp) {
+	fl.StringVar(&e.partSize, "part-size", "", h.partSize)
+	fl.StringVar(&e.maxMemory, "max-memory", "160MiB", "memory budget for all buffers")
+	fl.IntVar(&e.concurrency, "concurrency", h.concurrency, h.conc)
+	fl.IntVar(&e.partConc, "part-concurrency", 16, h.parts)
+}
+
+// parse checks the flags, returns the part size (0 = default) and the
+// memory budget, and tells the runtime about the budget.
+func (e *engineFlags) parse() (partSize, maxMemory int64, err error) {
+	if partSize, err = sizeFlag("part-size", e.partSize); err != nil {
+		return 0, 0, err
+	}
+	if maxMemory, err = sizeFlag("max-memory", e.maxMemory); err != nil {
+		return 0, 0, err
+	}
+	if e.concurrency < 1 || e.partConc < 1 {
+		return 0, 0, usageErr("--concurrency and --part-concurrency must be at least 1")
+	}
+	applyMemoryLimit(maxMemory)
+	return partSize, maxMemory, nil
+}
