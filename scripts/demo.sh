@@ -31,7 +31,7 @@ head -c 20M /dev/urandom >"$WORK/data/train.parquet"
 head -c 9M /dev/urandom >"$WORK/data/eval.parquet"
 
 echo "== airlift copy $WORK/data s3://demo-bucket/dataset/ --endpoint-url $EP"
-"$AIRLIFT" copy "$WORK/data" s3://demo-bucket/dataset/ --endpoint-url "$EP"
+"$AIRLIFT" copy "$WORK/data" s3://demo-bucket/dataset/ --endpoint-url "$EP" --state-dir "$WORK/state"
 
 echo
 echo "== what the bucket holds (from the server's own storage):"
