@@ -249,11 +249,7 @@ func (c *conn) Read(p []byte) (int, error) {
 	if c.lim != nil && len(p) > 64<<10 {
 		p = p[:64<<10]
 	}
-	deadline := time.Now().Add(c.timeout)
-	if until := c.patientUntil.Load(); until > deadline.UnixNano() {
-		deadline = time.Unix(0, until)
-	}
-	if err := c.Conn.SetReadDeadline(deadline); err != nil {
+	if err := c.setReadDeadline(); err != nil {
 		return 0, err
 	}
 	n, err := c.Conn.Read(p)
@@ -261,6 +257,25 @@ func (c *conn) Read(p []byte) (int, error) {
 		_ = c.lim.Wait(context.Background(), n)
 	}
 	return n, err
+}
+
+// setReadDeadline arms the idle timeout, or the patience a request was
+// given if that lasts longer. Patience granted while we set the deadline
+// is not lost: we look again after setting it.
+func (c *conn) setReadDeadline() error {
+	for {
+		until := c.patientUntil.Load()
+		deadline := time.Now().Add(c.timeout)
+		if until > deadline.UnixNano() {
+			deadline = time.Unix(0, until)
+		}
+		if err := c.Conn.SetReadDeadline(deadline); err != nil {
+			return err
+		}
+		if c.patientUntil.Load() == until {
+			return nil
+		}
+	}
 }
 
 // WithPatience lets a request made under ctx wait up to d for the
@@ -276,7 +291,11 @@ func WithPatience(ctx context.Context, d time.Duration) context.Context {
 				nc = tc.NetConn()
 			}
 			if pc, ok := nc.(*conn); ok {
-				pc.patientUntil.Store(time.Now().Add(d).UnixNano())
+				// The transport's reader may already be blocked in Read
+				// with the short deadline: extend that one too.
+				until := time.Now().Add(d)
+				pc.patientUntil.Store(until.UnixNano())
+				_ = pc.Conn.SetReadDeadline(until)
 			}
 		},
 	})
