@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -116,6 +117,9 @@ func TestSchema1Migrated(t *testing.T) {
 	}
 
 	s = open(t, dir)
+	if _, err := os.Stat(path + ".converting"); !os.IsNotExist(err) {
+		t.Errorf("conversion file left behind: %v", err)
+	}
 	n := 0
 	err = s.Iterate("", func(k string, r Record) error {
 		n++
@@ -173,5 +177,37 @@ func TestBadRecordIsCorrupt(t *testing.T) {
 	}
 	if err := s.Iterate("", func(string, Record) error { return nil }); !errors.As(err, &ce) {
 		t.Fatalf("Iterate over a bad record: %v", err)
+	}
+}
+
+// A schema 1 store with a record that does not parse is refused, and
+// left as it was: never converted into a store that lacks the record.
+func TestSchema1BadRecordRefused(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	path := s.Path()
+	s.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Update(func(tx *bolt.Tx) error {
+		b, _ := tx.CreateBucket(bObjectsV1)
+		_ = b.Put([]byte("p/a"), []byte(`{"status":"done"}`))
+		_ = b.Put([]byte("p/b"), []byte(`{"status":`))
+		return tx.Bucket(bMeta).Put([]byte("schema"), []byte("1"))
+	})
+	db.Close()
+	before, _ := os.ReadFile(path)
+	_, err = Open(dir, dest, Options{})
+	var ce *CorruptError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), `"p/b"`) {
+		t.Fatalf("Open of a bad schema 1 store: %v", err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Error("the schema 1 store was changed")
+	}
+	if _, err := os.Stat(path + ".converting"); !os.IsNotExist(err) {
+		t.Errorf("conversion file left behind: %v", err)
 	}
 }

@@ -223,7 +223,16 @@ func Open(dir string, d Dest, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 200 * time.Millisecond, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	db, err := bolt.Open(path, 0o600, boltOptions)
+	if err == nil {
+		db, err = migrate(path, db)
+		var ce *CorruptError
+		if errors.As(err, &ce) {
+			ce.Path = path
+			lock.Close()
+			return nil, err
+		}
+	}
 	if err != nil {
 		lock.Close()
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -251,6 +260,8 @@ func Open(dir string, d Dest, o Options) (*Store, error) {
 	go s.flusher()
 	return s, nil
 }
+
+var boltOptions = &bolt.Options{Timeout: 200 * time.Millisecond, NoFreelistSync: true, FreelistType: bolt.FreelistMapType}
 
 // lockFile takes an exclusive, non-blocking flock on path and writes our
 // PID into it. The kernel drops the lock when the process dies, so a
@@ -302,9 +313,6 @@ func (s *Store) initSchema(d Dest) error {
 		if v > SchemaVersion {
 			return fmt.Errorf("state store was written by a newer airlift (schema %d, this airlift knows %d); upgrade airlift or use another --state-dir", v, SchemaVersion)
 		}
-		if v < 1 {
-			return &CorruptError{Err: fmt.Errorf("bad schema version %d", v)}
-		}
 		var got Dest
 		if err := json.Unmarshal(meta.Get([]byte("dest")), &got); err != nil {
 			return &CorruptError{Err: fmt.Errorf("bad destination record: %w", err)}
@@ -320,8 +328,8 @@ func (s *Store) initSchema(d Dest) error {
 		if err := s.loadRoots(tx); err != nil {
 			return err
 		}
-		if v == 1 {
-			return s.migrateV1(tx, meta)
+		if v < SchemaVersion {
+			return &CorruptError{Err: fmt.Errorf("schema %d was not converted", v)}
 		}
 		return nil
 	})
@@ -348,33 +356,6 @@ func (s *Store) loadRoots(tx *bolt.Tx) error {
 	})
 	s.rootList.Store(&list)
 	return err
-}
-
-// migrateV1 converts a schema 1 store (JSON records) in the transaction
-// that opens it: all or nothing, so a store is never half converted.
-func (s *Store) migrateV1(tx *bolt.Tx, meta *bolt.Bucket) error {
-	old := tx.Bucket(bObjectsV1)
-	if old != nil {
-		recs := tx.Bucket(bRecords)
-		recs.FillPercent = recordFill
-		rootID := s.rootIDFunc(tx)
-		var buf []byte
-		err := old.ForEach(func(k, v []byte) error {
-			var r Record
-			if err := json.Unmarshal(v, &r); err != nil {
-				return &CorruptError{Err: fmt.Errorf("record %q: %w", k, err)}
-			}
-			buf = encodeRecord(buf[:0], string(k), &r, rootID)
-			return recs.Put(k, append([]byte(nil), buf...))
-		})
-		if err != nil {
-			return fmt.Errorf("converting the state store to schema %d: %w", SchemaVersion, err)
-		}
-		if err := tx.DeleteBucket(bObjectsV1); err != nil {
-			return err
-		}
-	}
-	return meta.Put([]byte("schema"), []byte(strconv.Itoa(SchemaVersion)))
 }
 
 // rootIDFunc returns the encoder's lookup of a folder's id, adding new
