@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -89,7 +89,7 @@ func (w *walker) dir(osPath, rel string) error {
 	if err != nil {
 		return w.fn(Entry{Path: osPath, Rel: rel, Err: fmt.Errorf("cannot read directory: %w", unwrapPathError(err))})
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].key < items[j].key })
+	slices.SortFunc(items, func(a, b dirItem) int { return strings.Compare(a.key, b.key) })
 	for _, it := range items {
 		childPath := join(osPath, it.name)
 		childRel := it.name
