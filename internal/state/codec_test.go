@@ -211,3 +211,32 @@ func TestSchema1BadRecordRefused(t *testing.T) {
 		t.Errorf("conversion file left behind: %v", err)
 	}
 }
+
+// An iteration gives back the pages it mapped in; what it, and anything
+// after it, reads must be unaffected.
+func TestIterateAfterReleasingPages(t *testing.T) {
+	s := open(t, t.TempDir())
+	defer s.Close()
+	const n = 3 * releaseAfter
+	for i := 0; i < n; i++ {
+		if err := s.Put(fmt.Sprintf("p/d/%06d", i), Record{Path: fmt.Sprintf("/src/d/%06d", i), Size: int64(i), Status: Done, BLAKE3: strings.Repeat("ab", 32)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := 0; round < 3; round++ {
+		i := 0
+		err := s.Iterate("p/", func(k string, r Record) error {
+			if k != fmt.Sprintf("p/d/%06d", i) || r.Size != int64(i) || r.Path != "/src/d/"+k[4:] || r.BLAKE3 != strings.Repeat("ab", 32) {
+				return fmt.Errorf("record %d: %s %+v", i, k, r)
+			}
+			i++
+			return nil
+		})
+		if err != nil || i != n {
+			t.Fatalf("round %d: %d records, %v", round, i, err)
+		}
+		if r, ok, err := s.Get("p/d/000007"); err != nil || !ok || r.Size != 7 {
+			t.Fatalf("Get after an iteration: %+v %v %v", r, ok, err)
+		}
+	}
+}

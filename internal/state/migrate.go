@@ -92,7 +92,14 @@ func migrate(path string, db *bolt.DB) (*bolt.DB, error) {
 				return nil
 			})
 			batch = batch[:0]
-			return err
+			if err != nil {
+				return err
+			}
+			releaseMapped(db, old)
+			return nw.View(func(tx *bolt.Tx) error {
+				releaseMapped(nw, tx)
+				return nil
+			})
 		}
 		if objs := old.Bucket(bObjectsV1); objs != nil {
 			c := objs.Cursor()

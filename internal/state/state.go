@@ -640,7 +640,14 @@ func (s *Store) Iterate(from string, fn func(key string, r Record) error) error 
 	return s.view(func(tx *bolt.Tx) error {
 		rootList := *s.rootList.Load()
 		c := tx.Bucket(bRecords).Cursor()
+		n := 0
+		defer func() {
+			if n >= releaseAfter {
+				releaseMapped(s.db, tx)
+			}
+		}()
 		for k, v := c.Seek([]byte(from)); k != nil; k, v = c.Next() {
+			n++
 			key := string(k)
 			r, err := s.decodeRecord(v, key, rootList)
 			if err != nil {
@@ -652,6 +659,24 @@ func (s *Store) Iterate(from string, fn func(key string, r Record) error) error 
 		}
 		return nil
 	})
+}
+
+// releaseAfter is how many records an iteration reads before it gives
+// back the pages of the file it mapped in.
+const releaseAfter = 1024
+
+// releaseMapped drops the pages of db's memory map from the process's
+// resident set (madvise MADV_DONTNEED). A pass over a million records
+// would otherwise keep the whole store resident, counted in the process's
+// RSS, for as long as it runs. The mapping is read-only and shared: the
+// pages stay in the page cache and a later read maps them back. tx must
+// be open: it keeps bbolt from remapping the file meanwhile.
+func releaseMapped(db *bolt.DB, tx *bolt.Tx) {
+	data, n := db.Info().Data, uintptr(tx.Size())
+	if data == 0 || n == 0 {
+		return
+	}
+	_, _, _ = unix.Syscall(unix.SYS_MADVISE, data, n, unix.MADV_DONTNEED)
 }
 
 // Uploads returns the multipart uploads this store started and has not
