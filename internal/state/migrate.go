@@ -52,6 +52,7 @@ func migrate(path string, db *bolt.DB) (*bolt.DB, error) {
 	list := []string{""}
 	s.rootList.Store(&list)
 	err = db.View(func(old *bolt.Tx) error {
+		releaseMapped(db, old) // read whole by bbolt to rebuild its free list
 		err := nw.Update(func(tx *bolt.Tx) error {
 			for _, name := range [][]byte{bMeta, bParts, bUploads} {
 				dst, err := tx.CreateBucket(name)

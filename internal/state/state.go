@@ -243,6 +243,12 @@ func Open(dir string, d Dest, o Options) (*Store, error) {
 		}
 		return nil, &CorruptError{Path: path, Err: err}
 	}
+	// A store written without a free list (schema 1 was) was read whole
+	// to rebuild it: give those pages back.
+	_ = db.View(func(tx *bolt.Tx) error {
+		releaseMapped(db, tx)
+		return nil
+	})
 	// bbolt creates the file with the mode we ask for, but an existing
 	// file keeps whatever it has; the journal names every file and key.
 	_ = os.Chmod(path, 0o600)
@@ -261,7 +267,12 @@ func Open(dir string, d Dest, o Options) (*Store, error) {
 	return s, nil
 }
 
-var boltOptions = &bolt.Options{Timeout: 200 * time.Millisecond, NoFreelistSync: true, FreelistType: bolt.FreelistMapType}
+// boltOptions: the free list is written with each commit (a page or two:
+// the store is written compact and mostly appended to). Without it
+// (NoFreelistSync) every open rebuilds the list by reading every page of
+// the file, which for a million records is a second of work and the
+// whole store resident in memory before a sync has read one record.
+var boltOptions = &bolt.Options{Timeout: 200 * time.Millisecond, FreelistType: bolt.FreelistMapType}
 
 // lockFile takes an exclusive, non-blocking flock on path and writes our
 // PID into it. The kernel drops the lock when the process dies, so a
