@@ -15,33 +15,43 @@ import (
 // writes: bbolt holds a transaction's changes in memory.
 const migrateBatch = 50000
 
-// migrate converts the store at path, open as db, to SchemaVersion when
-// it is of schema 1, and returns the store to use (db itself when no
-// conversion was needed). The conversion writes a new file beside the
-// old one and renames it over the old at the end, so that a run killed
-// meanwhile leaves the old store as it was (and the next run starts
-// over), and so that the converted store is compact: bbolt never gives
-// back the pages of deleted records. On error db is closed.
-func migrate(path string, db *bolt.DB) (*bolt.DB, error) {
+// migrate converts the store at path to SchemaVersion when it is of
+// schema 1. The conversion writes a new file beside the old one and
+// renames it over the old at the end, so that a run killed meanwhile
+// leaves the old store as it was (and the next run starts over), and so
+// that the converted store is compact: bbolt never gives back the pages
+// of deleted records. The old store is opened read-only: opened for
+// writing, bbolt would first read all of it to rebuild the free list
+// schema 1 did not keep. A store that cannot be opened here is left for
+// Open to report.
+func migrate(path string) error {
+	tmp := path + ".converting"
+	_ = os.Remove(tmp) // left by a conversion that was cut off
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: boltOptions.Timeout})
+	if err != nil {
+		return nil
+	}
 	v := 0
-	err := db.View(func(tx *bolt.Tx) error {
+	err = db.View(func(tx *bolt.Tx) error {
 		if m := tx.Bucket(bMeta); m != nil {
 			v, _ = strconv.Atoi(string(m.Get([]byte("schema"))))
 		}
 		return nil
 	})
-	tmp := path + ".converting"
 	if err != nil || v != 1 {
-		_ = os.Remove(tmp) // left by a conversion that was cut off
-		return db, err
+		db.Close()
+		return nil
 	}
-	fail := func(err error) (*bolt.DB, error) {
+	fail := func(err error) error {
 		db.Close()
 		_ = os.Remove(tmp)
 		if os.IsPermission(err) || errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("converting state store %s to schema %d: %w", path, SchemaVersion, err)
+			return fmt.Errorf("converting state store %s to schema %d: %w", path, SchemaVersion, err)
 		}
-		return nil, &CorruptError{Path: path, Err: fmt.Errorf("converting it to schema %d: %w", SchemaVersion, err)}
+		return &CorruptError{Path: path, Err: fmt.Errorf("converting it to schema %d: %w", SchemaVersion, err)}
 	}
 	_ = os.Remove(tmp)
 	nw, err := bolt.Open(tmp, 0o600, boltOptions)
@@ -52,7 +62,6 @@ func migrate(path string, db *bolt.DB) (*bolt.DB, error) {
 	list := []string{""}
 	s.rootList.Store(&list)
 	err = db.View(func(old *bolt.Tx) error {
-		releaseMapped(db, old) // read whole by bbolt to rebuild its free list
 		err := nw.Update(func(tx *bolt.Tx) error {
 			for _, name := range [][]byte{bMeta, bParts, bUploads} {
 				dst, err := tx.CreateBucket(name)
@@ -133,13 +142,13 @@ func migrate(path string, db *bolt.DB) (*bolt.DB, error) {
 	db.Close()
 	if err := os.Rename(tmp, path); err != nil {
 		_ = os.Remove(tmp)
-		return nil, fmt.Errorf("converting state store %s to schema %d: %w", path, SchemaVersion, err)
+		return fmt.Errorf("converting state store %s to schema %d: %w", path, SchemaVersion, err)
 	}
 	if d, err := os.Open(filepath.Dir(path)); err == nil {
 		_ = d.Sync()
 		d.Close()
 	}
-	return bolt.Open(path, 0o600, boltOptions)
+	return nil
 }
 
 // copyBucket copies src's keys and nested buckets into dst.

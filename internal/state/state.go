@@ -223,16 +223,11 @@ func Open(dir string, d Dest, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(path, 0o600, boltOptions)
-	if err == nil {
-		db, err = migrate(path, db)
-		var ce *CorruptError
-		if errors.As(err, &ce) {
-			ce.Path = path
-			lock.Close()
-			return nil, err
-		}
+	if err := migrate(path); err != nil {
+		lock.Close()
+		return nil, err
 	}
+	db, err := bolt.Open(path, 0o600, boltOptions)
 	if err != nil {
 		lock.Close()
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -243,12 +238,6 @@ func Open(dir string, d Dest, o Options) (*Store, error) {
 		}
 		return nil, &CorruptError{Path: path, Err: err}
 	}
-	// A store written without a free list (schema 1 was) was read whole
-	// to rebuild it: give those pages back.
-	_ = db.View(func(tx *bolt.Tx) error {
-		releaseMapped(db, tx)
-		return nil
-	})
 	// bbolt creates the file with the mode we ask for, but an existing
 	// file keeps whatever it has; the journal names every file and key.
 	_ = os.Chmod(path, 0o600)
