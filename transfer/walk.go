@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -85,43 +85,13 @@ func (w *walker) dir(osPath, rel string) error {
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
-	des, err := os.ReadDir(osPath)
-	if err != nil && len(des) == 0 {
+	items, err := w.list(osPath)
+	if err != nil {
 		return w.fn(Entry{Path: osPath, Rel: rel, Err: fmt.Errorf("cannot read directory: %w", unwrapPathError(err))})
 	}
-	items := make([]dirItem, 0, len(des))
-	for _, de := range des {
-		it := dirItem{name: de.Name()}
-		childPath := filepath.Join(osPath, it.name)
-		info, ierr := de.Info()
-		switch {
-		case ierr != nil:
-			it.err = unwrapPathError(ierr)
-		case info.Mode()&fs.ModeSymlink != 0:
-			if !w.o.FollowSymlinks {
-				it.skip = "symbolic link (use --follow-symlinks to follow)"
-				break
-			}
-			tinfo, serr := os.Stat(childPath)
-			if serr != nil {
-				it.err = fmt.Errorf("broken symbolic link: %w", unwrapPathError(serr))
-				break
-			}
-			info = tinfo
-		}
-		it.info = info
-		if it.err == nil && it.skip == "" && info.IsDir() {
-			it.isDir = true
-		}
-		it.key = it.name
-		if it.isDir {
-			it.key += "/"
-		}
-		items = append(items, it)
-	}
-	sort.Slice(items, func(i, j int) bool { return items[i].key < items[j].key })
+	slices.SortFunc(items, func(a, b dirItem) int { return strings.Compare(a.key, b.key) })
 	for _, it := range items {
-		childPath := filepath.Join(osPath, it.name)
+		childPath := join(osPath, it.name)
 		childRel := it.name
 		if rel != "" {
 			childRel = rel + "/" + it.name
@@ -165,6 +135,63 @@ func (w *walker) dir(osPath, rel string) error {
 		}
 	}
 	return nil
+}
+
+// list reads a directory and stats its entries (not following symbolic
+// links unless asked to). The stats are made relative to the open
+// directory (fstatat), which spares the kernel resolving the whole path
+// again for each file: on a tree of small files the stats are most of a
+// no-change sync's work.
+func (w *walker) list(osPath string) ([]dirItem, error) {
+	d, err := os.Open(osPath)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	des, err := d.ReadDir(-1)
+	if err != nil && len(des) == 0 {
+		return nil, err
+	}
+	fd := int(d.Fd())
+	items := make([]dirItem, 0, len(des))
+	for _, de := range des {
+		it := dirItem{name: de.Name()}
+		info, ierr := lstatAt(fd, it.name)
+		switch {
+		case ierr != nil:
+			it.err = ierr
+		case info.Mode()&fs.ModeSymlink != 0:
+			if !w.o.FollowSymlinks {
+				it.skip = "symbolic link (use --follow-symlinks to follow)"
+				break
+			}
+			tinfo, serr := os.Stat(join(osPath, it.name))
+			if serr != nil {
+				it.err = fmt.Errorf("broken symbolic link: %w", unwrapPathError(serr))
+				break
+			}
+			info = tinfo
+		}
+		it.info = info
+		if it.err == nil && it.skip == "" && info.IsDir() {
+			it.isDir = true
+		}
+		it.key = it.name
+		if it.isDir {
+			it.key += "/"
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+// join is filepath.Join of a clean directory and a base name, without
+// the cleaning, which a walk of many files would pay for each.
+func join(dir, name string) string {
+	if strings.HasSuffix(dir, string(filepath.Separator)) {
+		return dir + name
+	}
+	return dir + string(filepath.Separator) + name
 }
 
 func (w *walker) loop(fi fs.FileInfo) ([2]uint64, bool) {

@@ -35,6 +35,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -42,15 +43,25 @@ import (
 )
 
 // SchemaVersion is the layout this code writes. A store written by a newer
-// airlift is refused rather than misread.
-const SchemaVersion = 1
+// airlift is refused rather than misread; one of schema 1 (JSON records)
+// is converted when opened.
+const SchemaVersion = 2
 
 var (
 	bMeta    = []byte("meta")    // "schema" -> decimal version, "dest" -> JSON Dest
-	bObjects = []byte("objects") // object key -> JSON Record
+	bRecords = []byte("records") // object key -> Record, encoded as in codec.go
+	bRoots   = []byte("roots")   // big-endian root id -> source folder (see codec.go)
 	bParts   = []byte("parts")   // object key -> nested bucket: big-endian part number -> JSON Part
 	bUploads = []byte("uploads") // upload id -> JSON Upload: multipart uploads this store started and has not seen end
+
+	bObjectsV1 = []byte("objects") // schema 1: object key -> JSON Record
 )
+
+// recordFill is the fill percent of the records bucket's pages. Records
+// mostly arrive in key order (a walk is sorted), for which bbolt's
+// default of one half leaves every page half empty: the file, and what a
+// full pass maps into memory, would double.
+const recordFill = 0.9
 
 // Dest names the destination a store belongs to. Endpoint is "" for AWS.
 type Dest struct {
@@ -125,6 +136,9 @@ type Store struct {
 	flushMu  sync.Mutex         // one commit at a time
 	inflight map[string]*Record // changes being committed, visible to Get meanwhile
 	closed   bool
+
+	rootIDs  map[string]uint64        // under flushMu
+	rootList atomic.Pointer[[]string] // by id; copied on write
 }
 
 type opKind int
@@ -209,7 +223,11 @@ func Open(dir string, d Dest, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 200 * time.Millisecond, NoFreelistSync: true})
+	if err := migrate(path); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	db, err := bolt.Open(path, 0o600, boltOptions)
 	if err != nil {
 		lock.Close()
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -223,7 +241,9 @@ func Open(dir string, d Dest, o Options) (*Store, error) {
 	// bbolt creates the file with the mode we ask for, but an existing
 	// file keeps whatever it has; the journal names every file and key.
 	_ = os.Chmod(path, 0o600)
-	if err := initSchema(db, d); err != nil {
+	s := &Store{path: path, db: db, lock: lock, o: o, pending: map[string]*Record{},
+		kick: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
+	if err := s.initSchema(d); err != nil {
 		db.Close()
 		lock.Close()
 		var ce *CorruptError
@@ -232,11 +252,16 @@ func Open(dir string, d Dest, o Options) (*Store, error) {
 		}
 		return nil, err
 	}
-	s := &Store{path: path, db: db, lock: lock, o: o, pending: map[string]*Record{},
-		kick: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
 	go s.flusher()
 	return s, nil
 }
+
+// boltOptions: the free list is written with each commit (a page or two:
+// the store is written compact and mostly appended to). Without it
+// (NoFreelistSync) every open rebuilds the list by reading every page of
+// the file, which for a million records is a second of work and the
+// whole store resident in memory before a sync has read one record.
+var boltOptions = &bolt.Options{Timeout: 200 * time.Millisecond, FreelistType: bolt.FreelistMapType}
 
 // lockFile takes an exclusive, non-blocking flock on path and writes our
 // PID into it. The kernel drops the lock when the process dies, so a
@@ -262,11 +287,11 @@ func lockFile(path string) (*os.File, error) {
 	return f, nil
 }
 
-func initSchema(db *bolt.DB, d Dest) error {
-	return db.Update(func(tx *bolt.Tx) error {
+func (s *Store) initSchema(d Dest) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
 		if meta == nil {
-			if tx.Bucket(bObjects) != nil {
+			if tx.Bucket(bObjectsV1) != nil || tx.Bucket(bRecords) != nil {
 				return &CorruptError{Err: errors.New("records without a schema version")}
 			}
 			var err error
@@ -295,13 +320,69 @@ func initSchema(db *bolt.DB, d Dest) error {
 		if got != d {
 			return fmt.Errorf("state store belongs to %s/%s/%s, not this destination", got.Endpoint, got.Bucket, got.Prefix)
 		}
-		for _, b := range [][]byte{bObjects, bParts, bUploads} {
+		for _, b := range [][]byte{bRecords, bRoots, bParts, bUploads} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
+		if err := s.loadRoots(tx); err != nil {
+			return err
+		}
+		if v < SchemaVersion {
+			return &CorruptError{Err: fmt.Errorf("schema %d was not converted", v)}
+		}
 		return nil
 	})
+}
+
+// loadRoots reads the roots table.
+func (s *Store) loadRoots(tx *bolt.Tx) error {
+	s.rootIDs = map[string]uint64{}
+	list := []string{""}
+	err := tx.Bucket(bRoots).ForEach(func(k, v []byte) error {
+		if len(k) != 8 {
+			return &CorruptError{Err: fmt.Errorf("bad root id %x", k)}
+		}
+		id := binary.BigEndian.Uint64(k)
+		if id == 0 || id > maxRoots+1 {
+			return &CorruptError{Err: fmt.Errorf("bad root id %d", id)}
+		}
+		for uint64(len(list)) <= id {
+			list = append(list, "")
+		}
+		list[id] = string(v)
+		s.rootIDs[string(v)] = id
+		return nil
+	})
+	s.rootList.Store(&list)
+	return err
+}
+
+// rootIDFunc returns the encoder's lookup of a folder's id, adding new
+// folders to the table in tx. The table a reader sees grows before the
+// transaction commits, so that no committed record refers to an id a
+// reader does not know; an id of a transaction that failed is never
+// used (the store takes no write after a failed commit).
+func (s *Store) rootIDFunc(tx *bolt.Tx) func(string) (uint64, bool) {
+	return func(root string) (uint64, bool) {
+		if id, ok := s.rootIDs[root]; ok {
+			return id, true
+		}
+		cur := *s.rootList.Load()
+		if len(cur) > maxRoots {
+			return 0, false
+		}
+		id := uint64(len(cur))
+		var k [8]byte
+		binary.BigEndian.PutUint64(k[:], id)
+		if err := tx.Bucket(bRoots).Put(k[:], []byte(root)); err != nil {
+			return 0, false
+		}
+		next := append(append(make([]string, 0, len(cur)+1), cur...), root)
+		s.rootList.Store(&next)
+		s.rootIDs[root] = id
+		return id, true
+	}
 }
 
 // Path is the store's file.
@@ -328,12 +409,14 @@ func (s *Store) Get(key string) (Record, bool, error) {
 	var rec Record
 	var found bool
 	err := s.view(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bObjects).Get([]byte(key))
+		v := tx.Bucket(bRecords).Get([]byte(key))
 		if v == nil {
 			return nil
 		}
 		found = true
-		return decode(v, &rec, key)
+		var err error
+		rec, err = s.decodeRecord(v, key, *s.rootList.Load())
+		return err
 	})
 	return rec, found, err
 }
@@ -422,7 +505,7 @@ func (s *Store) Flush() error {
 	s.pending = map[string]*Record{}
 	s.mu.Unlock()
 
-	err := s.db.Update(func(tx *bolt.Tx) error { return apply(tx, ops) })
+	err := s.db.Update(func(tx *bolt.Tx) error { return s.apply(tx, ops) })
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -434,16 +517,16 @@ func (s *Store) Flush() error {
 	return nil
 }
 
-func apply(tx *bolt.Tx, ops []op) error {
-	objs, parts, ups := tx.Bucket(bObjects), tx.Bucket(bParts), tx.Bucket(bUploads)
+func (s *Store) apply(tx *bolt.Tx, ops []op) error {
+	objs, parts, ups := tx.Bucket(bRecords), tx.Bucket(bParts), tx.Bucket(bUploads)
+	objs.FillPercent = recordFill
+	rootID := s.rootIDFunc(tx)
 	for _, o := range ops {
 		k := []byte(o.key)
 		switch o.kind {
 		case opPut:
-			v, err := json.Marshal(o.rec)
-			if err != nil {
-				return err
-			}
+			// bbolt keeps the slice until commit: one per record.
+			v := encodeRecord(nil, o.key, &o.rec, rootID)
 			if err := objs.Put(k, v); err != nil {
 				return err
 			}
@@ -506,6 +589,16 @@ func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
 	return s.db.View(fn)
 }
 
+// decodeRecord decodes the record stored for key, as a CorruptError
+// when it cannot.
+func (s *Store) decodeRecord(v []byte, key string, rootList []string) (Record, error) {
+	r, err := decodeRecord(v, key, rootList)
+	if err != nil {
+		return r, &CorruptError{Path: s.path, Err: fmt.Errorf("record %q: %w", key, err)}
+	}
+	return r, nil
+}
+
 func decode(v []byte, into any, key string) error {
 	if err := json.Unmarshal(v, into); err != nil {
 		return &CorruptError{Err: fmt.Errorf("record %q: %w", key, err)}
@@ -545,18 +638,45 @@ func (s *Store) Iterate(from string, fn func(key string, r Record) error) error 
 		return err
 	}
 	return s.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bObjects).Cursor()
+		rootList := *s.rootList.Load()
+		c := tx.Bucket(bRecords).Cursor()
+		n := 0
+		defer func() {
+			if n >= releaseAfter {
+				releaseMapped(s.db, tx)
+			}
+		}()
 		for k, v := c.Seek([]byte(from)); k != nil; k, v = c.Next() {
-			var r Record
-			if err := decode(v, &r, string(k)); err != nil {
+			n++
+			key := string(k)
+			r, err := s.decodeRecord(v, key, rootList)
+			if err != nil {
 				return err
 			}
-			if err := fn(string(k), r); err != nil {
+			if err := fn(key, r); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// releaseAfter is how many records an iteration reads before it gives
+// back the pages of the file it mapped in.
+const releaseAfter = 1024
+
+// releaseMapped drops the pages of db's memory map from the process's
+// resident set (madvise MADV_DONTNEED). A pass over a million records
+// would otherwise keep the whole store resident, counted in the process's
+// RSS, for as long as it runs. The mapping is read-only and shared: the
+// pages stay in the page cache and a later read maps them back. tx must
+// be open: it keeps bbolt from remapping the file meanwhile.
+func releaseMapped(db *bolt.DB, tx *bolt.Tx) {
+	data, n := db.Info().Data, uintptr(tx.Size())
+	if data == 0 || n == 0 {
+		return
+	}
+	_, _, _ = unix.Syscall(unix.SYS_MADVISE, data, n, unix.MADV_DONTNEED)
 }
 
 // Uploads returns the multipart uploads this store started and has not
@@ -567,15 +687,19 @@ func (s *Store) Uploads() (owned, orphaned []Upload, err error) {
 		return nil, nil, err
 	}
 	err = s.view(func(tx *bolt.Tx) error {
-		objs := tx.Bucket(bObjects)
+		objs := tx.Bucket(bRecords)
+		rootList := *s.rootList.Load()
 		return tx.Bucket(bUploads).ForEach(func(k, v []byte) error {
 			var u Upload
 			if err := decode(v, &u, string(k)); err != nil {
 				return err
 			}
 			var r Record
-			if rv := objs.Get([]byte(u.Key)); rv != nil && decode(rv, &r, u.Key) == nil &&
-				r.Status == Uploading && r.UploadID == u.ID {
+			var err error = errShort
+			if rv := objs.Get([]byte(u.Key)); rv != nil {
+				r, err = decodeRecord(rv, u.Key, rootList)
+			}
+			if err == nil && r.Status == Uploading && r.UploadID == u.ID {
 				owned = append(owned, u)
 			} else {
 				orphaned = append(orphaned, u)
