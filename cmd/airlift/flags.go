@@ -44,3 +44,12 @@ func (e *engineFlags) parse() (partSize, maxMemory int64, err error) {
 	applyMemoryLimit(maxMemory)
 	return partSize, maxMemory, nil
 }
+
+// registerObjectFlags adds the attributes every new object gets; copy and
+// sync share them.
+func (f *copyFlags) registerObjectFlags(fl *pflag.FlagSet) {
+	fl.StringVar(&f.storageClass, "storage-class", "", "storage class for new objects, e.g. STANDARD_IA, INTELLIGENT_TIERING")
+	fl.StringVar(&f.sse, "sse", "", "server-side encryption: AES256 or aws:kms")
+	fl.StringVar(&f.kmsID, "sse-kms-key-id", "", "KMS key for --sse aws:kms")
+	fl.StringVar(&f.contentType, "content-type", "", "Content-Type for every object (default: guessed from the extension)")
+}
