@@ -711,11 +711,13 @@ func (u *Uploader) putMultipart(ctx context.Context, f *os.File, fi os.FileInfo,
 	return res, up.err
 }
 
-// completePatience is how long CompleteMultipartUpload may stay silent:
-// servers that assemble the object before answering need time in
-// proportion to its size.
+// completePatience is how much longer than the idle timeout
+// CompleteMultipartUpload may stay silent: servers that assemble the
+// object before answering need time in proportion to its size (50 MiB/s
+// is slow even for disks). A hung connection is still given up on, and
+// the Complete retried, after the idle timeout plus this.
 func completePatience(size int64) time.Duration {
-	return 2*time.Minute + time.Duration(size/(50<<20))*time.Second
+	return time.Duration(size/(50<<20)) * time.Second
 }
 
 // completed finishes a file whose multipart upload became its object.

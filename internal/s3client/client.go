@@ -278,8 +278,8 @@ func (c *conn) setReadDeadline() error {
 	}
 }
 
-// WithPatience lets a request made under ctx wait up to d for the
-// server's answer, beyond the connection's idle timeout. S3 keeps a slow
+// WithPatience lets a request made under ctx wait for the server's answer
+// d longer than the connection's idle timeout. S3 keeps a slow
 // CompleteMultipartUpload alive with whitespace, but S3-compatible servers
 // often assemble a large object in silence; cutting them off would turn a
 // success into a retry (and some servers lose the object on that retry).
@@ -293,7 +293,7 @@ func WithPatience(ctx context.Context, d time.Duration) context.Context {
 			if pc, ok := nc.(*conn); ok {
 				// The transport's reader may already be blocked in Read
 				// with the short deadline: extend that one too.
-				until := time.Now().Add(d)
+				until := time.Now().Add(pc.timeout + d)
 				pc.patientUntil.Store(until.UnixNano())
 				_ = pc.Conn.SetReadDeadline(until)
 			}

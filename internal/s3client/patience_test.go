@@ -32,7 +32,7 @@ func TestPatienceOutlastsIdleTimeout(t *testing.T) {
 	if err := get(context.Background()); err == nil {
 		t.Fatal("a silent server outlasted the idle timeout without patience")
 	}
-	if err := get(WithPatience(context.Background(), 5*time.Second)); err != nil {
+	if err := get(WithPatience(context.Background(), 2*time.Second)); err != nil {
 		t.Fatalf("with patience: %v", err)
 	}
 }
