@@ -82,6 +82,7 @@ something changed or failed.`,
 	fl.BoolVar(&f.force, "force", false, "allow deleting more than half of the tracked objects")
 	fl.BoolVar(&f.failIfLocked, "fail-if-locked", false, "exit 1 (not 0) when another sync of this destination is running")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print every upload, adoption and deletion")
+	fl.BoolVarP(&f.progress.quiet, "quiet", "q", false, "print nothing but failures and warnings (stderr), even when something changed")
 	fl.BoolVar(&f.status, "status", false, "print how far the bucket is behind SRC (as 'airlift status') and exit")
 	fl.BoolVar(&f.watch, "watch", false, "keep running: sync on file events (after --debounce) and every --interval")
 	fl.DurationVar(&f.interval, "interval", time.Minute, "with --watch: full rescan at least this often")
@@ -260,7 +261,7 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 	if !f.watch {
 		st := &transfer.Stats{}
 		stop := func() {}
-		if isTerminal(a.stderr) && !f.jsonOut {
+		if isTerminal(a.stderr) && !f.jsonOut && !f.progress.quiet {
 			stop = startProgress(a.stderr, st, progressOpts{}, "synced")
 		}
 		rep, err := pass(ctx, st, 0)
@@ -346,6 +347,9 @@ func (a *app) printSyncReport(rep *syncer.Report, err error, f syncFlags) {
 			enc.SetIndent("", "  ")
 		}
 		_ = enc.Encode(rep)
+		return
+	}
+	if f.progress.quiet {
 		return
 	}
 	if !rep.Notable() || err != nil && rep.Uploaded == 0 && rep.Deleted == 0 && rep.Adopted == 0 {
