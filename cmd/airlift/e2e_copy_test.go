@@ -359,3 +359,30 @@ func TestCopyAgainAfterFinishedRunE2E(t *testing.T) {
 		os.Remove(srv.ObjectPath("bkt", "again/a")) // lost behind airlift's back
 	}
 }
+
+// sync --quiet (as cron and the benchmark harness run it) prints nothing
+// even when it uploads, and still names failures on stderr.
+func TestSyncQuietE2E(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e")
+	}
+	srv := s3test.Start(t, s3test.Options{})
+	srv.CreateBucket(t, "bkt")
+	src := tree(t, map[string]int{"a": 10, "b/c": 20})
+	state := t.TempDir()
+	r := airlift(t, srv, "sync", src, "s3://bkt/q/", "--state-dir", state, "--quiet")
+	if r.code != 0 || r.stdout != "" || r.stderr != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(srv.ObjectPath("bkt", "q/b/c")); err != nil {
+		t.Fatal("quiet sync did not upload")
+	}
+	if err := syscall.Mkfifo(filepath.Join(src, "pipe"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = airlift(t, srv, "sync", src, "s3://bkt/q/", "--state-dir", state, "--quiet")
+	if r.code != 1 || r.stdout != "" {
+		t.Fatalf("exit %d, stdout %q", r.code, r.stdout)
+	}
+	mustContain(t, "stderr", r.stderr, "pipe")
+}
