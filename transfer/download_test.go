@@ -50,62 +50,6 @@ var trickyTree = map[string]int{
 	"日本語/ファイル.dat":                   14,
 }
 
-func writeTree(t *testing.T, files map[string]int) string {
-	t.Helper()
-	root := t.TempDir()
-	rng := rand.New(rand.NewSource(7))
-	for rel, size := range files {
-		p := filepath.Join(root, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		b := make([]byte, size)
-		rng.Read(b)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
-
-// sameFiles asserts got holds exactly want's regular files, byte for byte.
-func sameFiles(t *testing.T, want, got string) {
-	t.Helper()
-	list := func(root string) map[string][]byte {
-		m := map[string][]byte{}
-		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			if !d.Type().IsRegular() {
-				t.Errorf("%s: not a regular file", p)
-				return nil
-			}
-			rel, _ := filepath.Rel(root, p)
-			b, err := os.ReadFile(p)
-			m[rel] = b
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
-	w, g := list(want), list(got)
-	for rel, b := range w {
-		if gb, ok := g[rel]; !ok {
-			t.Errorf("%q missing from the download", rel)
-		} else if !bytes.Equal(b, gb) {
-			t.Errorf("%q differs (%d vs %d bytes)", rel, len(b), len(gb))
-		}
-	}
-	for rel := range g {
-		if _, ok := w[rel]; !ok {
-			t.Errorf("%q in the download but not in the source", rel)
-		}
-	}
-}
-
 type env struct {
 	srv *s3test.Server
 	api transfer.S3API
@@ -117,7 +61,7 @@ func upload(t *testing.T, files map[string]int, o transfer.UploadOptions) (env, 
 	srv := s3test.Start(t, s3test.Options{})
 	srv.CreateBucket(t, "bkt")
 	api := srv.Client(t).S3
-	src := writeTree(t, files)
+	src := s3test.Tree(t, files)
 	loc := transfer.Location{Bucket: "bkt", Prefix: "ds/v1"}
 	up, err := transfer.NewUploader(api, loc.Bucket, o, nil)
 	if err != nil {
@@ -157,7 +101,7 @@ func TestDownloadRoundTripTrickyTree(t *testing.T) {
 	if rep.Files != int64(len(trickyTree)) {
 		t.Errorf("downloaded %d files, want %d", rep.Files, len(trickyTree))
 	}
-	sameFiles(t, src, dst)
+	s3test.SameTree(t, src, dst)
 	// The manifest carries the source files' mtimes; they come back.
 	for _, rel := range []string{"zero", "multipart-uneven.bin", "a/b/c/d/e/f/g/h/i/j/k/l/m/deep"} {
 		a, _ := os.Stat(filepath.Join(src, rel))

@@ -7,11 +7,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"flag"
 	"fmt"
-	"io/fs"
-	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,56 +83,10 @@ func airliftEnv(t *testing.T, srv *s3test.Server, extraEnv []string, args ...str
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }
 
-// tree writes files (relative path -> size) with seeded random content.
-func tree(t *testing.T, files map[string]int) string {
-	t.Helper()
-	root := t.TempDir()
-	rng := rand.New(rand.NewSource(42))
-	for rel, size := range files {
-		p := filepath.Join(root, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		b := make([]byte, size)
-		rng.Read(b)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
+// tree and sameTree are the shared fixtures of internal/s3test.
+func tree(t *testing.T, files map[string]int) string { return s3test.Tree(t, files) }
 
-// sameTree asserts that every regular file under want has a byte-identical
-// twin under got, and that got has nothing else.
-func sameTree(t *testing.T, want, got string) {
-	t.Helper()
-	seen := map[string]bool{}
-	filepath.WalkDir(want, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		rel, _ := filepath.Rel(want, p)
-		seen[rel] = true
-		a, _ := os.ReadFile(p)
-		b, err := os.ReadFile(filepath.Join(got, rel))
-		if err != nil {
-			t.Errorf("%s: missing from the copy: %v", rel, err)
-		} else if sha256.Sum256(a) != sha256.Sum256(b) {
-			t.Errorf("%s: content differs (%d vs %d bytes)", rel, len(a), len(b))
-		}
-		return nil
-	})
-	filepath.WalkDir(got, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		rel, _ := filepath.Rel(got, p)
-		if !seen[rel] {
-			t.Errorf("%s: in the copy but not in the source", rel)
-		}
-		return nil
-	})
-}
+func sameTree(t *testing.T, want, got string) { s3test.SameTree(t, want, got) }
 
 func mustContain(t *testing.T, what, s, sub string) {
 	t.Helper()
