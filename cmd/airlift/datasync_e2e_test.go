@@ -42,16 +42,7 @@ func runDS(t *testing.T, args ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, airliftBin, args...)
 	cmd.Env = dataSyncEnv()
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code: code, stdout: out.String(), stderr: errb.String()}
+	return runCmd(t, cmd)
 }
 
 type dsSummary struct {

@@ -71,6 +71,13 @@ func airliftEnv(t *testing.T, srv *s3test.Server, extraEnv []string, args ...str
 	} else {
 		cmd.Env = append(os.Environ(), extraEnv...)
 	}
+	return runCmd(t, cmd)
+}
+
+// runCmd runs a prepared airlift process and collects its exit code and
+// output; a process that cannot be started fails the test.
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
