@@ -13,13 +13,14 @@ import (
 // ahead of what was really sent; rollback takes back what a failed request
 // had counted.
 type body struct {
+	buf     []byte
 	r       *bytes.Reader
 	sent    *atomic.Int64
 	counted int64
 }
 
 func newBody(b []byte, sent *atomic.Int64) *body {
-	return &body{r: bytes.NewReader(b), sent: sent}
+	return &body{buf: b, r: bytes.NewReader(b), sent: sent}
 }
 
 func (b *body) Read(p []byte) (int, error) {
@@ -41,6 +42,15 @@ func (b *body) Seek(off int64, whence int) (int64, error) {
 // Len reports the unread length, as bytes.Reader does (the SDK and
 // net/http use it to size the request).
 func (b *body) Len() int { return b.r.Len() }
+
+// Bytes hands the unread bytes to a client that sends them straight from
+// memory (s3client.MemoryBody); they count as sent from then on, and
+// rollback takes them back if the request fails.
+func (b *body) Bytes() []byte {
+	rest := b.buf[len(b.buf)-b.r.Len():]
+	_, _ = b.Seek(0, io.SeekEnd)
+	return rest
+}
 
 func (b *body) rollback() {
 	b.sent.Add(-b.counted)

@@ -126,7 +126,7 @@ func (a *app) runBench(cmd *cobra.Command, target string, f benchFlags) error {
 		return &exitError{code: exitUsage, err: err}
 	}
 	stop := benchProgress(a.stderr, f.progress, &o)
-	res, err := bench.Run(ctx, cli.S3, o)
+	res, err := bench.Run(ctx, s3api(cli), o)
 	stop()
 	if res != nil && err == nil {
 		if f.chart != "" {

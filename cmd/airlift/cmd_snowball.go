@@ -147,9 +147,9 @@ func (a *app) runJobSpec(f jobSpecFlags) error {
 // every listing goes through ListObjects v1.
 func s3api(cli *s3client.Client) transfer.S3API {
 	if cli.ListV1() {
-		return transfer.WithListV1(cli.S3)
+		return transfer.WithListV1(cli.API())
 	}
-	return cli.S3
+	return cli.API()
 }
 
 // planSnowballFlags let plan write a Snowball import job specification

@@ -211,7 +211,7 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 		if err := transfer.CheckBucket(ctx, cli.S3, loc.Bucket); err != nil {
 			return &exitError{code: exitUsage, err: err}
 		}
-		api = cli.S3
+		api = s3api(cli)
 		retries = cli.Retries.Load
 	}
 

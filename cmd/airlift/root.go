@@ -59,6 +59,7 @@ type connFlags struct {
 	maxAttempts                         int
 	ioTimeout                           time.Duration
 	bwlimit                             string
+	sdkPut                              bool
 }
 
 func (c *connFlags) register(cmd *cobra.Command) {
@@ -73,6 +74,10 @@ func (c *connFlags) register(cmd *cobra.Command) {
 	f.IntVar(&c.maxAttempts, "max-attempts", 10, "attempts per request, including the first")
 	f.DurationVar(&c.ioTimeout, "io-timeout", 60*time.Second, "close and retry a connection that makes no progress for this long")
 	f.StringVar(&c.bwlimit, "bwlimit", "", `bandwidth limit, e.g. 100MiB/s, or a timetable "08:00,50MiB/s 19:00,off"`)
+	// Hidden: sends small objects through the SDK's middleware stack, to
+	// measure the lean path against it side by side.
+	f.BoolVar(&c.sdkPut, "sdk-put", false, "send every PutObject through the SDK's middleware stack")
+	_ = f.MarkHidden("sdk-put")
 }
 
 // client builds the S3 client; maxConns should cover the requests the
@@ -96,7 +101,7 @@ func (a *app) client(ctx context.Context, maxConns int) (*s3client.Client, error
 	cli, err := s3client.New(ctx, s3client.Options{
 		Region: c.region, Profile: c.profile, EndpointURL: c.endpoint, CABundle: c.caBundle,
 		Accelerate: c.accelerate, Target: target, RetryMode: c.retryMode, MaxAttempts: c.maxAttempts,
-		IOTimeout: c.ioTimeout, MaxConns: maxConns, Limiter: bwlimit.New(sched, nil),
+		IOTimeout: c.ioTimeout, MaxConns: maxConns, Limiter: bwlimit.New(sched, nil), SDKPut: c.sdkPut,
 	})
 	if err != nil {
 		return nil, usageErr("%v", err)

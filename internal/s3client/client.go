@@ -76,6 +76,9 @@ type Options struct {
 	// number of requests the run keeps in flight, or sockets churn.
 	MaxConns int
 	Limiter  *bwlimit.Limiter
+	// SDKPut sends every PutObject through the SDK's middleware stack
+	// instead of the lean path (for side-by-side measurement).
+	SDKPut bool
 }
 
 // Client is the configured S3 client and what the run learns about it.
@@ -86,6 +89,7 @@ type Client struct {
 	Target  Profile
 	Retries *atomic.Int64 // retries made so far, across all requests
 	creds   aws.CredentialsProvider
+	lean    *leanPut
 }
 
 // New builds the client. It does not contact the endpoint.
@@ -178,7 +182,11 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		// on a small machine costs more than the transfer itself.
 		so.APIOptions = append(so.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 	})
-	return &Client{S3: cli, Region: cfg.Region, HTTPS: https, Target: target, Retries: retries, creds: cfg.Credentials}, nil
+	c := &Client{S3: cli, Region: cfg.Region, HTTPS: https, Target: target, Retries: retries, creds: cfg.Credentials}
+	if !o.SDKPut {
+		c.lean = newLeanPut(cli)
+	}
+	return c, nil
 }
 
 // CheckCredentials resolves the credential chain once, so that "no

@@ -1,0 +1,230 @@
+package s3client_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/airlift-io/airlift/checksum"
+	"github.com/airlift-io/airlift/internal/s3client"
+	"github.com/airlift-io/airlift/internal/s3test"
+)
+
+// memBody is a body in memory, as the engine hands it to PutObject.
+type memBody struct{ *bytes.Reader }
+
+func (m memBody) Bytes() []byte {
+	b := make([]byte, m.Len())
+	_, _ = m.Read(b)
+	return b
+}
+
+func putInput(bucket, key string, data []byte, body io.Reader) *s3.PutObjectInput {
+	return &s3.PutObjectInput{
+		Bucket:         aws.String(bucket),
+		Key:            aws.String(key),
+		Body:           body,
+		ContentLength:  aws.Int64(int64(len(data))),
+		ChecksumCRC32C: aws.String(checksum.CRC32C(data)),
+		ContentType:    aws.String("text/plain; charset=utf-8"),
+		Metadata:       map[string]string{checksum.MetaKey: checksum.Sum(data), "origin": "lean"},
+	}
+}
+
+// The lean path and the SDK store the same object for every kind of key:
+// same bytes, metadata, content type and checksum, read back through the
+// SDK. Keys with characters that need escaping test that the path sent
+// and the path signed agree.
+func TestLeanPutMatchesSDK(t *testing.T) {
+	for _, tls := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", tls), func(t *testing.T) {
+			srv := s3test.Start(t, s3test.Options{TLS: tls})
+			srv.CreateBucket(t, "bkt")
+			rec := srv.Record(t)
+			srv.SetEnv(t)
+			cli, err := s3client.New(context.Background(), s3client.Options{EndpointURL: rec.URL, CABundle: srv.CACert, MaxAttempts: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			api := cli.API()
+			ctx := context.Background()
+			keys := []string{
+				"plain.txt", "dir/sub/file.bin", "space in name", "plus+sign", "pct%20literal", "semi;colon,comma",
+				"star*paren()", "tilde~quote'", "hash#question?", "amp&eq=", "at@dollar$colon:", "brackets[]{}",
+				"ünïcødé/日本語", "emoji 🚀", "back\\slash", "dots..name", "double//slash",
+			}
+			keys = append(keys, "big") // over 2 MiB: sent with Expect: 100-continue
+			for i, key := range keys {
+				data := bytes.Repeat([]byte{byte(i)}, 1000+i)
+				if key == "big" {
+					data = bytes.Repeat([]byte("0123456789abcdef"), 3<<16)
+				}
+				rec.Reset()
+				if _, err := api.PutObject(ctx, putInput("bkt", "lean/"+key, data, memBody{bytes.NewReader(data)})); err != nil {
+					t.Fatalf("lean put %q: %v", key, err)
+				}
+				reqs := rec.Requests()
+				if len(reqs) != 1 || !strings.Contains(reqs[0].Header.Get("User-Agent"), "airlift") {
+					t.Fatalf("%q: want one request from the lean path, got %d (%v)", key, len(reqs), reqs)
+				}
+				// An io.Reader body is not in memory: the SDK sends it.
+				if _, err := api.PutObject(ctx, putInput("bkt", "sdk/"+key, data, bytes.NewReader(data))); err != nil {
+					t.Fatalf("sdk put %q: %v", key, err)
+				}
+				lean, sdk := head(t, cli, "bkt", "lean/"+key), head(t, cli, "bkt", "sdk/"+key)
+				if lean != sdk {
+					t.Errorf("%q: lean path stored\n  %s\nSDK stored\n  %s", key, lean, sdk)
+				}
+				got, err := cli.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("lean/" + key)})
+				if err != nil {
+					t.Fatalf("get %q: %v", key, err)
+				}
+				b, _ := io.ReadAll(got.Body)
+				got.Body.Close()
+				if !bytes.Equal(b, data) {
+					t.Errorf("%q: read back %d bytes, want %d", key, len(b), len(data))
+				}
+			}
+		})
+	}
+}
+
+func head(t *testing.T, cli *s3client.Client, bucket, key string) string {
+	t.Helper()
+	h, err := cli.S3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil {
+		t.Fatalf("head %q: %v", key, err)
+	}
+	return fmt.Sprintf("len=%d type=%s crc32c=%s meta=%v", aws.ToInt64(h.ContentLength), aws.ToString(h.ContentType), aws.ToString(h.ChecksumCRC32C), h.Metadata)
+}
+
+// Errors from the lean path carry S3's code, as the SDK's do, so the
+// engine classifies them the same way; a bad checksum is refused.
+func TestLeanPutErrors(t *testing.T) {
+	srv := s3test.Start(t, s3test.Options{})
+	srv.CreateBucket(t, "bkt")
+	cli := srv.Client(t)
+	api := cli.API()
+	data := []byte("hello")
+	ctx := context.Background()
+
+	in := putInput("missing", "k", data, memBody{bytes.NewReader(data)})
+	if _, err := api.PutObject(ctx, in); apiCode(err) != "NoSuchBucket" {
+		t.Errorf("missing bucket: got %v, want NoSuchBucket", err)
+	}
+	in = putInput("bkt", "k", data, memBody{bytes.NewReader(data)})
+	in.ChecksumCRC32C = aws.String(checksum.CRC32C([]byte("other")))
+	if _, err := api.PutObject(ctx, in); err == nil || apiCode(err) == "" {
+		t.Errorf("wrong CRC32C: got %v, want the server's refusal", err)
+	}
+	if _, err := cli.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("bkt"), Key: aws.String("k")}); err == nil {
+		t.Error("an object with a wrong checksum was stored")
+	}
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+	bad, err := s3client.New(ctx, s3client.Options{EndpointURL: srv.URL, MaxAttempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in = putInput("bkt", "k", data, memBody{bytes.NewReader(data)})
+	if _, err := bad.API().PutObject(ctx, in); apiCode(err) != "SignatureDoesNotMatch" {
+		t.Errorf("wrong secret: got %v, want SignatureDoesNotMatch", err)
+	}
+	if n := bad.Retries.Load(); n != 0 {
+		t.Errorf("a permanent error was retried %d times", n)
+	}
+}
+
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// flaky answers the first failures requests with a throttling error or
+// a dropped connection, then stores nothing and answers success.
+func flaky(t *testing.T, failures int, drop bool) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if i := n.Add(1); int(i) <= failures {
+			if drop {
+				conn, _, _ := w.(http.Hijacker).Hijack()
+				conn.Close()
+				return
+			}
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>R1</RequestId></Error>`)
+			return
+		}
+		if string(body) != "payload" {
+			t.Errorf("attempt %d sent %q", n.Load(), body)
+		}
+		w.Header().Set("ETag", `"e"`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+// Throttling and dropped connections are retried with the client's
+// retryer, which counts them; the body is sent whole on every attempt.
+func TestLeanPutRetries(t *testing.T) {
+	for _, drop := range []bool{false, true} {
+		t.Run(fmt.Sprintf("drop=%v", drop), func(t *testing.T) {
+			srv, n := flaky(t, 2, drop)
+			t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
+			t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+			t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+			cli, err := s3client.New(context.Background(), s3client.Options{EndpointURL: srv.URL, Region: "us-east-1", MaxAttempts: 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := []byte("payload")
+			out, err := cli.API().PutObject(context.Background(), putInput("bkt", "k", data, memBody{bytes.NewReader(data)}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if aws.ToString(out.ETag) != `"e"` || n.Load() != 3 || cli.Retries.Load() != 2 {
+				t.Errorf("etag %s after %d requests and %d retries, want \"e\", 3 and 2", aws.ToString(out.ETag), n.Load(), cli.Retries.Load())
+			}
+		})
+	}
+	t.Run("gives up", func(t *testing.T) {
+		srv, n := flaky(t, 100, false)
+		t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+		cli, _ := s3client.New(context.Background(), s3client.Options{EndpointURL: srv.URL, Region: "us-east-1", MaxAttempts: 3})
+		data := []byte("payload")
+		_, err := cli.API().PutObject(context.Background(), putInput("bkt", "k", data, memBody{bytes.NewReader(data)}))
+		if apiCode(err) != "SlowDown" || n.Load() != 3 || !strings.Contains(err.Error(), "exceeded maximum number of attempts, 3") {
+			t.Errorf("after %d requests: %v", n.Load(), err)
+		}
+	})
+	t.Run("canceled", func(t *testing.T) {
+		srv, _ := flaky(t, 100, false)
+		t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
+		t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+		cli, _ := s3client.New(context.Background(), s3client.Options{EndpointURL: srv.URL, Region: "us-east-1", MaxAttempts: 50})
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		data := []byte("payload")
+		_, err := cli.API().PutObject(ctx, putInput("bkt", "k", data, memBody{bytes.NewReader(data)}))
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("got %v, want the context's error", err)
+		}
+	})
+}
