@@ -94,6 +94,25 @@ func TestSnowballEdgeProfileE2E(t *testing.T) {
 		}
 	})
 
+	// sync lists the destination too: v1 as well.
+	t.Run("sync DIR s3://snow/data/ --reconcile", func(t *testing.T) {
+		rec.Reset()
+		r := airliftEnv(t, nil, srv.Env(), append([]string{"sync", src, "s3://snow/data/", "--reconcile", "--state-dir", t.TempDir()}, snow...)...)
+		if r.code != 0 {
+			t.Fatalf("sync: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+		checkSnowballWire(t, rec, "snow")
+		lists := 0
+		for _, q := range rec.Requests() {
+			if q.Method == "GET" && q.Path == "/snow" && q.Query.Has("prefix") {
+				lists++
+			}
+		}
+		if lists == 0 {
+			t.Error("sync --reconcile made no ListObjects request")
+		}
+	})
+
 	t.Run("copy DIR s3://snow/ax/ --auto-extract --keep-whole *.bin", func(t *testing.T) {
 		rec.Reset()
 		r := airliftEnv(t, nil, srv.Env(), "copy", src, "s3://snow/ax/", "--auto-extract", "--keep-whole", "*.bin",
