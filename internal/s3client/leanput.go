@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -80,6 +81,10 @@ type leanPut struct {
 
 	mu    sync.Mutex
 	bases map[string]*bucketBase
+	// skew is how far the server's clock is ahead of ours (ns), learnt
+	// from a RequestTimeTooSkewed answer and applied to every signature
+	// from then on, as the SDK's retry middleware does.
+	skew atomic.Int64
 }
 
 // bucketBase is where a bucket's objects live and how to sign for them.
@@ -297,7 +302,8 @@ func (l *leanPut) attempt(ctx context.Context, u *url.URL, h http.Header, data [
 	if err != nil {
 		return nil, fmt.Errorf("failed to retrieve credentials: %w", err)
 	}
-	if err := l.signer.SignHTTP(ctx, creds, req, unsignedPayload, b.signName, b.signRegion, time.Now().UTC()); err != nil {
+	now := time.Now().Add(time.Duration(l.skew.Load())).UTC()
+	if err := l.signer.SignHTTP(ctx, creds, req, unsignedPayload, b.signName, b.signRegion, now); err != nil {
 		return nil, fmt.Errorf("failed to sign request: %w", err)
 	}
 	resp, err := l.hc.Do(req)
@@ -309,7 +315,14 @@ func (l *leanPut) attempt(ctx context.Context, u *url.URL, h http.Header, data [
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		return nil, responseError(resp)
+		err := responseError(resp)
+		if skewed(err) {
+			if t, perr := http.ParseTime(resp.Header.Get("Date")); perr == nil {
+				l.skew.Store(int64(time.Until(t)))
+				return nil, &retryableSkew{err}
+			}
+		}
+		return nil, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	out := &s3.PutObjectOutput{
@@ -361,6 +374,26 @@ func responseError(resp *http.Response) error {
 		RequestID: e.RequestID,
 	}
 }
+
+// skewed reports an error that says our clock is off.
+func skewed(err error) bool {
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode() {
+	case "RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture":
+		return true
+	}
+	return false
+}
+
+// retryableSkew makes a clock-skew refusal retryable once the skew is
+// known (the retryer honours RetryableError()).
+type retryableSkew struct{ error }
+
+func (e *retryableSkew) Unwrap() error        { return e.error }
+func (e *retryableSkew) RetryableError() bool { return true }
 
 // escapeKey encodes an object key for the request path as SigV4 wants it
 // for S3: every byte but the unreserved ones and '/' percent-encoded, so

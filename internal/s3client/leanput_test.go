@@ -228,3 +228,41 @@ func TestLeanPutRetries(t *testing.T) {
 		}
 	})
 }
+
+// A server whose clock is an hour ahead refuses the first signature as
+// too skewed; the lean path learns the skew from its Date header, retries,
+// and signs later requests with the corrected time at once.
+func TestLeanPutClockSkew(t *testing.T) {
+	ahead := time.Hour
+	var requests, refused atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		serverNow := time.Now().Add(ahead)
+		w.Header().Set("Date", serverNow.UTC().Format(http.TimeFormat))
+		signed, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+		if err != nil || serverNow.Sub(signed).Abs() > 15*time.Minute {
+			refused.Add(1)
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `<Error><Code>RequestTimeTooSkewed</Code><Message>The difference between the request time and the current time is too large.</Message></Error>`)
+			return
+		}
+		w.Header().Set("ETag", `"e"`)
+	}))
+	defer srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	cli, err := s3client.New(context.Background(), s3client.Options{EndpointURL: srv.URL, Region: "us-east-1", MaxAttempts: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("payload")
+	for i := 0; i < 3; i++ {
+		if _, err := cli.API().PutObject(context.Background(), putInput("bkt", fmt.Sprint("k", i), data, memBody{bytes.NewReader(data)})); err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+	if requests.Load() != 4 || refused.Load() != 1 {
+		t.Errorf("%d requests, %d refused as skewed; want 4 and 1", requests.Load(), refused.Load())
+	}
+}
