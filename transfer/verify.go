@@ -130,96 +130,119 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	rep := &VerifyReport{Local: local, Remote: remote.String(), Deep: o.Deep, Started: time.Now(),
 		Counts: map[string]int64{}, HashSources: map[string]int64{}, Differences: []Difference{}}
 
-	// The walk, the listing and the manifests are read at once.
-	files := map[string]Entry{}
-	objects := map[string]Object{}
+	// A source that cannot be read at all is bad input, reported before
+	// any comparison (the walk would report it only once running).
+	if _, err := os.Stat(local); err != nil {
+		return nil, fmt.Errorf("source %s: %w", local, unwrapPathError(err))
+	}
+	// Fast mode needs the run manifests (the BLAKE3 of multipart objects)
+	// before the first comparison; they are few objects, read first.
 	var man *Manifests
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return Walk(gctx, local, o.Walk, func(e Entry) error {
-			if e.Skip == "" && !IsOwnPath(e.Rel) {
-				files[e.Rel] = e
-			}
-			return nil
-		})
-	})
-	g.Go(func() error {
-		return ListFolder(gctx, api, remote, func(ob Object) error {
-			// Empty "folder/" markers are not files: the walk has none.
-			marker := strings.HasSuffix(ob.Rel, "/") && ob.Size == 0
-			if ob.Rel != "" && !marker && o.Walk.Filter.Match(ob.Rel) {
-				objects[ob.Rel] = ob
-			}
-			return nil
-		})
-	})
 	if !o.Deep {
-		g.Go(func() (err error) {
-			man, err = LoadManifests(gctx, api, remote, rep.warn)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, classify(err)
-	}
-	rep.LocalFiles, rep.Objects, rep.Manifests = int64(len(files)), int64(len(objects)), 0
-	if man != nil {
+		var err error
+		if man, err = LoadManifests(ctx, api, remote, rep.warn); err != nil {
+			return nil, classify(err)
+		}
 		rep.Manifests = man.Files
 	}
-
-	type pair struct {
-		rel string
-		e   Entry
-		ob  Object
-	}
-	var pairs []pair
-	rels := make([]string, 0, len(files)+len(objects))
-	for rel := range files {
-		rels = append(rels, rel)
-	}
-	for rel := range objects {
-		if _, ok := files[rel]; !ok {
-			rels = append(rels, rel)
-		}
-	}
-	sort.Strings(rels)
-	for _, rel := range rels {
-		e, haveLocal := files[rel]
-		ob, haveRemote := objects[rel]
-		d := Difference{Rel: rel, Path: e.Path, Key: ob.Key}
-		switch {
-		case haveLocal && e.Err != nil:
-			d.Kind, d.Detail = CompareFailed, e.Err.Error()
-		case !haveRemote:
-			d.Kind, d.Local = MissingRemote, strconv.FormatInt(e.Size, 10)
-		case !haveLocal:
-			d.Kind, d.Remote = MissingLocal, strconv.FormatInt(ob.Size, 10)
-		case e.Size != ob.Size:
-			d.Kind, d.Local, d.Remote = SizeDiffers, strconv.FormatInt(e.Size, 10), strconv.FormatInt(ob.Size, 10)
-		default:
-			pairs = append(pairs, pair{rel, e, ob})
-			st.FilesFound.Add(1)
-			st.BytesFound.Add(e.Size)
-			continue
-		}
-		rep.add(d)
-	}
-	st.WalkDone.Store(true)
-
 	var fe *fetcher
 	if o.Deep {
 		fe = newFetcher(api, remote.Bucket, NewPool(o.MaxMemory), o.PartSize, o.PartConcurrency, st)
 		defer fe.close()
 	}
-	work := make(chan pair)
-	g, gctx = errgroup.WithContext(ctx)
+
+	// The walk and the listing both come in key order (byte order of
+	// Rel), so one merge pass pairs them while both are still running:
+	// memory stays flat however many files there are, and comparisons
+	// start with the first pair.
+	g, gctx := errgroup.WithContext(ctx)
+	files := make(chan Entry, 1024)
+	objects := make(chan Object, 1024)
 	g.Go(func() error {
-		defer close(work)
-		for _, p := range pairs {
+		defer close(files)
+		return Walk(gctx, local, o.Walk, func(e Entry) error {
+			if e.Skip != "" || IsOwnPath(e.Rel) {
+				return nil
+			}
 			select {
-			case work <- p:
+			case files <- e:
+				return nil
 			case <-gctx.Done():
 				return gctx.Err()
+			}
+		})
+	})
+	g.Go(func() error {
+		defer close(objects)
+		return ListFolder(gctx, api, remote, func(ob Object) error {
+			// Empty "folder/" markers are not files: the walk has none.
+			marker := strings.HasSuffix(ob.Rel, "/") && ob.Size == 0
+			if ob.Rel == "" || marker || !o.Walk.Filter.Match(ob.Rel) {
+				return nil
+			}
+			select {
+			case objects <- ob:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+	})
+	type pair struct {
+		rel string
+		e   Entry
+		ob  Object
+	}
+	work := make(chan pair)
+	g.Go(func() error {
+		defer close(work)
+		defer st.WalkDone.Store(true)
+		e, haveE := <-files
+		ob, haveOb := <-objects
+		var lastE, lastOb string
+		for haveE || haveOb {
+			if haveE && e.Rel <= lastE && rep.LocalFiles > 0 || haveOb && ob.Rel <= lastOb && rep.Objects > 0 {
+				return fmt.Errorf("verify: listing or walk out of key order near %q / %q", e.Rel, ob.Rel)
+			}
+			var d Difference
+			switch {
+			case haveE && (!haveOb || e.Rel < ob.Rel):
+				d = Difference{Rel: e.Rel, Path: e.Path, Kind: MissingRemote, Local: strconv.FormatInt(e.Size, 10)}
+				if e.Err != nil {
+					d.Kind, d.Local, d.Detail = CompareFailed, "", e.Err.Error()
+				}
+				rep.LocalFiles++
+				lastE = e.Rel
+				e, haveE = <-files
+			case haveOb && (!haveE || ob.Rel < e.Rel):
+				d = Difference{Rel: ob.Rel, Key: ob.Key, Kind: MissingLocal, Remote: strconv.FormatInt(ob.Size, 10)}
+				rep.Objects++
+				lastOb = ob.Rel
+				ob, haveOb = <-objects
+			default: // the same Rel on both sides
+				d = Difference{Rel: e.Rel, Path: e.Path, Key: ob.Key}
+				switch {
+				case e.Err != nil:
+					d.Kind, d.Detail = CompareFailed, e.Err.Error()
+				case e.Size != ob.Size:
+					d.Kind, d.Local, d.Remote = SizeDiffers, strconv.FormatInt(e.Size, 10), strconv.FormatInt(ob.Size, 10)
+				default:
+					st.FilesFound.Add(1)
+					st.BytesFound.Add(e.Size)
+					select {
+					case work <- pair{e.Rel, e, ob}:
+					case <-gctx.Done():
+						return gctx.Err()
+					}
+				}
+				rep.LocalFiles++
+				rep.Objects++
+				lastE, lastOb = e.Rel, ob.Rel
+				e, haveE = <-files
+				ob, haveOb = <-objects
+			}
+			if d.Kind != "" {
+				rep.add(d)
 			}
 		}
 		return nil
