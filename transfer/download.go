@@ -9,7 +9,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -42,6 +44,9 @@ type Downloader struct {
 	o     DownloadOptions
 	pool  *Pool
 	Stats *Stats
+
+	swept     sync.Map     // folders swept for leftover temporary files
+	leftovers atomic.Int64 // leftover temporary files removed
 }
 
 // NewDownloader checks o and returns a downloader.
@@ -92,7 +97,7 @@ type downloadJob struct {
 // key already took, are reported as failures and not written.
 //
 // Each object is written to a temporary name in its final folder
-// (".airlift-*.tmp"), checked against the listed size and the BLAKE3
+// (".airlift-dl-PID-*.tmp"), checked against the listed size and the BLAKE3
 // recorded at upload (manifest, metadata or tag) where there is one,
 // fsynced and renamed into place, and given the source file's mtime from
 // the manifest (else the object's LastModified): the final path only ever holds a
@@ -204,6 +209,9 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 	err := g.Wait()
 	fe.close()
 	rep.PeakBuffer = d.pool.Peak()
+	if n := d.leftovers.Load(); n > 0 {
+		rep.Warn(fmt.Sprintf("removed %d temporary file(s) that an interrupted download had left behind", n))
+	}
 	rep.finish(d.Stats)
 	if err != nil {
 		return rep, classify(err)
@@ -250,6 +258,53 @@ func diskFull(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EIO)
 }
 
+// tmpPrefix starts the temporary names downloads write to; the PID that
+// follows says whose it is.
+const tmpPrefix = ".airlift-dl-"
+
+// sweep removes, once per folder and run, the temporary files that a
+// download killed before it could clean up (SIGKILL, power loss) left in
+// dir: those whose process is gone. A live process's files are never
+// touched, even if its PID was reused by something else.
+func (d *Downloader) sweep(root *os.Root, dir string) {
+	if _, seen := d.swept.LoadOrStore(dir, true); seen {
+		return
+	}
+	f, err := root.Open(dir)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	self := os.Getpid()
+	for {
+		names, err := f.Readdirnames(1024)
+		for _, name := range names {
+			rest, ok := strings.CutPrefix(name, tmpPrefix)
+			if !ok || !strings.HasSuffix(rest, ".tmp") {
+				continue
+			}
+			pidStr, _, ok := strings.Cut(rest, "-")
+			pid, perr := strconv.Atoi(pidStr)
+			if !ok || perr != nil || pid <= 0 || pid == self || processAlive(pid) {
+				continue
+			}
+			if root.Remove(path.Join(dir, name)) == nil {
+				d.leftovers.Add(1)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// processAlive reports whether pid names a running process (one we may
+// not signal is running too).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
 // write fetches j into a temporary file beside its final path, checks it,
 // and renames it into place; on any failure the temporary file is
 // removed.
@@ -260,9 +315,10 @@ func (d *Downloader) write(ctx context.Context, root *os.Root, fe *fetcher, man 
 			return "", fmt.Errorf("making folder %s: %w", dir, unwrapPathError(err))
 		}
 	}
+	d.sweep(root, dir)
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := path.Join(dir, ".airlift-"+hex.EncodeToString(rnd[:])+".tmp")
+	tmp := path.Join(dir, tmpPrefix+strconv.Itoa(os.Getpid())+"-"+hex.EncodeToString(rnd[:])+".tmp")
 	f, err := root.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return "", fmt.Errorf("creating a temporary file in %s: %w", dir, unwrapPathError(err))

@@ -555,3 +555,58 @@ func TestDownloadResumesCutBodies(t *testing.T) {
 		t.Errorf("%d retries counted, want at least 2", st.Retries.Load())
 	}
 }
+
+// Temporary files that a killed download left (its process gone) are
+// removed when a later download writes into their folder; those of a
+// live process, and files that only look alike, are left alone.
+func TestDownloadSweepsLeftoverTemporaries(t *testing.T) {
+	e, src := upload(t, map[string]int{"top.bin": 10, "sub/a.bin": 20}, transfer.UploadOptions{})
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	stale := []string{
+		fmt.Sprintf(".airlift-dl-%d-0123456789ab.tmp", dead.Process.Pid),
+		fmt.Sprintf("sub/.airlift-dl-%d-ba9876543210.tmp", dead.Process.Pid),
+	}
+	kept := []string{
+		fmt.Sprintf("sub/.airlift-dl-%d-aaaaaaaaaaaa.tmp", os.Getppid()), // a live process
+		".airlift-dl-notapid-0.tmp",
+		"sub/my.airlift-dl-1-0.tmp",
+	}
+	for _, n := range append(append([]string{}, stale...), kept...) {
+		p := filepath.Join(dst, n)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dl, _ := transfer.NewDownloader(e.api, transfer.DownloadOptions{}, nil)
+	rep, err := dl.Copy(context.Background(), e.loc, dst)
+	if err != nil || rep.Failed != 0 {
+		t.Fatalf("download: %v %+v", err, rep.Failures)
+	}
+	for _, n := range stale {
+		if _, err := os.Stat(filepath.Join(dst, n)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: still there (%v)", n, err)
+		}
+	}
+	for _, n := range kept {
+		if _, err := os.Stat(filepath.Join(dst, n)); err != nil {
+			t.Errorf("%s: removed (%v)", n, err)
+		}
+	}
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "removed 2 temporary file(s)") {
+		t.Errorf("warnings: %q", rep.Warnings)
+	}
+	for _, n := range []string{"top.bin", "sub/a.bin"} {
+		a, _ := os.ReadFile(filepath.Join(src, n))
+		b, _ := os.ReadFile(filepath.Join(dst, n))
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differs", n)
+		}
+	}
+}
