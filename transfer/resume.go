@@ -52,11 +52,10 @@ const DefaultStopGrace = 5 * time.Second
 // fileID is what identifies the content of a source file between runs
 // without reading it.
 type fileID struct {
-	path         string
-	size, mtime  int64
-	dev, ino     uint64
-	ctime        int64
-	partSizeUsed int64
+	path        string
+	size, mtime int64
+	dev, ino    uint64
+	ctime       int64
 }
 
 func idOf(p string, fi os.FileInfo) fileID {

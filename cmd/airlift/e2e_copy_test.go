@@ -53,21 +53,6 @@ func headMeta(t *testing.T, srv *s3test.Server, bucket, key string) map[string]s
 	return h.Metadata
 }
 
-func tagValue(t *testing.T, srv *s3test.Server, bucket, key, tag string) string {
-	t.Helper()
-	out := srv.AWS(t, "s3api", "get-object-tagging", "--bucket", bucket, "--key", key, "--output", "json")
-	var r struct{ TagSet []struct{ Key, Value string } }
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatalf("get-object-tagging %s: %v", key, err)
-	}
-	for _, kv := range r.TagSet {
-		if kv.Key == tag {
-			return kv.Value
-		}
-	}
-	return ""
-}
-
 func openUploads(t *testing.T, srv *s3test.Server, bucket string) string {
 	t.Helper()
 	return strings.TrimSpace(srv.AWS(t, "s3api", "list-multipart-uploads", "--bucket", bucket, "--query", "Uploads[].Key", "--output", "text"))

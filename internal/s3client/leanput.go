@@ -425,5 +425,3 @@ func unreserved(c byte) bool {
 	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
 		c == '-' || c == '_' || c == '.' || c == '~' || c == '/'
 }
-
-var errNotLean = errors.New("not sent by the lean path")

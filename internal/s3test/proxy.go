@@ -38,13 +38,12 @@ func (s *Server) Record(t *testing.T) *Recorder {
 		t.Fatal(err)
 	}
 	rec := &Recorder{}
-	rp := httputil.NewSingleHostReverseProxy(up)
-	rp.Transport = insecureTransport()
-	director := rp.Director
-	rp.Director = func(r *http.Request) {
-		host := r.Host // signed by the client: keep it
-		director(r)
-		r.Host = host
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(up)
+			pr.Out.Host = pr.In.Host // signed by the client: keep it
+		},
+		Transport: insecureTransport(),
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec.mu.Lock()

@@ -66,13 +66,6 @@ const (
 // with their keys stores them inline instead of growing it without end.
 const maxRoots = 4096
 
-// roots is the table of source folders records refer to. The encoder
-// (apply, under flushMu) adds to it; decoders read a snapshot.
-type roots struct {
-	ids  map[string]uint64
-	list []string // by id; list[0] is unused
-}
-
 // splitPath returns the folder of path p that, followed by the last n
 // bytes of key, spells p; ok is false when they share no whole trailing
 // path element.

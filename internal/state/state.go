@@ -39,6 +39,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 	"golang.org/x/sys/unix"
 )
 
@@ -230,7 +231,7 @@ func Open(dir string, d Dest, o Options) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, boltOptions)
 	if err != nil {
 		lock.Close()
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, &LockedError{Path: path}
 		}
 		if os.IsPermission(err) {
