@@ -266,3 +266,29 @@ func TestLeanPutClockSkew(t *testing.T) {
 		t.Errorf("%d requests, %d refused as skewed; want 4 and 1", requests.Load(), refused.Load())
 	}
 }
+
+// Temporary credentials (a session token) are signed and sent, as the
+// SDK sends them.
+func TestLeanPutSessionToken(t *testing.T) {
+	var token, signed string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		token, signed = r.Header.Get("X-Amz-Security-Token"), r.Header.Get("Authorization")
+		w.Header().Set("ETag", `"e"`)
+	}))
+	defer srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "ASIATEMP")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_SESSION_TOKEN", "the-session-token")
+	cli, err := s3client.New(context.Background(), s3client.Options{EndpointURL: srv.URL, Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("payload")
+	if _, err := cli.API().PutObject(context.Background(), putInput("bkt", "k", data, memBody{bytes.NewReader(data)})); err != nil {
+		t.Fatal(err)
+	}
+	if token != "the-session-token" || !strings.Contains(signed, "x-amz-security-token") || !strings.Contains(signed, "Credential=ASIATEMP/") {
+		t.Errorf("token %q, authorization %q", token, signed)
+	}
+}
