@@ -221,7 +221,8 @@ func newDataSyncProgress(w io.Writer, o progressOpts) *dataSyncProgress {
 	p := &dataSyncProgress{w: w, quiet: o.quiet, every: o.interval}
 	if !o.quiet && isTerminal(w) {
 		p.bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(w), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetWidth(30), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+			progressbar.OptionSetWidth(30), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish(),
+			progressbar.OptionSetSpinnerChangeInterval(0)) // see startProgress
 	}
 	return p
 }

@@ -51,6 +51,10 @@ func startProgress(w io.Writer, st *transfer.Stats, o progressOpts, verb string)
 			progressbar.OptionThrottle(200*time.Millisecond),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionClearOnFinish(),
+			// The library's own spinner goroutine (for a bar of unknown
+			// length, as ours is until the walk ends) reads the bar's state
+			// without its lock; our ticker redraws instead.
+			progressbar.OptionSetSpinnerChangeInterval(0),
 		)
 		go func() {
 			defer wg.Done()

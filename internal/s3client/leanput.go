@@ -48,13 +48,20 @@ func (a *API) PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...fu
 	return a.Client.PutObject(ctx, in, optFns...)
 }
 
-// MemoryBody is a request body held in memory. Bytes returns its unread
-// bytes; the caller sends them as they are (and may send them again on a
-// retry), so from then on the body counts as read.
+// MemoryBody is a request body held in memory. A small one is sent
+// straight from the bytes Bytes returns (unread bytes, which from then on
+// count as read); a larger one is read through as a ReadSeeker, rewound
+// for each attempt, so that progress counted by its reader follows what
+// the connection really sent.
 type MemoryBody interface {
-	io.Reader
+	io.ReadSeeker
 	Bytes() []byte
 }
+
+// inMemoryMax is the largest body sent from memory in one write with its
+// headers. Such a body leaves in milliseconds even on a slow link, so
+// counting it as sent at once keeps progress honest.
+const inMemoryMax = 256 << 10
 
 const unsignedPayload = "UNSIGNED-PAYLOAD"
 
@@ -178,16 +185,24 @@ func leanable(in *s3.PutObjectInput) bool {
 // put reports ok=false when the request must go through the SDK instead.
 func (l *leanPut) put(ctx context.Context, in *s3.PutObjectInput) (out *s3.PutObjectOutput, ok bool, err error) {
 	mb, isMem := in.Body.(MemoryBody)
-	if !isMem || in.Bucket == nil || *in.Bucket == "" || in.Key == nil || *in.Key == "" || !leanable(in) {
+	if !isMem || in.ContentLength == nil || *in.ContentLength < 0 || in.Bucket == nil || *in.Bucket == "" || in.Key == nil || *in.Key == "" || !leanable(in) {
 		return nil, false, nil
 	}
 	b := l.base(ctx, *in.Bucket)
 	if !b.lean {
 		return nil, false, nil
 	}
-	data := mb.Bytes()
-	if in.ContentLength != nil && *in.ContentLength != int64(len(data)) {
-		return nil, true, fmt.Errorf("PutObject %s: body has %d bytes, ContentLength says %d", *in.Key, len(data), *in.ContentLength)
+	p := &payload{n: *in.ContentLength}
+	if p.n <= inMemoryMax {
+		p.data = mb.Bytes()
+		if int64(len(p.data)) != p.n {
+			return nil, true, fmt.Errorf("PutObject %s: body has %d bytes, ContentLength says %d", *in.Key, len(p.data), p.n)
+		}
+	} else {
+		p.rs = mb
+		if p.start, err = mb.Seek(0, io.SeekCurrent); err != nil {
+			return nil, true, fmt.Errorf("PutObject %s: %w", *in.Key, err)
+		}
 	}
 	h := make(http.Header, 12)
 	h["User-Agent"] = []string{l.ua}
@@ -214,11 +229,63 @@ func (l *leanPut) put(ctx context.Context, in *s3.PutObjectInput) (out *s3.PutOb
 		// As the SDK sends it: servers and proxies tell operations apart by it.
 		RawQuery: "x-id=PutObject",
 	}
-	out, err = l.send(ctx, u, h, data, b)
+	out, err = l.send(ctx, u, h, p, b)
 	if err != nil {
 		return nil, true, &smithy.OperationError{ServiceID: "S3", OperationName: "PutObject", Err: err}
 	}
 	return out, true, nil
+}
+
+// payload is what every attempt of one request sends.
+type payload struct {
+	n     int64
+	data  []byte        // up to inMemoryMax: sent from memory
+	rs    io.ReadSeeker // larger: read through from start
+	start int64
+}
+
+// body returns the request body for one attempt, and what to call once
+// the attempt is over: from then on the transport (which may still hold
+// the body in another goroutine) reads nothing more from the shared
+// reader, so the next attempt can rewind it safely.
+func (p *payload) body() (io.ReadCloser, func(), error) {
+	switch {
+	case p.n == 0:
+		return http.NoBody, func() {}, nil
+	case p.rs == nil:
+		// A NopCloser over a bytes.Reader tells net/http the body is in
+		// memory: it then writes headers and body in one go.
+		return io.NopCloser(bytes.NewReader(p.data)), func() {}, nil
+	}
+	if _, err := p.rs.Seek(p.start, io.SeekStart); err != nil {
+		return nil, nil, fmt.Errorf("rewinding the request body: %w", err)
+	}
+	ab := &attemptBody{r: io.LimitReader(p.rs, p.n)}
+	return ab, ab.end, nil
+}
+
+// attemptBody passes reads through until the attempt ends.
+type attemptBody struct {
+	mu    sync.Mutex
+	r     io.Reader
+	ended bool
+}
+
+func (b *attemptBody) Read(buf []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ended {
+		return 0, io.ErrUnexpectedEOF
+	}
+	return b.r.Read(buf)
+}
+
+func (b *attemptBody) Close() error { return nil }
+
+func (b *attemptBody) end() {
+	b.mu.Lock()
+	b.ended = true
+	b.mu.Unlock()
 }
 
 func setHeader(h http.Header, k string, v *string) {
@@ -229,7 +296,7 @@ func setHeader(h http.Header, k string, v *string) {
 
 // send makes the attempts the retryer allows, as the SDK's retry
 // middleware does.
-func (l *leanPut) send(ctx context.Context, u *url.URL, h http.Header, data []byte, b *bucketBase) (*s3.PutObjectOutput, error) {
+func (l *leanPut) send(ctx context.Context, u *url.URL, h http.Header, p *payload, b *bucketBase) (*s3.PutObjectOutput, error) {
 	maxAttempts := l.retryer.MaxAttempts()
 	releaseRetry := func(error) error { return nil }
 	for attempt := 1; ; attempt++ {
@@ -240,7 +307,7 @@ func (l *leanPut) send(ctx context.Context, u *url.URL, h http.Header, data []by
 		if err != nil {
 			return nil, fmt.Errorf("failed to get retry Send token, %w", err)
 		}
-		out, err := l.attempt(ctx, u, h, data, b, attempt)
+		out, err := l.attempt(ctx, u, h, p, b, attempt)
 		_ = releaseRetry(err)
 		_ = releaseAttempt(err)
 		if err == nil {
@@ -269,7 +336,7 @@ func (l *leanPut) send(ctx context.Context, u *url.URL, h http.Header, data []by
 	}
 }
 
-func (l *leanPut) attempt(ctx context.Context, u *url.URL, h http.Header, data []byte, b *bucketBase, attempt int) (*s3.PutObjectOutput, error) {
+func (l *leanPut) attempt(ctx context.Context, u *url.URL, h http.Header, p *payload, b *bucketBase, attempt int) (*s3.PutObjectOutput, error) {
 	hdr := h
 	if attempt > 1 {
 		// The transport may still hold the last attempt's headers.
@@ -283,21 +350,18 @@ func (l *leanPut) attempt(ctx context.Context, u *url.URL, h http.Header, data [
 		ProtoMinor:    1,
 		Header:        hdr,
 		Host:          u.Host,
-		ContentLength: int64(len(data)),
+		ContentLength: p.n,
 	}).WithContext(ctx)
-	if len(data) >= 2<<20 {
+	if p.n >= 2<<20 {
 		// As the SDK does: a refusal (403, 503) arrives before the body
 		// is sent, not after.
 		hdr.Set("Expect", "100-continue")
 	}
-	if len(data) > 0 {
-		// A NopCloser over a bytes.Reader tells net/http the body is in
-		// memory: it then writes headers and body in one go.
-		req.Body = io.NopCloser(bytes.NewReader(data))
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
-	} else {
-		req.Body = http.NoBody
+	body, endAttempt, err := p.body()
+	if err != nil {
+		return nil, err
 	}
+	req.Body = body
 	creds, err := l.opts.Credentials.Retrieve(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("failed to retrieve credentials: %w", err)
@@ -307,6 +371,7 @@ func (l *leanPut) attempt(ctx context.Context, u *url.URL, h http.Header, data [
 		return nil, fmt.Errorf("failed to sign request: %w", err)
 	}
 	resp, err := l.hc.Do(req)
+	endAttempt()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, &smithy.CanceledError{Err: ctx.Err()}

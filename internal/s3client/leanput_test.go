@@ -157,7 +157,7 @@ func apiCode(err error) string {
 
 // flaky answers the first failures requests with a throttling error or
 // a dropped connection, then stores nothing and answers success.
-func flaky(t *testing.T, failures int, drop bool) (*httptest.Server, *atomic.Int32) {
+func flaky(t *testing.T, failures int, drop bool, want []byte) (*httptest.Server, *atomic.Int32) {
 	var n atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -171,8 +171,8 @@ func flaky(t *testing.T, failures int, drop bool) (*httptest.Server, *atomic.Int
 			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>R1</RequestId></Error>`)
 			return
 		}
-		if string(body) != "payload" {
-			t.Errorf("attempt %d sent %q", n.Load(), body)
+		if !bytes.Equal(body, want) {
+			t.Errorf("attempt %d sent %d bytes, want %d", n.Load(), len(body), len(want))
 		}
 		w.Header().Set("ETag", `"e"`)
 	}))
@@ -183,9 +183,14 @@ func flaky(t *testing.T, failures int, drop bool) (*httptest.Server, *atomic.Int
 // Throttling and dropped connections are retried with the client's
 // retryer, which counts them; the body is sent whole on every attempt.
 func TestLeanPutRetries(t *testing.T) {
-	for _, drop := range []bool{false, true} {
-		t.Run(fmt.Sprintf("drop=%v", drop), func(t *testing.T) {
-			srv, n := flaky(t, 2, drop)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 40<<10) // 640 KiB: read through, rewound per attempt
+	for _, tc := range []struct {
+		drop bool
+		data []byte
+	}{{false, []byte("payload")}, {true, []byte("payload")}, {false, big}, {true, big}} {
+		drop, data := tc.drop, tc.data
+		t.Run(fmt.Sprintf("drop=%v,bytes=%d", drop, len(data)), func(t *testing.T) {
+			srv, n := flaky(t, 2, drop, data)
 			t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
 			t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 			t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
@@ -193,7 +198,6 @@ func TestLeanPutRetries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			data := []byte("payload")
 			out, err := cli.API().PutObject(context.Background(), putInput("bkt", "k", data, memBody{bytes.NewReader(data)}))
 			if err != nil {
 				t.Fatal(err)
@@ -204,7 +208,7 @@ func TestLeanPutRetries(t *testing.T) {
 		})
 	}
 	t.Run("gives up", func(t *testing.T) {
-		srv, n := flaky(t, 100, false)
+		srv, n := flaky(t, 100, false, []byte("payload"))
 		t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
 		t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 		cli, _ := s3client.New(context.Background(), s3client.Options{EndpointURL: srv.URL, Region: "us-east-1", MaxAttempts: 3})
@@ -215,7 +219,7 @@ func TestLeanPutRetries(t *testing.T) {
 		}
 	})
 	t.Run("canceled", func(t *testing.T) {
-		srv, _ := flaky(t, 100, false)
+		srv, _ := flaky(t, 100, false, []byte("payload"))
 		t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
 		t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 		cli, _ := s3client.New(context.Background(), s3client.Options{EndpointURL: srv.URL, Region: "us-east-1", MaxAttempts: 50})
