@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airlift-io/airlift/internal/datasynctest"
 	"github.com/airlift-io/airlift/internal/s3test"
 )
 
@@ -17,12 +18,11 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 
 // onTerminal runs airlift with a pseudo-terminal for its output (through
 // script(1), from util-linux) and returns what the terminal showed.
-func onTerminal(t *testing.T, srv *s3test.Server, args ...string) (string, int) {
+func onTerminal(t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
 	if _, err := exec.LookPath("script"); err != nil {
 		t.Skip("script(1) not installed")
 	}
-	args = append(args, "--endpoint-url", srv.URL)
 	line := shellQuote(airliftBin)
 	for _, a := range args {
 		line += " " + shellQuote(a)
@@ -30,7 +30,7 @@ func onTerminal(t *testing.T, srv *s3test.Server, args ...string) (string, int) 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "script", "-qfec", line, "/dev/null")
-	cmd.Env = srv.Env()
+	cmd.Env = env
 	r := runCmd(t, cmd)
 	return r.stdout + r.stderr, r.code
 }
@@ -48,7 +48,7 @@ func TestE2ECopyProgressBarOnTerminal(t *testing.T) {
 	srv := s3test.Start(t, s3test.Options{})
 	srv.CreateBucket(t, "tty")
 	src := s3test.Tree(t, map[string]int{"a.bin": 6 * MiB, "b.bin": 1 * MiB, "c/small.txt": 100 << 10})
-	out, code := onTerminal(t, srv, "copy", src, "s3://tty/run/", "--bwlimit", "2.5MiB/s", "--no-journal")
+	out, code := onTerminal(t, srv.Env(), "copy", src, "s3://tty/run/", "--bwlimit", "2.5MiB/s", "--no-journal", "--endpoint-url", srv.URL)
 	if code != 0 {
 		t.Fatalf("exit %d\n%q", code, out)
 	}
@@ -70,4 +70,22 @@ func TestE2ECopyProgressBarOnTerminal(t *testing.T) {
 		t.Errorf("no file count beside the bar\n%q", out)
 	}
 	mustContain(t, "terminal", out, "copied 3 files, 7.1 MiB")
+}
+
+// DataSync's bar on a terminal: the phases as they come, then the
+// summary.
+func TestE2EDataSyncProgressOnTerminal(t *testing.T) {
+	srv := datasynctest.Start(t)
+	args := dsArgs(srv, "datasync", "nfs://filer/export/data", "s3://airlift-bucket/tty")
+	for i, a := range args {
+		if a == "--poll-interval" {
+			args[i+1] = "300ms" // a few redraws per phase
+		}
+	}
+	out, code := onTerminal(t, dataSyncEnv(), args...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%q", code, out)
+	}
+	mustContain(t, "terminal", out, "datasync TRANSFERRING")
+	mustContain(t, "terminal", out, "datasync SUCCESS")
 }
