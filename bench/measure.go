@@ -19,6 +19,8 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/zeebo/blake3"
 
+	"github.com/airlift-io/airlift/checksum"
+	"github.com/airlift-io/airlift/internal/s3client"
 	"github.com/airlift-io/airlift/transfer"
 )
 
@@ -212,6 +214,9 @@ func smallPuts(ctx context.Context, api transfer.S3API, o Options, prefix string
 	ends := make([]time.Time, o.SmallConcurrency)
 	start := time.Now()
 	stopAt := start.Add(o.SmallTime)
+	// Each object goes as copy sends a small file: from memory, with its
+	// CRC32C and BLAKE3 (the same for every object: the body is fixed).
+	crc, b3 := checksum.CRC32C(body), checksum.Sum(body)
 	var wg sync.WaitGroup
 	for w := range o.SmallConcurrency {
 		wg.Add(1)
@@ -221,7 +226,8 @@ func smallPuts(ctx context.Context, api transfer.S3API, o Options, prefix string
 				key := fmt.Sprintf("%ssmall/%08d", prefix, next.Add(1))
 				t0 := time.Now()
 				_, err := api.PutObject(hctx, &s3.PutObjectInput{
-					Bucket: &o.Target.Bucket, Key: &key, Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+					Bucket: &o.Target.Bucket, Key: &key, Body: s3client.BytesBody(body), ContentLength: aws.Int64(int64(len(body))),
+					ChecksumCRC32C: aws.String(crc), Metadata: map[string]string{checksum.MetaKey: b3},
 				})
 				if err != nil {
 					if hctx.Err() == nil {

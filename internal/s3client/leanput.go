@@ -58,6 +58,21 @@ type MemoryBody interface {
 	Bytes() []byte
 }
 
+// BytesBody returns b as a MemoryBody, for callers that hold a whole
+// object in memory and want it sent as the engine sends its own.
+func BytesBody(b []byte) MemoryBody { return &bytesBody{Reader: bytes.NewReader(b), b: b} }
+
+type bytesBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (x *bytesBody) Bytes() []byte {
+	rest := x.b[len(x.b)-x.Len():]
+	_, _ = x.Seek(0, io.SeekEnd)
+	return rest
+}
+
 // inMemoryMax is the largest body sent from memory in one write with its
 // headers. Such a body leaves in milliseconds even on a slow link, so
 // counting it as sent at once keeps progress honest.

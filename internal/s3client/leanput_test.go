@@ -23,15 +23,6 @@ import (
 	"github.com/airlift-io/airlift/internal/s3test"
 )
 
-// memBody is a body in memory, as the engine hands it to PutObject.
-type memBody struct{ *bytes.Reader }
-
-func (m memBody) Bytes() []byte {
-	b := make([]byte, m.Len())
-	_, _ = m.Read(b)
-	return b
-}
-
 func putInput(bucket, key string, data []byte, body io.Reader) *s3.PutObjectInput {
 	return &s3.PutObjectInput{
 		Bucket:         aws.String(bucket),
@@ -73,7 +64,7 @@ func TestLeanPutMatchesSDK(t *testing.T) {
 					data = bytes.Repeat([]byte("0123456789abcdef"), 3<<16)
 				}
 				rec.Reset()
-				if _, err := api.PutObject(ctx, putInput("bkt", "lean/"+key, data, memBody{bytes.NewReader(data)})); err != nil {
+				if _, err := api.PutObject(ctx, putInput("bkt", "lean/"+key, data, s3client.BytesBody(data))); err != nil {
 					t.Fatalf("lean put %q: %v", key, err)
 				}
 				reqs := rec.Requests()
@@ -121,11 +112,11 @@ func TestLeanPutErrors(t *testing.T) {
 	data := []byte("hello")
 	ctx := context.Background()
 
-	in := putInput("missing", "k", data, memBody{bytes.NewReader(data)})
+	in := putInput("missing", "k", data, s3client.BytesBody(data))
 	if _, err := api.PutObject(ctx, in); apiCode(err) != "NoSuchBucket" {
 		t.Errorf("missing bucket: got %v, want NoSuchBucket", err)
 	}
-	in = putInput("bkt", "k", data, memBody{bytes.NewReader(data)})
+	in = putInput("bkt", "k", data, s3client.BytesBody(data))
 	in.ChecksumCRC32C = aws.String(checksum.CRC32C([]byte("other")))
 	if _, err := api.PutObject(ctx, in); err == nil || apiCode(err) == "" {
 		t.Errorf("wrong CRC32C: got %v, want the server's refusal", err)
@@ -138,7 +129,7 @@ func TestLeanPutErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in = putInput("bkt", "k", data, memBody{bytes.NewReader(data)})
+	in = putInput("bkt", "k", data, s3client.BytesBody(data))
 	if _, err := bad.API().PutObject(ctx, in); apiCode(err) != "SignatureDoesNotMatch" {
 		t.Errorf("wrong secret: got %v, want SignatureDoesNotMatch", err)
 	}
@@ -198,7 +189,7 @@ func TestLeanPutRetries(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := cli.API().PutObject(context.Background(), putInput("bkt", "k", data, memBody{bytes.NewReader(data)}))
+			out, err := cli.API().PutObject(context.Background(), putInput("bkt", "k", data, s3client.BytesBody(data)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -213,7 +204,7 @@ func TestLeanPutRetries(t *testing.T) {
 		t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 		cli, _ := s3client.New(context.Background(), s3client.Options{EndpointURL: srv.URL, Region: "us-east-1", MaxAttempts: 3})
 		data := []byte("payload")
-		_, err := cli.API().PutObject(context.Background(), putInput("bkt", "k", data, memBody{bytes.NewReader(data)}))
+		_, err := cli.API().PutObject(context.Background(), putInput("bkt", "k", data, s3client.BytesBody(data)))
 		if apiCode(err) != "SlowDown" || n.Load() != 3 || !strings.Contains(err.Error(), "exceeded maximum number of attempts, 3") {
 			t.Errorf("after %d requests: %v", n.Load(), err)
 		}
@@ -226,7 +217,7 @@ func TestLeanPutRetries(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
 		data := []byte("payload")
-		_, err := cli.API().PutObject(ctx, putInput("bkt", "k", data, memBody{bytes.NewReader(data)}))
+		_, err := cli.API().PutObject(ctx, putInput("bkt", "k", data, s3client.BytesBody(data)))
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("got %v, want the context's error", err)
 		}
@@ -262,7 +253,7 @@ func TestLeanPutClockSkew(t *testing.T) {
 	}
 	data := []byte("payload")
 	for i := 0; i < 3; i++ {
-		if _, err := cli.API().PutObject(context.Background(), putInput("bkt", fmt.Sprint("k", i), data, memBody{bytes.NewReader(data)})); err != nil {
+		if _, err := cli.API().PutObject(context.Background(), putInput("bkt", fmt.Sprint("k", i), data, s3client.BytesBody(data))); err != nil {
 			t.Fatalf("put %d: %v", i, err)
 		}
 	}
@@ -289,7 +280,7 @@ func TestLeanPutSessionToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := []byte("payload")
-	if _, err := cli.API().PutObject(context.Background(), putInput("bkt", "k", data, memBody{bytes.NewReader(data)})); err != nil {
+	if _, err := cli.API().PutObject(context.Background(), putInput("bkt", "k", data, s3client.BytesBody(data))); err != nil {
 		t.Fatal(err)
 	}
 	if token != "the-session-token" || !strings.Contains(signed, "x-amz-security-token") || !strings.Contains(signed, "Credential=ASIATEMP/") {

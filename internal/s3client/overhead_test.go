@@ -28,11 +28,6 @@ func (answer200) Do(r *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: 200, Header: h, Body: io.NopCloser(strings.NewReader("")), ContentLength: 0, Request: r}, nil
 }
 
-// memBody is a body in memory, as the engine hands it to PutObject.
-type memBody struct{ *bytes.Reader }
-
-func (m memBody) Bytes() []byte { return body16k }
-
 var body16k = bytes.Repeat([]byte("x"), 16<<10)
 
 // BenchmarkPutObjectOverhead measures the client-side CPU of one small
@@ -63,7 +58,7 @@ func BenchmarkPutObjectOverhead(b *testing.B) {
 				_, err := tc.api.PutObject(context.Background(), &s3.PutObjectInput{
 					Bucket:         aws.String("bench"),
 					Key:            aws.String("S/d001/f000123.bin"),
-					Body:           memBody{bytes.NewReader(body16k)},
+					Body:           BytesBody(body16k),
 					ContentLength:  aws.Int64(int64(len(body16k))),
 					ChecksumCRC32C: aws.String("UmSRbA=="),
 					ContentType:    aws.String("application/octet-stream"),
