@@ -167,12 +167,7 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 			}
 			return nil
 		}
-		select {
-		case jobs <- downloadJob{obj: o, rel: rel}:
-			return nil
-		case <-gctx.Done():
-			return gctx.Err()
-		}
+		return send(gctx, jobs, downloadJob{obj: o, rel: rel})
 	}
 	g.Go(func() error {
 		defer close(jobs)

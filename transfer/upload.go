@@ -280,12 +280,7 @@ func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(
 				rep.fail(Problem{Path: j.Entry.Path, Key: j.Key, Err: j.Entry.Err.Error()})
 				return nil
 			}
-			select {
-			case jobs <- j:
-				return nil
-			case <-gctx.Done():
-				return gctx.Err()
-			}
+			return send(gctx, jobs, j)
 		})
 		u.Stats.WalkDone.Store(true)
 		return err

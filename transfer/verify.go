@@ -164,12 +164,7 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 			if e.Skip != "" || IsOwnPath(e.Rel) {
 				return nil
 			}
-			select {
-			case files <- e:
-				return nil
-			case <-gctx.Done():
-				return gctx.Err()
-			}
+			return send(gctx, files, e)
 		})
 	})
 	g.Go(func() error {
@@ -180,12 +175,7 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 			if ob.Rel == "" || marker || !o.Walk.Filter.Match(ob.Rel) {
 				return nil
 			}
-			select {
-			case objects <- ob:
-				return nil
-			case <-gctx.Done():
-				return gctx.Err()
-			}
+			return send(gctx, objects, ob)
 		})
 	})
 	type pair struct {
@@ -201,7 +191,8 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 		ob, haveOb := <-objects
 		var lastE, lastOb string
 		for haveE || haveOb {
-			if haveE && e.Rel <= lastE && rep.LocalFiles > 0 || haveOb && ob.Rel <= lastOb && rep.Objects > 0 {
+			// Neither side ever yields an empty Rel, so "" starts both.
+			if haveE && e.Rel <= lastE || haveOb && ob.Rel <= lastOb {
 				return fmt.Errorf("verify: listing or walk out of key order near %q / %q", e.Rel, ob.Rel)
 			}
 			var d Difference
@@ -229,10 +220,8 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 				default:
 					st.FilesFound.Add(1)
 					st.BytesFound.Add(e.Size)
-					select {
-					case work <- pair{e.Rel, e, ob}:
-					case <-gctx.Done():
-						return gctx.Err()
+					if err := send(gctx, work, pair{e.Rel, e, ob}); err != nil {
+						return err
 					}
 				}
 				rep.LocalFiles++
