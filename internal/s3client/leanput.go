@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	smithyauth "github.com/aws/smithy-go/auth"
+	"github.com/aws/smithy-go/encoding/httpbinding"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
@@ -91,9 +92,9 @@ const unsignedPayload = "UNSIGNED-PAYLOAD"
 // backoff, adaptive rate and retry counting). Errors have the SDK's types,
 // so callers classify them the same way.
 //
-// It also lets net/http see the body is in memory, so headers and body
-// leave in one write instead of two (the SDK's wrapped body always costs
-// a separate flush of the headers).
+// It also lets net/http see a small body is in memory, so headers and
+// body leave in one write instead of two (the SDK's wrapped body always
+// costs a separate flush of the headers).
 type leanPut struct {
 	opts    s3.Options
 	hc      aws.HTTPClient
@@ -184,8 +185,8 @@ func (l *leanPut) base(ctx context.Context, bucket string) *bucketBase {
 	return b
 }
 
-// leanFields are the PutObjectInput fields the lean path sends; an input
-// with any other field set goes through the SDK.
+// leanable reports whether in sets only the PutObjectInput fields the lean
+// path sends; an input with any other field set goes through the SDK.
 func leanable(in *s3.PutObjectInput) bool {
 	c := *in
 	c.Bucket, c.Key, c.Body, c.ContentLength = nil, nil, nil, nil
@@ -237,10 +238,12 @@ func (l *leanPut) put(ctx context.Context, in *s3.PutObjectInput) (out *s3.PutOb
 		}
 	}
 	u := &url.URL{
-		Scheme:  b.scheme,
-		Host:    b.host,
-		Path:    b.path + "/" + *in.Key,
-		RawPath: b.rawPath + "/" + escapeKey(*in.Key),
+		Scheme: b.scheme,
+		Host:   b.host,
+		Path:   b.path + "/" + *in.Key,
+		// The SDK's own escaping, so the path sent and the path signed are
+		// the ones the SDK would use.
+		RawPath: b.rawPath + "/" + httpbinding.EscapePath(*in.Key, false),
 		// As the SDK sends it: servers and proxies tell operations apart by it.
 		RawQuery: "x-id=PutObject",
 	}
@@ -474,34 +477,3 @@ type retryableSkew struct{ error }
 
 func (e *retryableSkew) Unwrap() error        { return e.error }
 func (e *retryableSkew) RetryableError() bool { return true }
-
-// escapeKey encodes an object key for the request path as SigV4 wants it
-// for S3: every byte but the unreserved ones and '/' percent-encoded, so
-// the path the server sees and the one signed are the same.
-func escapeKey(key string) string {
-	const hex = "0123456789ABCDEF"
-	n := 0
-	for i := 0; i < len(key); i++ {
-		if !unreserved(key[i]) {
-			n++
-		}
-	}
-	if n == 0 {
-		return key
-	}
-	out := make([]byte, 0, len(key)+2*n)
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if unreserved(c) {
-			out = append(out, c)
-			continue
-		}
-		out = append(out, '%', hex[c>>4], hex[c&15])
-	}
-	return string(out)
-}
-
-func unreserved(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
-		c == '-' || c == '_' || c == '.' || c == '~' || c == '/'
-}
