@@ -220,9 +220,7 @@ type dataSyncProgress struct {
 func newDataSyncProgress(w io.Writer, o progressOpts) *dataSyncProgress {
 	p := &dataSyncProgress{w: w, quiet: o.quiet, every: o.interval}
 	if !o.quiet && isTerminal(w) {
-		p.bar = progressbar.NewOptions64(-1, progressbar.OptionSetWriter(w), progressbar.OptionShowBytes(true),
-			progressbar.OptionSetWidth(30), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish(),
-			progressbar.OptionSetSpinnerChangeInterval(0)) // see startProgress
+		p.bar = newBar(w)
 	}
 	return p
 }

@@ -43,19 +43,7 @@ func startProgress(w io.Writer, st *transfer.Stats, o progressOpts, verb string)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	if isTerminal(w) {
-		bar := progressbar.NewOptions64(-1,
-			progressbar.OptionSetWriter(w),
-			progressbar.OptionShowBytes(true),
-			progressbar.OptionShowCount(),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionClearOnFinish(),
-			// The library's own spinner goroutine (for a bar of unknown
-			// length, as ours is until the walk ends) reads the bar's state
-			// without its lock; our ticker redraws instead.
-			progressbar.OptionSetSpinnerChangeInterval(0),
-		)
+		bar := newBar(w, progressbar.OptionShowCount(), progressbar.OptionSetPredictTime(true))
 		go func() {
 			defer wg.Done()
 			t := time.NewTicker(200 * time.Millisecond)
@@ -101,6 +89,23 @@ func startProgress(w io.Writer, st *transfer.Stats, o progressOpts, verb string)
 		}()
 	}
 	return func() { close(done); wg.Wait() }
+}
+
+// newBar is every command's terminal bar: bytes, of a length unknown
+// until set, redrawn at most every 200 ms and cleared for the summary.
+func newBar(w io.Writer, extra ...progressbar.Option) *progressbar.ProgressBar {
+	opts := []progressbar.Option{
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(200 * time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+		// The library's own spinner goroutine (for a bar of unknown
+		// length) reads the bar's state without its lock; callers redraw
+		// on their own updates instead.
+		progressbar.OptionSetSpinnerChangeInterval(0),
+	}
+	return progressbar.NewOptions64(-1, append(opts, extra...)...)
 }
 
 func retries(st *transfer.Stats) int64 {
