@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/airlift-io/airlift/bench/plan"
+	"github.com/airlift-io/airlift/internal/outcome"
+	"github.com/airlift-io/airlift/internal/units"
 	"github.com/airlift-io/airlift/transfer"
 )
 
@@ -366,4 +368,64 @@ func percentiles(ds []time.Duration) Latency {
 		return ds[min(max(i, 0), len(ds)-1)].Seconds()
 	}
 	return Latency{Count: int64(len(ds)), P50: at(0.50), P95: at(0.95), P99: at(0.99)}
+}
+
+// Validate checks o before anything is contacted.
+func (o *Options) Validate() error {
+	if o.CellTime <= 0 || o.CPUTime <= 0 || o.SmallTime <= 0 || o.SourceTime <= 0 || o.SmallConcurrency < 1 {
+		return outcome.Usagef("time limits and the small-request concurrency must be positive")
+	}
+	for _, c := range o.Concurrency {
+		if c < 1 || c > 1024 {
+			return outcome.BadOption("Concurrency", "concurrency %d: want 1 to 1024", c)
+		}
+	}
+	for _, p := range o.PartSizes {
+		if p < transfer.MinPartSize || p > 1<<30 {
+			return outcome.BadOption("PartSizes", "part size %s: want 5 MiB to 1 GiB", units.FormatBytes(p))
+		}
+	}
+	if o.Source != "" {
+		if err := transfer.CheckSource(o.Source); err != nil {
+			return err
+		}
+		if fi, _ := os.Stat(o.Source); !fi.IsDir() {
+			return outcome.BadOption("Source", "%s is not a directory", o.Source)
+		}
+	}
+	return nil
+}
+
+// MaxInFlight is the most requests a run keeps in flight.
+func (o *Options) MaxInFlight() int {
+	n := o.SmallConcurrency
+	for _, c := range o.Concurrency {
+		n = max(n, c)
+	}
+	return n
+}
+
+// Outcome classifies a run that returned r and err.
+func (r *Result) Outcome(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled) && r != nil:
+		return outcome.Interruptedf("interrupted; removed %d objects and %d multipart uploads under %s (bench prefix %s)",
+			r.Cleanup.Objects, r.Cleanup.Uploads, r.Target, r.Prefix)
+	}
+	return outcome.As(outcome.Failed, err)
+}
+
+// WriteSVGFile writes the chart of r to path.
+func WriteSVGFile(path string, r *Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := WriteSVG(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"github.com/airlift-io/airlift/internal/outcome"
 	"strings"
 	"time"
 
@@ -164,4 +165,13 @@ func LifecycleRule(prefix string, days int) map[string]any {
 		"Filter":                         map[string]any{"Prefix": prefix},
 		"AbortIncompleteMultipartUpload": map[string]any{"DaysAfterInitiation": days},
 	}}}
+}
+
+// Outcome classifies a finished cleanup: failed when any upload could not
+// be aborted.
+func (r *CleanupReport) Outcome() error {
+	if r.Failed > 0 {
+		return outcome.Failedf("%d upload(s) could not be aborted", r.Failed)
+	}
+	return nil
 }

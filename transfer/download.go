@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/airlift-io/airlift/internal/outcome"
 	"os"
 	"path"
 	"path/filepath"
@@ -26,12 +27,9 @@ import (
 // DownloadOptions shape a download run. Zero values take the defaults
 // noted.
 type DownloadOptions struct {
-	PartSize        int64 // ranged-GET size for large objects; 0: DefaultPartSize
-	MaxMemory       int64 // bytes for all buffers; 0: DefaultMaxMemory
-	Concurrency     int   // objects in flight; 0: 64
-	PartConcurrency int   // ranged GETs in flight across the run; 0: 16
-	Filter          *Filter
-	DryRun          bool
+	Sizing // PartSize is the ranged-GET size; Concurrency 0: 64
+	Filter *Filter
+	DryRun bool
 
 	// OnFile, when set, is called once for every object written (or, in a
 	// dry run, that would be), from the goroutine that wrote it.
@@ -51,23 +49,11 @@ type Downloader struct {
 
 // NewDownloader checks o and returns a downloader.
 func NewDownloader(api S3API, o DownloadOptions, st *Stats) (*Downloader, error) {
-	if o.MaxMemory == 0 {
-		o.MaxMemory = DefaultMaxMemory
-	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = 64
-	}
-	if o.PartConcurrency <= 0 {
-		o.PartConcurrency = 16
+	if err := o.normalize(64); err != nil {
+		return nil, err
 	}
 	if o.PartSize == 0 {
 		o.PartSize = DefaultPartSize
-	}
-	if o.PartSize < MinPartSize || o.PartSize > MaxPartSize {
-		return nil, fmt.Errorf("--part-size must be between 5 MiB and 5 GiB")
-	}
-	if o.MaxMemory < int64(classOf(int(o.PartSize))) {
-		return nil, fmt.Errorf("--max-memory %d is smaller than one part (%d bytes)", o.MaxMemory, classOf(int(o.PartSize)))
 	}
 	if st == nil {
 		st = &Stats{}
@@ -111,11 +97,11 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 	var root *os.Root
 	if !d.o.DryRun {
 		if err := os.MkdirAll(dst, 0o755); err != nil {
-			return nil, fmt.Errorf("destination %s: %w", dst, unwrapPathError(err))
+			return nil, outcome.As(outcome.Usage, fmt.Errorf("destination %s: %w", dst, unwrapPathError(err)))
 		}
 		r, err := os.OpenRoot(dst)
 		if err != nil {
-			return nil, fmt.Errorf("destination %s: %w", dst, unwrapPathError(err))
+			return nil, outcome.As(outcome.Usage, fmt.Errorf("destination %s: %w", dst, unwrapPathError(err)))
 		}
 		defer r.Close()
 		root = r
@@ -124,7 +110,10 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 	if !d.o.DryRun {
 		m, err := LoadManifests(ctx, d.api, src, rep.Warn)
 		if err != nil {
-			return nil, classify(err)
+			if err = classify(err); !IsFatal(err) && !canceled(err) {
+				err = outcome.As(outcome.Usage, err) // nothing could start
+			}
+			return nil, err
 		}
 		man = m
 	}

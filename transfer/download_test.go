@@ -75,9 +75,9 @@ func upload(t *testing.T, files map[string]int, o transfer.UploadOptions) (env, 
 }
 
 func TestDownloadRoundTripTrickyTree(t *testing.T) {
-	e, src := upload(t, trickyTree, transfer.UploadOptions{PartSize: 5 * mib, Manifest: true})
+	e, src := upload(t, trickyTree, transfer.UploadOptions{Manifest: true, Sizing: transfer.Sizing{PartSize: 5 * mib}})
 	for _, deep := range []bool{false, true} {
-		rep, err := transfer.Verify(context.Background(), e.api, src, e.loc, transfer.VerifyOptions{Deep: deep, PartSize: 5 * mib}, nil)
+		rep, err := transfer.Verify(context.Background(), e.api, src, e.loc, transfer.VerifyOptions{Deep: deep, Sizing: transfer.Sizing{PartSize: 5 * mib}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,7 +90,7 @@ func TestDownloadRoundTripTrickyTree(t *testing.T) {
 	}
 
 	dst := filepath.Join(t.TempDir(), "restore")
-	dl, err := transfer.NewDownloader(e.api, transfer.DownloadOptions{PartSize: 5 * mib, Concurrency: 4, PartConcurrency: 4}, nil)
+	dl, err := transfer.NewDownloader(e.api, transfer.DownloadOptions{Sizing: transfer.Sizing{PartSize: 5 * mib, Concurrency: 4, PartConcurrency: 4}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestDownloadRoundTripTrickyTree(t *testing.T) {
 }
 
 func TestVerifyDeepDetectsFlippedByte(t *testing.T) {
-	e, src := upload(t, map[string]int{"big.bin": 11 * mib, "small.bin": 1000}, transfer.UploadOptions{PartSize: 5 * mib})
+	e, src := upload(t, map[string]int{"big.bin": 11 * mib, "small.bin": 1000}, transfer.UploadOptions{Sizing: transfer.Sizing{PartSize: 5 * mib}})
 	// versitygw keeps each object as a plain file: corrupt it behind the
 	// server's back. Its ETag and the recorded BLAKE3 stay as they were.
 	for _, key := range []string{"ds/v1/big.bin", "ds/v1/small.bin"} {
@@ -147,7 +147,7 @@ func TestVerifyDeepDetectsFlippedByte(t *testing.T) {
 	if fast.Differ() != 0 {
 		t.Logf("fast verify noticed too: %+v", fast.Differences)
 	}
-	deep, err := transfer.Verify(context.Background(), e.api, src, e.loc, transfer.VerifyOptions{Deep: true, PartSize: 5 * mib}, nil)
+	deep, err := transfer.Verify(context.Background(), e.api, src, e.loc, transfer.VerifyOptions{Deep: true, Sizing: transfer.Sizing{PartSize: 5 * mib}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestVerifyDeepDetectsFlippedByte(t *testing.T) {
 	}
 	// A download refuses to put the corrupt bytes in place.
 	dst := t.TempDir()
-	dl, _ := transfer.NewDownloader(e.api, transfer.DownloadOptions{PartSize: 5 * mib}, nil)
+	dl, _ := transfer.NewDownloader(e.api, transfer.DownloadOptions{Sizing: transfer.Sizing{PartSize: 5 * mib}}, nil)
 	rep, err := dl.Copy(context.Background(), e.loc, dst)
 	if err != nil {
 		t.Fatal(err)
@@ -323,7 +323,7 @@ func TestDownloadObjectChangedMidway(t *testing.T) {
 	h := s3test.StartHostile(t, "bkt", map[string][]byte{"p/big": big, "p/small": []byte("s")})
 	h.ChangedKeys["p/big"] = true
 	dst := t.TempDir()
-	dl, _ := transfer.NewDownloader(hostileClient(t, h.URL), transfer.DownloadOptions{PartSize: 5 * mib}, nil)
+	dl, _ := transfer.NewDownloader(hostileClient(t, h.URL), transfer.DownloadOptions{Sizing: transfer.Sizing{PartSize: 5 * mib}}, nil)
 	rep, err := dl.Copy(context.Background(), transfer.Location{Bucket: "bkt", Prefix: "p"}, dst)
 	if err != nil {
 		t.Fatal(err)
@@ -377,7 +377,7 @@ func TestDownloadDiskFull(t *testing.T) {
 		t.Skipf("cannot mount a tmpfs here (%v: %s); skipped", err, bytes.TrimSpace(out))
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
-	dl, _ := transfer.NewDownloader(e.api, transfer.DownloadOptions{Concurrency: 1}, nil)
+	dl, _ := transfer.NewDownloader(e.api, transfer.DownloadOptions{Sizing: transfer.Sizing{Concurrency: 1}}, nil)
 	rep, err := dl.Copy(context.Background(), e.loc, mnt)
 	if err == nil || !transfer.IsFatal(err) || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("err = %v, want a fatal no-space error", err)
@@ -446,7 +446,7 @@ func TestFastVerifyUsesManifestNotPerObjectRequests(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		files[fmt.Sprintf("small/%02d", i)] = 100 + i
 	}
-	e, src := upload(t, files, transfer.UploadOptions{PartSize: 5 * mib, Manifest: true})
+	e, src := upload(t, files, transfer.UploadOptions{Manifest: true, Sizing: transfer.Sizing{PartSize: 5 * mib}})
 	c := &counting{S3API: e.api, n: map[string]int{}}
 	rep, err := transfer.Verify(context.Background(), c, src, e.loc, transfer.VerifyOptions{}, nil)
 	if err != nil || rep.Differ() != 0 || rep.Equal != int64(len(files)) {
@@ -475,9 +475,9 @@ func TestFastVerifyUsesManifestNotPerObjectRequests(t *testing.T) {
 }
 
 func TestDownloadSingleObjectURL(t *testing.T) {
-	e, src := upload(t, map[string]int{"one.bin": 6 * mib, "two.bin": 3}, transfer.UploadOptions{PartSize: 5 * mib})
+	e, src := upload(t, map[string]int{"one.bin": 6 * mib, "two.bin": 3}, transfer.UploadOptions{Sizing: transfer.Sizing{PartSize: 5 * mib}})
 	dst := t.TempDir()
-	dl, _ := transfer.NewDownloader(e.api, transfer.DownloadOptions{PartSize: 5 * mib}, nil)
+	dl, _ := transfer.NewDownloader(e.api, transfer.DownloadOptions{Sizing: transfer.Sizing{PartSize: 5 * mib}}, nil)
 	rep, err := dl.Copy(context.Background(), transfer.Location{Bucket: "bkt", Prefix: "ds/v1/one.bin"}, dst)
 	if err != nil || rep.Files != 1 || rep.Failed != 0 {
 		t.Fatalf("%v %+v", err, rep)
@@ -496,10 +496,10 @@ func TestDownloadCancelledLeavesNoPartialFiles(t *testing.T) {
 	for i := 0; i < 6; i++ {
 		files[fmt.Sprintf("f%d.bin", i)] = 6 * mib
 	}
-	e, src := upload(t, files, transfer.UploadOptions{PartSize: 5 * mib})
+	e, src := upload(t, files, transfer.UploadOptions{Sizing: transfer.Sizing{PartSize: 5 * mib}})
 	dst := t.TempDir()
 	st := &transfer.Stats{}
-	dl, _ := transfer.NewDownloader(e.api, transfer.DownloadOptions{PartSize: 5 * mib, Concurrency: 2, PartConcurrency: 2}, st)
+	dl, _ := transfer.NewDownloader(e.api, transfer.DownloadOptions{Sizing: transfer.Sizing{PartSize: 5 * mib, Concurrency: 2, PartConcurrency: 2}}, st)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		for st.BytesSent.Load() < 8*mib {
@@ -541,7 +541,7 @@ func TestDownloadResumesCutBodies(t *testing.T) {
 	h.CutOnce["p/small"], h.CutOnce["p/big"] = true, true
 	dst := t.TempDir()
 	st := &transfer.Stats{}
-	dl, _ := transfer.NewDownloader(hostileClient(t, h.URL), transfer.DownloadOptions{PartSize: 5 * mib}, st)
+	dl, _ := transfer.NewDownloader(hostileClient(t, h.URL), transfer.DownloadOptions{Sizing: transfer.Sizing{PartSize: 5 * mib}}, st)
 	rep, err := dl.Copy(context.Background(), transfer.Location{Bucket: "bkt", Prefix: "p"}, dst)
 	if err != nil || rep.Failed != 0 {
 		t.Fatalf("%v %+v", err, rep)

@@ -3,7 +3,9 @@ package transfer
 import (
 	"errors"
 	"fmt"
+	"github.com/airlift-io/airlift/internal/outcome"
 	"net/url"
+	"os"
 	"strings"
 	"unicode/utf8"
 )
@@ -81,4 +83,22 @@ func KeyFor(dst Location, rel string, srcIsDir bool) (string, error) {
 // DisplayKey quotes a key for a one-line message.
 func DisplayKey(l Location, key string) string {
 	return "s3://" + l.Bucket + "/" + (&url.URL{Path: key}).EscapedPath()
+}
+
+// CheckSource makes sure the local source of an upload can be read, so
+// that a mistyped path stops the command before anything is contacted.
+func CheckSource(src string) error {
+	if _, err := os.Stat(src); err != nil {
+		return outcome.Usagef("source %s: %v", src, unwrapPathError(err))
+	}
+	return nil
+}
+
+// CheckDownloadDest refuses a download into something that is not a
+// folder.
+func CheckDownloadDest(dst string) error {
+	if fi, err := os.Stat(dst); err == nil && !fi.IsDir() {
+		return outcome.Usagef("DST %s exists and is not a folder", dst)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"github.com/airlift-io/airlift/internal/outcome"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,4 +97,18 @@ func (r *Report) finish(st *Stats) {
 	if r.Seconds > 0 {
 		r.MBps = float64(r.Bytes) / 1e6 / r.Seconds
 	}
+}
+
+// Outcome classifies a copy or download that returned r and err: the one
+// place that decides how the run ended (see internal/outcome).
+func (r *Report) Outcome(err error) error {
+	switch {
+	case err != nil && canceled(err):
+		return outcome.Interruptedf("interrupted; run the same command again to continue")
+	case err != nil:
+		return outcome.As(outcome.Failed, err)
+	case r != nil && r.Failed > 0:
+		return outcome.Failedf("%d file(s) failed", r.Failed)
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -44,6 +45,40 @@ type Journal interface {
 }
 
 var _ Journal = (*state.Store)(nil)
+
+// RunMarks is the optional ability of a journal to keep named marks. With
+// it, Copy applies the resume policy of a copy: a run that did not finish
+// is continued by the next copy of the same source (its journal records
+// make finished files skip), and a finished run is finished (the next copy
+// starts afresh; older records never make a file skip).
+type RunMarks interface {
+	Meta(name string) (string, error)
+	SetMeta(name, value string) error
+}
+
+var _ RunMarks = (*state.Store)(nil)
+
+// copyRunKey names the open-run mark of a copy of src.
+func copyRunKey(src string) string {
+	if abs, err := filepath.Abs(src); err == nil {
+		src = abs
+	}
+	return "copy-run:" + src
+}
+
+// openCopyRun returns the start of the copy run of src that this copy
+// continues: the unfinished run's, or now for a new run.
+func openCopyRun(m RunMarks, src string) (int64, error) {
+	v, err := m.Meta(copyRunKey(src))
+	if err != nil {
+		return 0, err
+	}
+	if since, perr := strconv.ParseInt(v, 10, 64); perr == nil && v != "" {
+		return since, nil
+	}
+	since := time.Now().UnixNano()
+	return since, m.SetMeta(copyRunKey(src), strconv.FormatInt(since, 10))
+}
 
 // DefaultStopGrace is how long in-flight requests may run on after the
 // run is interrupted, so that parts already on the wire are kept.

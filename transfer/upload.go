@@ -20,16 +20,14 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/airlift-io/airlift/checksum"
+	"github.com/airlift-io/airlift/internal/outcome"
 	"github.com/airlift-io/airlift/internal/s3client"
 	"github.com/airlift-io/airlift/internal/state"
 )
 
 // UploadOptions shape an upload run. Zero values take the defaults noted.
 type UploadOptions struct {
-	PartSize        int64 // 0: DefaultPartSize, raised to fit 10,000 parts
-	MaxMemory       int64 // bytes for all buffers; 0: DefaultMaxMemory
-	Concurrency     int   // files in flight; 0: 64
-	PartConcurrency int   // multipart parts in flight across the run; 0: 16
+	Sizing // Concurrency 0: 64
 	// MultipartFiles caps how many large files are read at once; their
 	// parts share PartConcurrency. 0: 4.
 	MultipartFiles int
@@ -120,14 +118,8 @@ type Uploader struct {
 
 // NewUploader checks o and returns an uploader for bucket.
 func NewUploader(api S3API, bucket string, o UploadOptions, st *Stats) (*Uploader, error) {
-	if o.MaxMemory == 0 {
-		o.MaxMemory = DefaultMaxMemory
-	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = 64
-	}
-	if o.PartConcurrency <= 0 {
-		o.PartConcurrency = 16
+	if err := o.normalize(64); err != nil {
+		return nil, err
 	}
 	if o.MultipartFiles <= 0 {
 		o.MultipartFiles = 4
@@ -135,24 +127,14 @@ func NewUploader(api S3API, bucket string, o UploadOptions, st *Stats) (*Uploade
 	if o.StopGrace <= 0 {
 		o.StopGrace = DefaultStopGrace
 	}
-	if o.PartSize != 0 && (o.PartSize < MinPartSize || o.PartSize > MaxPartSize) {
-		return nil, fmt.Errorf("--part-size must be between 5 MiB and 5 GiB")
-	}
-	ps := o.PartSize
-	if ps == 0 {
-		ps = DefaultPartSize
-	}
-	if o.MaxMemory < int64(classOf(int(ps))) {
-		return nil, fmt.Errorf("--max-memory %d is smaller than one part (%d bytes)", o.MaxMemory, classOf(int(ps)))
-	}
 	if o.SSEKMSKeyID != "" && o.SSE != string(types.ServerSideEncryptionAwsKms) {
-		return nil, errors.New("--sse-kms-key-id needs --sse aws:kms")
+		return nil, outcome.BadOption("SSEKMSKeyID", "a KMS key id needs {SSE} aws:kms")
 	}
 	if o.SSE != "" && !validEnum(o.SSE, types.ServerSideEncryption("").Values()) {
-		return nil, fmt.Errorf("unknown --sse %q (want AES256 or aws:kms)", o.SSE)
+		return nil, outcome.BadOption("SSE", "unknown server-side encryption %q (want AES256 or aws:kms)", o.SSE)
 	}
 	if o.StorageClass != "" && !validEnum(o.StorageClass, types.StorageClass("").Values()) {
-		return nil, fmt.Errorf("unknown --storage-class %q", o.StorageClass)
+		return nil, outcome.BadOption("StorageClass", "unknown storage class %q", o.StorageClass)
 	}
 	if o.Batch != nil {
 		if err := o.Batch.check(); err != nil {
@@ -215,9 +197,28 @@ func (u *Uploader) Copy(ctx context.Context, src string, dst Location) (*Report,
 		return nil, fmt.Errorf("source %s: %w", src, unwrapPathError(err))
 	}
 	srcIsDir := fi.IsDir()
-	if srcIsDir && u.o.Batch != nil {
-		return u.copyBatched(ctx, src, dst)
+	marks, resumable := u.o.Journal.(RunMarks)
+	if resumable && !u.o.DryRun {
+		if u.o.TrustDoneSince, err = openCopyRun(marks, src); err != nil {
+			return nil, journalErr(err)
+		}
 	}
+	var rep *Report
+	if srcIsDir && u.o.Batch != nil {
+		rep, err = u.copyBatched(ctx, src, dst)
+	} else {
+		rep, err = u.copyTree(ctx, src, srcIsDir, dst)
+	}
+	if resumable && !u.o.DryRun && err == nil && rep != nil && rep.Failed == 0 {
+		// Finished: the next copy of this source starts afresh.
+		if cerr := marks.SetMeta(copyRunKey(src), ""); cerr != nil {
+			rep.Warn("closing the run in the journal: " + cerr.Error())
+		}
+	}
+	return rep, err
+}
+
+func (u *Uploader) copyTree(ctx context.Context, src string, srcIsDir bool, dst Location) (*Report, error) {
 	return u.Run(ctx, src, dst, func(ctx context.Context, send func(Job) error) error {
 		return Walk(ctx, src, u.o.Walk, func(e Entry) error {
 			u.Stats.FilesFound.Add(1)

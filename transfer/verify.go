@@ -3,6 +3,7 @@ package transfer
 import (
 	"context"
 	"fmt"
+	"github.com/airlift-io/airlift/internal/outcome"
 	"os"
 	"sort"
 	"strconv"
@@ -20,11 +21,10 @@ import (
 type VerifyOptions struct {
 	// Deep reads every object back and hashes the bytes, trusting nothing
 	// stored with it; otherwise the BLAKE3 recorded at upload is used.
-	Deep            bool
-	PartSize        int64 // ranged-GET size in deep mode; 0: DefaultPartSize
-	MaxMemory       int64 // 0: DefaultMaxMemory
-	Concurrency     int   // files compared at once; 0: 16
-	PartConcurrency int   // ranged GETs in flight in deep mode; 0: 16
+	Deep bool
+	// PartSize is the ranged-GET size in deep mode; Concurrency (files
+	// compared at once) 0: 16.
+	Sizing
 	// Walk says how the local tree is read (symbolic links, filters); the
 	// filter applies to objects too, so a filtered upload verifies clean.
 	Walk WalkOptions
@@ -103,23 +103,11 @@ func (r *VerifyReport) warn(s string) {
 // folder is left out. It returns an error only when the comparison as a
 // whole cannot proceed; every file-level finding is in the report.
 func Verify(ctx context.Context, api S3API, local string, remote Location, o VerifyOptions, st *Stats) (*VerifyReport, error) {
+	if err := o.normalize(16); err != nil {
+		return nil, err
+	}
 	if o.PartSize == 0 {
 		o.PartSize = DefaultPartSize
-	}
-	if o.PartSize < MinPartSize || o.PartSize > MaxPartSize {
-		return nil, fmt.Errorf("--part-size must be between 5 MiB and 5 GiB")
-	}
-	if o.MaxMemory == 0 {
-		o.MaxMemory = DefaultMaxMemory
-	}
-	if o.MaxMemory < int64(classOf(int(o.PartSize))) {
-		return nil, fmt.Errorf("--max-memory %d is smaller than one part (%d bytes)", o.MaxMemory, classOf(int(o.PartSize)))
-	}
-	if o.Concurrency <= 0 {
-		o.Concurrency = 16
-	}
-	if o.PartConcurrency <= 0 {
-		o.PartConcurrency = 16
 	}
 	if st == nil {
 		st = &Stats{}
@@ -343,4 +331,21 @@ func (c *comparer) sums(ctx context.Context, path string, ob Object) (local, rem
 		return "", "", "", fmt.Errorf("local file: %w", lerr)
 	}
 	return local, got.BLAKE3, "read", nil
+}
+
+// Outcome classifies a verify that returned r and err.
+func (r *VerifyReport) Outcome(err error) error {
+	switch {
+	case err != nil && canceled(err) && r == nil:
+		return outcome.Interruptedf("interrupted")
+	case err != nil && canceled(err):
+		return outcome.Interruptedf("interrupted; the comparison is incomplete")
+	case r == nil && err != nil && !IsFatal(err):
+		return outcome.As(outcome.Usage, err) // nothing could be compared
+	case err != nil:
+		return outcome.As(outcome.Failed, err)
+	case r.Differ() > 0:
+		return outcome.Failedf("%d file(s) differ or could not be shown equal", r.Differ())
+	}
+	return nil
 }

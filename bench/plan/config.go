@@ -155,3 +155,11 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
+
+// SnowballUsable is the usable capacity of each Snowball device type the
+// config knows, so that a job specification and the plan agree on the
+// device count.
+func (c *Config) SnowballUsable() map[string]int64 {
+	return map[string]int64{"V3_5S": int64(c.Snowball.Device210Bytes.Value),
+		"EDGE_S": int64(c.Snowball.Device80Bytes.Value), "EDGE": int64(c.Snowball.Device80Bytes.Value)}
+}

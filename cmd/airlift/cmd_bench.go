@@ -1,24 +1,17 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
-	"strconv"
-	"text/tabwriter"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/airlift-io/airlift/bench"
 	"github.com/airlift-io/airlift/bench/plan"
+	"github.com/airlift-io/airlift/internal/outcome"
+	"github.com/airlift-io/airlift/internal/ui"
 	"github.com/airlift-io/airlift/internal/units"
-	"github.com/airlift-io/airlift/transfer"
 )
-
-func init() { commands = append(commands, newBenchCmd) }
 
 type benchFlags struct {
 	concurrency                  []int
@@ -30,7 +23,7 @@ type benchFlags struct {
 	source, chart, save          string
 	seed                         int64
 	jsonOut                      bool
-	progress                     progressOpts
+	progress                     progressFlags
 }
 
 func newBenchCmd(a *app) *cobra.Command {
@@ -70,10 +63,9 @@ copy take with --bench-profile.`,
 }
 
 func (a *app) runBench(cmd *cobra.Command, target string, f benchFlags) error {
-	ctx := cmd.Context()
-	loc, err := transfer.ParseLocation(target)
+	loc, err := location("", target)
 	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
 	o := bench.Options{
 		Target: loc, Concurrency: f.concurrency, CellTime: f.cellTime, CPUTime: f.cpuTime,
@@ -83,7 +75,7 @@ func (a *app) runBench(cmd *cobra.Command, target string, f benchFlags) error {
 	for _, s := range f.partSizes {
 		n, err := units.ParseBytes(s)
 		if err != nil {
-			return usageErr("--part-sizes: %v", err)
+			return outcome.Usagef("--part-sizes: %v", err)
 		}
 		o.PartSizes = append(o.PartSizes, n)
 	}
@@ -93,161 +85,33 @@ func (a *app) runBench(cmd *cobra.Command, target string, f benchFlags) error {
 	if o.SourceBytes, err = sizeFlag("source-bytes", f.sourceBytes); err != nil {
 		return err
 	}
-	if f.cellTime <= 0 || f.cpuTime <= 0 || f.smallTime <= 0 || f.sourceTime <= 0 || f.smallConcurrency < 1 {
-		return usageErr("time limits and --small-concurrency must be positive")
+	if err := o.Validate(); err != nil {
+		return err
 	}
-	// Check the grid before contacting anything.
-	for _, c := range o.Concurrency {
-		if c < 1 || c > 1024 {
-			return usageErr("--concurrency %d: want 1 to 1024", c)
-		}
-	}
-	for _, p := range o.PartSizes {
-		if p < transfer.MinPartSize || p > 1<<30 {
-			return usageErr("--part-sizes %s: want 5 MiB to 1 GiB", units.FormatBytes(p))
-		}
-	}
-	if f.source != "" {
-		if fi, err := statSource(f.source); err != nil {
-			return usageErr("--source: %v", err)
-		} else if !fi.IsDir() {
-			return usageErr("--source %s is not a directory", f.source)
-		}
-	}
-	maxConc := f.smallConcurrency
-	for _, c := range o.Concurrency {
-		maxConc = max(maxConc, c)
-	}
-	cli, err := a.regionFor(ctx, maxConc, loc.Bucket)
+	t, err := a.connect(cmd.Context(), loc, o.MaxInFlight())
 	if err != nil {
 		return err
 	}
-	if err := transfer.CheckBucket(ctx, cli.S3, loc.Bucket); err != nil {
-		return &exitError{code: exitUsage, err: err}
-	}
-	stop := benchProgress(a.stderr, f.progress, &o)
-	res, err := bench.Run(ctx, s3api(cli), o)
-	stop()
-	if res != nil && err == nil {
-		if f.chart != "" {
-			if cerr := writeChart(f.chart, res); cerr != nil {
-				return cerr
-			}
-		}
-		if f.save != "" {
-			if serr := plan.SaveProfile(f.save, res.Profile(a.conn.endpoint)); serr != nil {
-				return serr
-			}
-		}
-		if f.jsonOut {
-			enc := json.NewEncoder(a.stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(res)
-		} else {
-			renderBench(a.stdout, res, f)
-		}
-	}
-	switch {
-	case err != nil && ctxInterrupted(err):
-		msg := "interrupted"
-		if res != nil {
-			msg = fmt.Sprintf("interrupted; removed %d objects and %d multipart uploads under s3://%s/%s", res.Cleanup.Objects, res.Cleanup.Uploads, loc.Bucket, res.Prefix)
-		}
-		return &exitError{code: exitInterrupted, err: fmt.Errorf("%s", msg)}
-	case err != nil:
-		return &exitError{code: exitFailed, err: err}
-	}
-	return nil
-}
-
-func writeChart(path string, r *bench.Result) error {
-	f, err := os.Create(path)
+	p := f.progress.start(a, nil)
+	o.Progress = ui.BenchProgress(p)
+	res, err := bench.Run(cmd.Context(), t.API, o)
+	p.Stop()
 	if err != nil {
-		return fmt.Errorf("--chart: %w", err)
+		return res.Outcome(err)
 	}
-	if err := bench.WriteSVG(f, r); err != nil {
-		f.Close()
-		return fmt.Errorf("--chart: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("--chart: %w", err)
-	}
-	return nil
-}
-
-// benchProgress shows each step as it starts: a bar on a terminal, a log
-// line otherwise, nothing when quiet.
-func benchProgress(w io.Writer, po progressOpts, o *bench.Options) func() {
-	if po.quiet {
-		return func() {}
-	}
-	if isTerminal(w) {
-		var bar *progressbar.ProgressBar
-		o.Progress = func(s bench.Step) {
-			if bar == nil {
-				bar = progressbar.NewOptions(s.Total, progressbar.OptionSetWriter(w), progressbar.OptionShowCount(),
-					progressbar.OptionSetWidth(30), progressbar.OptionClearOnFinish())
-			}
-			bar.Describe(s.Name)
-			_ = bar.Set(s.Done)
-		}
-		return func() {
-			if bar != nil {
-				_ = bar.Finish()
-			}
-		}
-	}
-	o.Progress = func(s bench.Step) {
-		if s.Done < s.Total {
-			fmt.Fprintf(w, "%s bench [%d/%d] %s\n", time.Now().UTC().Format(time.RFC3339), s.Done+1, s.Total, s.Name)
-		}
-	}
-	return func() {}
-}
-
-func mbps(b float64) string { return fmt.Sprintf("%.1f MB/s", b/1e6) }
-
-func ms(s float64) string { return fmt.Sprintf("%.1f ms", s*1000) }
-
-func renderBench(w io.Writer, r *bench.Result, f benchFlags) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "Target:\t%s (run %s, %d CPUs)\n", r.Target, r.RunID, r.NumCPU)
-	fmt.Fprintf(tw, "BLAKE3:\t%s per core\n", mbps(r.Blake3.BytesPerSec))
-	fmt.Fprintf(tw, "zstd:\t%s per core (text-like data)\n", mbps(r.Zstd.BytesPerSec))
-	if r.Source != nil {
-		fmt.Fprintf(tw, "Source read:\t%s (%s from %d files; cached data reads faster)\n", mbps(r.Source.BytesPerSec), units.FormatBytes(r.Source.Bytes), r.Source.Files)
-	}
-	s := r.Small
-	fmt.Fprintf(tw, "%d KiB PUTs:\t%.0f/s at %d in flight (%d PUTs, %d errors)\n", s.Size>>10, s.PutsPerSec, s.Concurrency, s.Puts, s.Errors)
-	fmt.Fprintf(tw, "PUT latency:\tp50 %s  p95 %s  p99 %s\n", ms(s.Put.P50), ms(s.Put.P95), ms(s.Put.P99))
-	fmt.Fprintf(tw, "HEAD latency:\tp50 %s  p95 %s  p99 %s\n", ms(s.Head.P50), ms(s.Head.P95), ms(s.Head.P99))
-	tw.Flush()
-	fmt.Fprintln(w)
-	rows := [][]string{{"Concurrency", "Part size", "Throughput", "Parts", "Errors"}}
-	for _, c := range r.Grid {
-		rows = append(rows, []string{strconv.Itoa(c.Concurrency), units.FormatBytes(c.PartSize), mbps(c.BytesPerSec), strconv.FormatInt(c.Parts, 10), strconv.FormatInt(c.Errors, 10)})
-	}
-	textTable(w, rows)
-	rc := r.Recommend
-	fmt.Fprintf(w, "\nRecommended: --part-concurrency %d --part-size %s --max-memory %s (%s: %s)\n",
-		rc.Concurrency, flagBytes(rc.PartSize), flagBytes(rc.MaxMemory), mbps(rc.BytesPerSec), rc.Reason)
-	fmt.Fprintf(w, "Cleaned up: %d objects, %d multipart uploads under %s\n", r.Cleanup.Objects, r.Cleanup.Uploads, r.Prefix)
 	if f.chart != "" {
-		fmt.Fprintf(w, "Chart: %s\n", f.chart)
+		if err := bench.WriteSVGFile(f.chart, res); err != nil {
+			return fmt.Errorf("--chart: %w", err)
+		}
 	}
 	if f.save != "" {
-		fmt.Fprintf(w, "Profile: %s (airlift plan/copy --bench-profile %s)\n", f.save, f.save)
+		if err := plan.SaveProfile(f.save, res.Profile(a.conn.endpoint)); err != nil {
+			return err
+		}
 	}
-}
-
-// flagBytes writes a size the way a flag takes it ("8MiB"), so the
-// recommendation can be pasted.
-func flagBytes(n int64) string {
-	switch {
-	case n > 0 && n%(1<<30) == 0:
-		return fmt.Sprintf("%dGiB", n>>30)
-	case n > 0 && n%(1<<20) == 0:
-		return fmt.Sprintf("%dMiB", n>>20)
+	if f.jsonOut {
+		return a.printJSON(res)
 	}
-	return strconv.FormatInt(n, 10)
+	ui.RenderBench(a.stdout, res, ui.BenchFiles{Chart: f.chart, Profile: f.save})
+	return nil
 }

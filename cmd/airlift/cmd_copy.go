@@ -1,23 +1,18 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"path/filepath"
-	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/airlift-io/airlift/bench/plan"
-	"github.com/airlift-io/airlift/internal/state"
+	"github.com/airlift-io/airlift/internal/outcome"
+	"github.com/airlift-io/airlift/internal/ui"
 	"github.com/airlift-io/airlift/internal/units"
 	"github.com/airlift-io/airlift/transfer"
 	"github.com/airlift-io/airlift/transfer/datasync"
 )
-
-func init() { commands = append(commands, newCopyCmd) }
 
 type copyFlags struct {
 	engineFlags
@@ -27,11 +22,11 @@ type copyFlags struct {
 	contentType              string
 	manifest, jsonOut        bool
 	benchProfile             string
-	progress                 progressOpts
+	progress                 progressFlags
 	via                      string
 	ds                       dataSyncFlags
 	ax                       autoExtractFlags
-	journal                  journalFlags
+	state                    stateFlags
 }
 
 func newCopyCmd(a *app) *cobra.Command {
@@ -64,193 +59,193 @@ single PUTs, the object tag airlift-blake3 for multipart objects).`,
 	fl.StringVar(&f.via, "via", "", "route: datasync hands the copy to AWS DataSync (implied by nfs://, smb://, hdfs://, objectstorage:// sources)")
 	f.ds.register(fl)
 	f.ax.register(fl)
-	f.journal.register(fl)
+	f.state.register(fl, journalHelp, true)
 	return cmd
+}
+
+// registerObjectFlags adds the attributes every new object gets; copy and
+// sync share them.
+func (f *copyFlags) registerObjectFlags(fl *pflag.FlagSet) {
+	fl.StringVar(&f.storageClass, "storage-class", "", "storage class for new objects, e.g. STANDARD_IA, INTELLIGENT_TIERING")
+	fl.StringVar(&f.sse, "sse", "", "server-side encryption: AES256 or aws:kms")
+	fl.StringVar(&f.kmsID, "sse-kms-key-id", "", "KMS key for --sse aws:kms")
+	fl.StringVar(&f.contentType, "content-type", "", "Content-Type for every object (default: guessed from the extension)")
+}
+
+// uploadOptions are the engine options copy and sync share.
+func (f *copyFlags) uploadOptions() (transfer.UploadOptions, error) {
+	filter, err := transfer.NewFilter(f.include, f.exclude)
+	if err != nil {
+		return transfer.UploadOptions{}, outcome.As(outcome.Usage, err)
+	}
+	sz, err := f.engineFlags.sizing()
+	return transfer.UploadOptions{
+		Sizing: sz, StorageClass: f.storageClass, SSE: f.sse, SSEKMSKeyID: f.kmsID, ContentType: f.contentType,
+		Walk: transfer.WalkOptions{FollowSymlinks: f.followSymlinks, Filter: filter}, DryRun: f.dryRun, Manifest: f.manifest,
+	}, err
 }
 
 func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	ctx := cmd.Context()
 	switch {
 	case f.via != "" && f.via != "datasync":
-		return usageErr("unknown --via %q (want datasync)", f.via)
+		return outcome.Usagef("unknown --via %q (want datasync)", f.via)
 	case f.via == "datasync" || datasync.IsSourceURL(src):
 		return a.runDataSync(ctx, src, dst, dataSyncRun{ds: f.ds, include: f.include, exclude: f.exclude,
 			storageClass: f.storageClass, dryRun: f.dryRun, jsonOut: f.jsonOut, progress: f.progress})
-	case dataSyncOnly(cmd.Flags()) != "":
-		return usageErr("--%s works only with --via datasync", dataSyncOnly(cmd.Flags()))
+	case changedFrom(cmd.Flags(), (&dataSyncFlags{}).register) != "":
+		return outcome.Usagef("--%s works only with --via datasync", changedFrom(cmd.Flags(), (&dataSyncFlags{}).register))
+	case transfer.IsS3URL(src):
+		return a.runDownload(cmd, src, dst, f)
 	}
-	if transfer.IsS3URL(src) {
-		if download != nil {
-			return download(a, cmd, src, dst, f)
-		}
-		return usageErr("downloading (s3:// source) is not supported yet")
-	}
-	loc, err := transfer.ParseLocation(dst)
+	loc, err := location("DST: ", dst)
 	if err != nil {
-		return usageErr("DST: %v", err)
+		return err
 	}
-	filter, err := transfer.NewFilter(f.include, f.exclude)
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	ps, mem, err := f.engineFlags.parse()
+	o, err := f.uploadOptions()
 	if err != nil {
 		return err
 	}
 	if f.benchProfile != "" {
 		prof, err := plan.LoadProfile(f.benchProfile)
 		if err != nil {
-			return usageErr("%v", err)
+			return outcome.As(outcome.Usage, err)
 		}
-		if !cmd.Flags().Changed("part-size") {
-			ps = prof.Recommend.PartSize
+		r, given := prof.Recommend, cmd.Flags().Changed
+		if !given("part-size") {
+			o.PartSize = r.PartSize
 		}
-		if !cmd.Flags().Changed("part-concurrency") {
-			f.partConc = prof.Recommend.Concurrency
+		if !given("part-concurrency") {
+			o.PartConcurrency = r.Concurrency
 		}
-		if !cmd.Flags().Changed("max-memory") {
-			mem = prof.Recommend.MaxMemory
+		if !given("max-memory") {
+			o.MaxMemory = r.MaxMemory
 		}
+		applyMemoryLimit(o.MaxMemory) // again: the profile may have changed it
 	}
-	applyMemoryLimit(mem) // again: the profile may have changed it
-	if f.partConc < 1 {
-		return usageErr("--part-concurrency must be at least 1")
-	}
-	batch, err := f.ax.options(a)
-	if err != nil {
+	if o.Batch, err = f.ax.options(a); err != nil {
 		return err
 	}
 	st := &transfer.Stats{}
-	up, err := transfer.NewUploader(nil, loc.Bucket, transfer.UploadOptions{
-		PartSize: ps, MaxMemory: mem, Concurrency: f.concurrency, PartConcurrency: f.partConc,
-		StorageClass: f.storageClass, SSE: f.sse, SSEKMSKeyID: f.kmsID, ContentType: f.contentType,
-		Walk: transfer.WalkOptions{FollowSymlinks: f.followSymlinks, Filter: filter}, DryRun: f.dryRun,
-		Manifest: f.manifest, Batch: batch,
-	}, st)
-	if err != nil {
-		return usageErr("%v", err)
+	if _, err := transfer.NewUploader(nil, loc.Bucket, o, st); err != nil {
+		return err
 	}
-	if _, err := statSource(src); err != nil {
-		return usageErr("%v", err)
+	if err := transfer.CheckSource(src); err != nil {
+		return err
 	}
-	var store *state.Store
+	var api transfer.S3API
 	if f.dryRun {
-		out := a.stdout
-		up.SetOnFile(func(r transfer.FileResult) {
-			fmt.Fprintf(out, "would upload %s -> s3://%s/%s (%s)\n", r.Path, loc.Bucket, r.Key, units.FormatBytes(r.Size))
-		})
+		o.OnFile = func(r transfer.FileResult) {
+			fmt.Fprintf(a.stdout, "would upload %s -> s3://%s/%s (%s)\n", r.Path, loc.Bucket, r.Key, units.FormatBytes(r.Size))
+		}
 	} else {
-		cli, err := a.regionFor(ctx, f.concurrency+f.partConc, loc.Bucket)
+		t, err := a.connect(ctx, loc, f.concurrency+f.partConc)
 		if err != nil {
 			return err
 		}
-		st.Retries = cli.Retries
-		up.SetAPI(s3api(cli))
-		if err := transfer.CheckBucket(ctx, cli.S3, loc.Bucket); err != nil {
-			return &exitError{code: exitUsage, err: err}
-		}
-		store, err = a.openJournal(f.journal, loc)
+		api, st.Retries = t.API, t.Client.Retries
+		store, err := a.openStore(f.state, loc)
 		if err != nil {
 			return err
 		}
 		if store != nil {
 			defer store.Close()
-			since, err := openCopyRun(store, src)
-			if err != nil {
-				return &exitError{code: exitUsage, err: err}
-			}
-			up.SetJournal(store, since)
+			o.Journal = store
 		}
 	}
-	stop := startProgress(a.stderr, st, f.progress, "copied")
-	rep, err := up.Copy(ctx, src, loc)
-	stop()
-	if store != nil && err == nil && rep != nil && rep.Failed == 0 {
-		// Finished: the next copy of this source starts afresh.
-		if cerr := store.SetMeta(copyRunKey(src), ""); cerr != nil {
-			rep.Warn("closing the run in the journal: " + cerr.Error())
-		}
-	}
-	return a.finish(rep, err, f.jsonOut, f.progress.quiet)
-}
-
-// copyRunKey names the open-run marker of a copy of src.
-func copyRunKey(src string) string {
-	if abs, err := filepath.Abs(src); err == nil {
-		src = abs
-	}
-	return "copy-run:" + src
-}
-
-// openCopyRun returns the start of the copy run of src that this command
-// continues: the unfinished run's, or now for a new run. Journal records
-// older than it never make a file skip.
-func openCopyRun(store *state.Store, src string) (int64, error) {
-	v, err := store.Meta(copyRunKey(src))
+	up, err := transfer.NewUploader(api, loc.Bucket, o, st)
 	if err != nil {
-		return 0, err
-	}
-	if since, perr := strconv.ParseInt(v, 10, 64); perr == nil && v != "" {
-		return since, nil
-	}
-	since := time.Now().UnixNano()
-	return since, store.SetMeta(copyRunKey(src), strconv.FormatInt(since, 10))
-}
-
-// finish prints the summary and turns the outcome into an exit code.
-func (a *app) finish(rep *transfer.Report, err error, jsonOut, quiet bool) error {
-	if rep != nil {
-		if jsonOut {
-			enc := json.NewEncoder(a.stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(rep)
-		} else {
-			printSummary(a.stdout, a.stderr, rep, quiet)
-		}
-	}
-	switch {
-	case err != nil && ctxInterrupted(err):
-		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; run the same command again to continue")}
-	case err != nil && transfer.IsFatal(err):
-		return &exitError{code: exitFailed, err: err}
-	case err != nil:
 		return err
-	case rep != nil && rep.Failed > 0:
-		return &exitError{code: exitFailed, err: fmt.Errorf("%d file(s) failed", rep.Failed)}
 	}
-	return nil
+	p := f.progress.start(a, ui.TransferProgress(st, "copied"))
+	rep, err := up.Copy(ctx, src, loc)
+	p.Stop()
+	a.printReport(rep, f.jsonOut, f.progress.quiet)
+	return rep.Outcome(err)
 }
 
-func printSummary(out, errw io.Writer, r *transfer.Report, quiet bool) {
-	for _, p := range r.Failures {
-		where := p.Path
-		if p.Key != "" {
-			where += " -> " + p.Key
+// printReport prints a copy's or download's summary.
+func (a *app) printReport(rep *transfer.Report, jsonOut, quiet bool) {
+	switch {
+	case rep == nil:
+	case jsonOut:
+		_ = a.printJSON(rep)
+	default:
+		ui.PrintCopySummary(a.stdout, a.stderr, rep, quiet)
+	}
+}
+
+// runDownload is the S3-to-disk direction of copy.
+func (a *app) runDownload(cmd *cobra.Command, src, dst string, f copyFlags) error {
+	loc, err := location("SRC: ", src)
+	if err != nil {
+		return err
+	}
+	if transfer.IsS3URL(dst) {
+		return outcome.Usagef("copying from S3 to S3 is not supported; DST must be a local folder")
+	}
+	if fl := changedFrom(cmd.Flags(), f.registerUploadOnly); fl != "" {
+		return outcome.Usagef("--%s applies to uploads only", fl)
+	}
+	filter, err := transfer.NewFilter(f.include, f.exclude)
+	if err != nil {
+		return outcome.As(outcome.Usage, err)
+	}
+	sz, err := f.engineFlags.sizing()
+	if err != nil {
+		return err
+	}
+	o := transfer.DownloadOptions{Sizing: sz, Filter: filter, DryRun: f.dryRun}
+	if f.dryRun {
+		o.OnFile = func(r transfer.FileResult) {
+			fmt.Fprintf(a.stdout, "would download %s -> %s (%s)\n", transfer.DisplayKey(loc, r.Key), r.Path, units.FormatBytes(r.Size))
 		}
-		fmt.Fprintf(errw, "failed: %s: %s\n", where, oneLine(p.Err))
 	}
-	if !quiet {
-		for _, p := range r.Skipped {
-			fmt.Fprintf(errw, "skipped: %s: %s\n", p.Path, p.Err)
+	st := &transfer.Stats{}
+	if _, err := transfer.NewDownloader(nil, o, st); err != nil {
+		return err
+	}
+	if err := transfer.CheckDownloadDest(dst); err != nil {
+		return err
+	}
+	t, err := a.connect(cmd.Context(), loc, f.concurrency+f.partConc)
+	if err != nil {
+		return err
+	}
+	st.Retries = t.Client.Retries
+	dl, err := transfer.NewDownloader(t.API, o, st)
+	if err != nil {
+		return err
+	}
+	p := f.progress.start(a, ui.TransferProgress(st, "downloaded"))
+	rep, err := dl.Copy(cmd.Context(), loc, dst)
+	p.Stop()
+	if rep != nil && !f.jsonOut {
+		ui.PrintDownloadFailures(a.stderr, loc, rep)
+	}
+	a.printReport(rep, f.jsonOut, f.progress.quiet)
+	return rep.Outcome(err)
+}
+
+// registerUploadOnly names the flags a download refuses.
+func (f *copyFlags) registerUploadOnly(fl *pflag.FlagSet) {
+	f.registerObjectFlags(fl)
+	fl.Bool("manifest", false, "")
+	fl.Bool("follow-symlinks", false, "")
+	fl.String("bench-profile", "", "")
+}
+
+// changedFrom returns the first flag that register defines and the user
+// set on fl, so a command can refuse flags that do not apply instead of
+// silently ignoring them.
+func changedFrom(fl *pflag.FlagSet, register func(*pflag.FlagSet)) string {
+	probe := pflag.NewFlagSet("probe", pflag.ContinueOnError)
+	register(probe)
+	found := ""
+	probe.VisitAll(func(p *pflag.Flag) {
+		if found == "" && fl.Changed(p.Name) {
+			found = p.Name
 		}
-	}
-	for _, w := range r.Warnings {
-		fmt.Fprintf(errw, "warning: %s\n", oneLine(w))
-	}
-	if quiet {
-		return
-	}
-	verb := "copied"
-	if r.DryRun {
-		verb = "would copy"
-	}
-	fmt.Fprintf(out, "%s %d files, %s in %s (%.1f MB/s); %d skipped, %d failed, %d retries\n",
-		verb, r.Files, units.FormatBytes(r.Bytes), (time.Duration(r.Seconds * float64(time.Second))).Round(time.Millisecond),
-		r.MBps, r.FilesSkipped, r.Failed, r.Retries)
-	if r.BytesResumed > 0 {
-		fmt.Fprintf(out, "resumed: %s of unfinished uploads were already on the server and not sent again\n", units.FormatBytes(r.BytesResumed))
-	}
-	if r.Manifest != "" {
-		fmt.Fprintf(out, "manifest: %s\n", r.Manifest)
-	}
+	})
+	return found
 }

@@ -2,23 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/airlift-io/airlift/internal/bwlimit"
-	"github.com/airlift-io/airlift/internal/units"
+	"github.com/airlift-io/airlift/internal/outcome"
+	"github.com/airlift-io/airlift/internal/ui"
 	"github.com/airlift-io/airlift/transfer/datasync"
 )
-
-func init() { commands = append(commands, newDataSyncCmd) }
 
 // dataSyncFlags are the flags only a DataSync run takes; copy registers
 // them too so that `copy --via datasync` works.
@@ -56,7 +51,7 @@ type dataSyncRun struct {
 	include, exclude []string
 	storageClass     string
 	dryRun, jsonOut  bool
-	progress         progressOpts
+	progress         progressFlags
 }
 
 func newDataSyncCmd(a *app) *cobra.Command {
@@ -93,18 +88,22 @@ same command.`,
 func (a *app) runDataSync(ctx context.Context, src, dst string, f dataSyncRun) error {
 	s, err := datasync.ParseSource(src)
 	if err != nil {
-		return usageErr("SRC: %v", err)
+		return outcome.Usagef("SRC: %v", err)
 	}
 	d, err := datasync.ParseDest(dst)
 	if err != nil {
-		return usageErr("DST: %v", err)
+		return outcome.Usagef("DST: %v", err)
 	}
 	if f.ds.poll <= 0 {
-		return usageErr("--poll-interval must be positive")
+		return outcome.Usagef("--poll-interval must be positive")
 	}
-	bps, err := constantRate(a.conn.bwlimit)
+	sched, err := bwlimit.Parse(a.conn.bwlimit)
 	if err != nil {
-		return err
+		return outcome.As(outcome.Usage, err)
+	}
+	bps, err := sched.ConstantRate()
+	if err != nil {
+		return outcome.Usagef("--bwlimit: %v", err)
 	}
 	o := datasync.Options{
 		Source: s, Dest: d, Region: a.conn.region,
@@ -116,157 +115,43 @@ func (a *app) runDataSync(ctx context.Context, src, dst string, f dataSyncRun) e
 		Includes: f.include, Excludes: f.exclude, ReportTo: f.ds.reportTo, ReportLevel: f.ds.reportLevel,
 	}
 	if err := o.Validate(); err != nil {
-		return usageErr("%v", err)
+		return outcome.As(outcome.Usage, err)
 	}
 	if f.dryRun {
 		reqs, err := datasync.DryRun(o)
 		if err != nil {
-			return usageErr("%v", err)
+			return outcome.As(outcome.Usage, err)
 		}
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(reqs)
+		return a.printJSON(reqs)
 	}
 	cli, err := datasync.NewClient(ctx, datasync.ClientOptions{
 		Region: a.conn.region, Profile: a.conn.profile, EndpointURL: f.ds.endpoint,
 		CABundle: a.conn.caBundle, MaxAttempts: a.conn.maxAttempts,
 	})
-	if err != nil {
-		return usageErr("%v", err)
+	if err == nil {
+		err = datasync.CheckCredentials(ctx, cli)
 	}
-	if cp := cli.Options().Credentials; cp == nil {
-		return usageErr("no AWS credentials found for DataSync (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --profile)")
-	} else if _, err := cp.Retrieve(ctx); err != nil {
-		return usageErr("no usable AWS credentials for DataSync (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --profile): %v", err)
+	if err != nil {
+		return outcome.As(outcome.Usage, err)
 	}
 	o.Region = cli.Options().Region
 
-	show := newDataSyncProgress(a.stderr, f.progress)
-	r := &datasync.Runner{API: cli, Poll: f.ds.poll, OnProgress: show.update, OnCancel: func(arn string) {
-		show.stop()
+	p := f.progress.start(a, nil)
+	r := &datasync.Runner{API: cli, Poll: f.ds.poll, OnProgress: ui.DataSyncProgress(p), OnCancel: func(arn string) {
+		p.Stop()
 		fmt.Fprintf(a.stderr, "airlift: interrupted; cancelling DataSync execution %s\n", arn)
 	}}
 	res, err := r.Run(ctx, o)
-	show.stop()
+	p.Stop()
 	if res != nil && res.ExecutionArn != "" {
 		if f.jsonOut {
-			enc := json.NewEncoder(a.stdout)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(res)
+			_ = a.printJSON(res)
 		} else if !f.progress.quiet || err != nil {
-			printDataSyncSummary(a.stdout, res)
+			ui.PrintDataSyncSummary(a.stdout, res)
 		}
-	}
-	switch {
-	case err == nil:
-		return nil
-	case ctxInterrupted(err):
-		return &exitError{code: exitInterrupted, err: err}
 	}
 	// An execution that ended in ERROR (*datasync.ExecutionError, with
-	// DataSync's code and detail) or a refused request (*datasync.APIError).
-	return &exitError{code: exitFailed, err: err}
-}
-
-// constantRate turns --bwlimit into DataSync's BytesPerSecond; DataSync
-// takes one rate per execution, not a timetable.
-func constantRate(s string) (int64, error) {
-	sched, err := bwlimit.Parse(s)
-	if err != nil {
-		return 0, usageErr("%v", err)
-	}
-	switch len(sched) {
-	case 0:
-		return 0, nil
-	case 1:
-		return int64(sched[0].Rate), nil
-	}
-	return 0, usageErr("--bwlimit: DataSync takes one constant rate, not a timetable")
-}
-
-func printDataSyncSummary(w io.Writer, r *datasync.Result) {
-	reused := func(b bool) string {
-		if b {
-			return " (reused)"
-		}
-		return " (created)"
-	}
-	fmt.Fprintf(w, "datasync %s: %s of ~%s transferred, %d files (%d verified, %d deleted, %d skipped) in %s (%.1f MB/s)\n",
-		r.Status, units.FormatBytes(r.BytesTransferred), units.FormatBytes(r.EstimatedBytes), r.FilesTransferred,
-		r.FilesVerified, r.FilesDeleted, r.FilesSkipped,
-		time.Duration(r.Seconds*float64(time.Second)).Round(time.Millisecond), r.MBps)
-	fmt.Fprintf(w, "task: %s%s\n", r.TaskArn, reused(r.Reused.Task))
-	fmt.Fprintf(w, "execution: %s\n", r.ExecutionArn)
-	if r.ErrorCode != "" {
-		fmt.Fprintf(w, "error: %s: %s\n", r.ErrorCode, r.ErrorDetail)
-	}
-}
-
-// dataSyncProgress renders execution updates: a bar of BytesTransferred
-// against EstimatedBytesToTransfer on a terminal (DataSync's file
-// counters lag, bytes do not), a line per phase change otherwise.
-type dataSyncProgress struct {
-	w     io.Writer
-	quiet bool
-	every time.Duration
-
-	mu      sync.Mutex
-	bar     *progressbar.ProgressBar
-	last    string
-	lastLog time.Time
-	done    bool
-}
-
-func newDataSyncProgress(w io.Writer, o progressOpts) *dataSyncProgress {
-	p := &dataSyncProgress{w: w, quiet: o.quiet, every: o.interval}
-	if !o.quiet && isTerminal(w) {
-		p.bar = newBar(w)
-	}
-	return p
-}
-
-func (p *dataSyncProgress) update(u datasync.Progress) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.quiet || p.done {
-		return
-	}
-	if p.bar != nil {
-		if u.EstimatedBytes > 0 {
-			p.bar.ChangeMax64(u.EstimatedBytes)
-		}
-		p.bar.Describe("datasync " + u.Status)
-		_ = p.bar.Set64(u.BytesTransferred)
-		return
-	}
-	if u.Status != p.last || time.Since(p.lastLog) >= p.every {
-		fmt.Fprintf(p.w, "%s datasync %s %s of ~%s, %d of ~%d files\n", time.Now().UTC().Format(time.RFC3339), u.Status,
-			units.FormatBytes(u.BytesTransferred), units.FormatBytes(u.EstimatedBytes), u.FilesTransferred, u.EstimatedFiles)
-		p.last, p.lastLog = u.Status, time.Now()
-	}
-}
-
-func (p *dataSyncProgress) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.bar != nil && !p.done {
-		_ = p.bar.Finish()
-	}
-	p.done = true
-}
-
-// dataSyncOnly returns the first DataSync-only flag set on cmd, so that
-// copy can refuse it on a local copy rather than silently ignore it
-// (--delete above all).
-func dataSyncOnly(fl *pflag.FlagSet) string {
-	var tmp dataSyncFlags
-	probe := pflag.NewFlagSet("probe", pflag.ContinueOnError)
-	tmp.register(probe)
-	found := ""
-	probe.VisitAll(func(p *pflag.Flag) {
-		if found == "" && fl.Changed(p.Name) {
-			found = p.Name
-		}
-	})
-	return found
+	// DataSync's code and detail) or a refused request (*datasync.APIError)
+	// failed; a cancelled one was interrupted.
+	return err
 }

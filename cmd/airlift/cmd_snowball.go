@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -9,8 +8,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/airlift-io/airlift/internal/outcome"
 	"github.com/airlift-io/airlift/internal/s3client"
 	"github.com/airlift-io/airlift/internal/snowball"
+	"github.com/airlift-io/airlift/internal/ui"
 	"github.com/airlift-io/airlift/internal/units"
 	"github.com/airlift-io/airlift/transfer"
 )
@@ -39,7 +40,7 @@ func (x autoExtractFlags) options(a *app) (*transfer.BatchOptions, error) {
 		return nil, nil
 	}
 	if p, _ := s3client.ParseProfile(a.conn.targetProfile); p != s3client.ProfileSnowballEdge {
-		return nil, usageErr("--auto-extract needs --target-profile snowball-edge: only a Snowball import expands the archives")
+		return nil, outcome.Usagef("--auto-extract needs --target-profile snowball-edge: only a Snowball import expands the archives")
 	}
 	size, err := sizeFlag("batch-size", x.size)
 	if err != nil {
@@ -52,13 +53,11 @@ func (x autoExtractFlags) options(a *app) (*transfer.BatchOptions, error) {
 	var keep *transfer.Filter
 	if len(x.keepWhole) > 0 {
 		if keep, err = transfer.NewFilter(x.keepWhole, nil); err != nil {
-			return nil, usageErr("--keep-whole: %v", err)
+			return nil, outcome.Usagef("--keep-whole: %v", err)
 		}
 	}
 	return &transfer.BatchOptions{MaxFileSize: fileMax, ArchiveSize: size, KeepWhole: keep, Dir: x.dir}, nil
 }
-
-func init() { commands = append(commands, newSnowballCmd) }
 
 func newSnowballCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
@@ -117,25 +116,17 @@ func (a *app) runJobSpec(f jobSpecFlags) error {
 	if f.o.UsableBytes, err = sizeFlag("usable-capacity", f.usable); err != nil {
 		return err
 	}
-	f.o.Region = a.conn.region
-	if f.o.Region == "" {
-		f.o.Region = os.Getenv("AWS_REGION")
-	}
+	f.o.Region = a.region()
 	plan, err := snowball.NewPlan(f.o)
 	if err != nil {
-		return usageErr("%v", err)
+		return outcome.As(outcome.Usage, err)
 	}
-	js, err := json.MarshalIndent(plan.Spec, "", "  ")
-	if err != nil {
-		return err
-	}
-	js = append(js, '\n')
 	if f.out != "" {
-		if err := os.WriteFile(f.out, js, 0o644); err != nil {
-			return &exitError{code: exitFailed, err: fmt.Errorf("--out: %w", err)}
+		if err := snowball.WriteSpec(f.out, plan); err != nil {
+			return outcome.Failedf("--out: %w", err)
 		}
-	} else {
-		_, _ = a.stdout.Write(js)
+	} else if err := ui.JSON(a.stdout, plan.Spec); err != nil {
+		return err
 	}
 	fmt.Fprintf(a.stderr, "%s needs %d x %s (%s usable each, SnowballType %s, capacity %s): create %d job(s), one per device, each with its own key range\n",
 		units.FormatBytes(f.o.DatasetBytes), plan.DeviceCount, plan.Device.Name, units.FormatBytes(plan.Device.Usable),
@@ -143,13 +134,12 @@ func (a *app) runJobSpec(f jobSpecFlags) error {
 	return nil
 }
 
-// s3api is the client as the engine should see it: on a Snowball Edge,
-// every listing goes through ListObjects v1.
-func s3api(cli *s3client.Client) transfer.S3API {
-	if cli.ListV1() {
-		return transfer.WithListV1(cli.API())
+// region is the region a job specification names.
+func (a *app) region() string {
+	if a.conn.region != "" {
+		return a.conn.region
 	}
-	return cli.API()
+	return os.Getenv("AWS_REGION")
 }
 
 // planSnowballFlags let plan write a Snowball import job specification
@@ -170,32 +160,28 @@ func (p planSnowballFlags) check() error {
 		return nil
 	}
 	if p.bucket == "" {
-		return usageErr("--snowball-job needs --snowball-bucket")
+		return outcome.Usagef("--snowball-job needs --snowball-bucket")
 	}
 	if _, err := snowball.NewPlan(snowball.Options{Bucket: p.bucket, DatasetBytes: 1, DeviceType: p.deviceType}); err != nil {
-		return usageErr("%v", err)
+		return outcome.As(outcome.Usage, err)
 	}
 	return nil
 }
 
-// write writes the specification for a dataset of n bytes; usable gives
-// the plan config's device capacities so both agree on the device count.
+// writePlanSnowballJob writes the specification for a dataset of n
+// bytes; usable gives the plan config's device capacities so both agree
+// on the device count.
 func (a *app) writePlanSnowballJob(p planSnowballFlags, n int64, usable map[string]int64) error {
 	if p.job == "" {
 		return nil
 	}
-	region := a.conn.region
-	if region == "" {
-		region = os.Getenv("AWS_REGION")
-	}
 	pl, err := snowball.NewPlan(snowball.Options{Bucket: p.bucket, DatasetBytes: max(n, 1), DeviceType: p.deviceType,
-		UsableBytes: usable[strings.ToUpper(p.deviceType)], Region: region})
+		UsableBytes: usable[strings.ToUpper(p.deviceType)], Region: a.region()})
 	if err != nil {
-		return usageErr("%v", err)
+		return outcome.As(outcome.Usage, err)
 	}
-	js, _ := json.MarshalIndent(pl.Spec, "", "  ")
-	if err := os.WriteFile(p.job, append(js, '\n'), 0o644); err != nil {
-		return &exitError{code: exitFailed, err: fmt.Errorf("--snowball-job: %w", err)}
+	if err := snowball.WriteSpec(p.job, pl); err != nil {
+		return outcome.Failedf("--snowball-job: %w", err)
 	}
 	fmt.Fprintf(a.stderr, "snowball job specification: %s (%d x %s for %s; aws snowball create-job --cli-input-json file://%s, one job per device)\n",
 		p.job, pl.DeviceCount, pl.Device.Name, units.FormatBytes(n), p.job)

@@ -1,19 +1,14 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
-	"sort"
-	"time"
+	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/airlift-io/airlift/internal/units"
+	"github.com/airlift-io/airlift/internal/outcome"
+	"github.com/airlift-io/airlift/internal/ui"
 	"github.com/airlift-io/airlift/transfer"
 )
-
-func init() { commands = append(commands, newVerifyCmd) }
 
 type verifyFlags struct {
 	deep bool
@@ -21,7 +16,7 @@ type verifyFlags struct {
 	jsonOut          bool
 	followSymlinks   bool
 	include, exclude []string
-	progress         progressOpts
+	progress         progressFlags
 }
 
 func newVerifyCmd(a *app) *cobra.Command {
@@ -61,126 +56,47 @@ configuration error.`,
 }
 
 func (a *app) runVerify(cmd *cobra.Command, src, dst string, f verifyFlags) error {
-	ctx := cmd.Context()
 	local, remote := src, dst
 	if transfer.IsS3URL(src) {
 		local, remote = dst, src
 	}
 	if transfer.IsS3URL(local) || !transfer.IsS3URL(remote) {
-		return usageErr("verify compares a local folder with an s3:// prefix: one of SRC and DST must be s3://, the other local")
+		return outcome.Usagef("verify compares a local folder with an s3:// prefix: one of SRC and DST must be s3://, the other local")
 	}
-	loc, err := transfer.ParseLocation(remote)
+	loc, err := location("", remote)
 	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
-	fi, err := statSource(local)
-	if err != nil {
-		return usageErr("%v", err)
+	if err := transfer.CheckSource(local); err != nil {
+		return err
 	}
-	if !fi.IsDir() {
-		return usageErr("%s is not a folder", local)
+	if fi, _ := os.Stat(local); !fi.IsDir() {
+		return outcome.Usagef("%s is not a folder", local)
 	}
 	filter, err := transfer.NewFilter(f.include, f.exclude)
 	if err != nil {
-		return usageErr("%v", err)
+		return outcome.As(outcome.Usage, err)
 	}
-	ps, mem, err := f.engineFlags.parse()
+	sz, err := f.engineFlags.sizing()
 	if err != nil {
 		return err
 	}
-	cli, err := a.regionFor(ctx, f.concurrency+f.partConc, loc.Bucket)
+	t, err := a.connect(cmd.Context(), loc, f.concurrency+f.partConc)
 	if err != nil {
 		return err
 	}
-	if err := transfer.CheckBucket(ctx, cli.S3, loc.Bucket); err != nil {
-		return &exitError{code: exitUsage, err: err}
-	}
-	st := &transfer.Stats{Retries: cli.Retries}
-	stop := startProgress(a.stderr, st, f.progress, "verified")
-	rep, err := transfer.Verify(ctx, s3api(cli), local, loc, transfer.VerifyOptions{
-		Deep: f.deep, PartSize: ps, MaxMemory: mem, Concurrency: f.concurrency, PartConcurrency: f.partConc,
-		Walk: transfer.WalkOptions{FollowSymlinks: f.followSymlinks, Filter: filter},
+	st := &transfer.Stats{Retries: t.Client.Retries}
+	p := f.progress.start(a, ui.TransferProgress(st, "verified"))
+	rep, err := transfer.Verify(cmd.Context(), t.API, local, loc, transfer.VerifyOptions{
+		Deep: f.deep, Sizing: sz, Walk: transfer.WalkOptions{FollowSymlinks: f.followSymlinks, Filter: filter},
 	}, st)
-	stop()
-	if rep == nil {
-		switch {
-		case err != nil && ctxInterrupted(err):
-			return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted")}
-		case err != nil && transfer.IsFatal(err):
-			return &exitError{code: exitFailed, err: err}
-		case err != nil:
-			return usageErr("%v", err)
-		}
-	}
-	if f.jsonOut {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
-	} else {
-		printVerify(a.stdout, a.stderr, rep, f.progress.quiet)
-	}
+	p.Stop()
 	switch {
-	case err != nil && ctxInterrupted(err):
-		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted; the comparison is incomplete")}
-	case err != nil:
-		return &exitError{code: exitFailed, err: err}
-	case rep.Differ() > 0:
-		return &exitError{code: exitFailed, err: fmt.Errorf("%d file(s) differ or could not be shown equal", rep.Differ())}
+	case rep == nil:
+	case f.jsonOut:
+		_ = a.printJSON(rep)
+	default:
+		ui.PrintVerify(a.stdout, a.stderr, rep, f.progress.quiet)
 	}
-	return nil
-}
-
-var diffWords = map[string]string{
-	transfer.MissingRemote: "missing in S3",
-	transfer.MissingLocal:  "missing locally",
-	transfer.SizeDiffers:   "size differs",
-	transfer.HashDiffers:   "BLAKE3 differs",
-	transfer.HashUnknown:   "BLAKE3 unknown",
-	transfer.CompareFailed: "error",
-}
-
-func printVerify(out, errw io.Writer, r *transfer.VerifyReport, quiet bool) {
-	for _, d := range r.Differences {
-		line := fmt.Sprintf("%s: %s", diffWords[d.Kind], d.Rel)
-		switch d.Kind {
-		case transfer.SizeDiffers:
-			line += fmt.Sprintf(" (local %s bytes, S3 %s bytes)", d.Local, d.Remote)
-		case transfer.HashDiffers:
-			line += fmt.Sprintf(" (local %s, S3 %s)", d.Local, d.Remote)
-		case transfer.HashUnknown, transfer.CompareFailed:
-			line += ": " + oneLine(d.Detail)
-		}
-		fmt.Fprintln(out, line)
-	}
-	for _, w := range r.Warnings {
-		fmt.Fprintf(errw, "warning: %s\n", oneLine(w))
-	}
-	if quiet {
-		return
-	}
-	mode := "fast (BLAKE3 recorded at upload)"
-	if r.Deep {
-		mode = fmt.Sprintf("deep (read back %s)", units.FormatBytes(r.ReadBytes))
-	}
-	verdict := "EQUAL"
-	if r.Differ() > 0 {
-		verdict = "DIFFERENT"
-	}
-	fmt.Fprintf(out, "%s: %d local files, %d objects; %d equal (%s); %d differ; %s in %s\n",
-		verdict, r.LocalFiles, r.Objects, r.Equal, units.FormatBytes(r.EqualBytes), r.Differ(), mode,
-		(time.Duration(r.Seconds * float64(time.Second))).Round(time.Millisecond))
-	if r.Differ() > 0 {
-		kinds := make([]string, 0, len(r.Counts))
-		for k := range r.Counts {
-			kinds = append(kinds, k)
-		}
-		sort.Strings(kinds)
-		for _, k := range kinds {
-			fmt.Fprintf(out, "  %s: %d\n", diffWords[k], r.Counts[k])
-		}
-	}
-	if len(r.HashSources) > 0 {
-		fmt.Fprintf(out, "BLAKE3 from: manifest %d, metadata %d, tag %d (%d manifests read)\n",
-			r.HashSources["manifest"], r.HashSources["metadata"], r.HashSources["tag"], r.Manifests)
-	}
+	return rep.Outcome(err)
 }

@@ -1,12 +1,122 @@
 // Command airlift moves datasets from local disk to S3 and back, fast and
 // verifiably. Each command is one file here that turns flags into an
-// options struct, calls the library, and renders what comes back.
+// options struct, calls one engine entry point, and renders what comes
+// back (internal/ui); how a run ended is decided by the engine and turned
+// into an exit code in exitCode alone.
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/airlift-io/airlift/internal/outcome"
+	"github.com/airlift-io/airlift/internal/ui"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// commands are airlift's commands, in the order --help lists them.
+var commands = []func(*app) *cobra.Command{
+	newCopyCmd, newSyncCmd, newVerifyCmd, newPlanCmd, newBenchCmd, newCleanupCmd, newStatusCmd,
+	newDataSyncCmd, newSnowballCmd,
+}
+
+func newRoot(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "airlift",
+		Short:         "Move AI/ML datasets to Amazon S3 fast, verifiably, and without losing a byte",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	a.conn.register(root)
+	root.PersistentFlags().StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for developers)")
+	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		a.started = true // arguments and flags parsed: errors from here on are the command's
+		if a.cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(a.cpuProfile)
+		if err != nil {
+			return outcome.Usagef("--cpuprofile: %v", err)
+		}
+		a.stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+		return pprof.StartCPUProfile(f)
+	}
+	for _, add := range commands {
+		root.AddCommand(add(a))
+	}
+	return root
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr}
+	root := newRoot(a)
+	root.SetArgs(args)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// A second signal while the first one is being handled exits at
+		// once; the journal (when there is one) is already consistent.
+		<-ctx.Done()
+		stop()
+	}()
+	err := root.ExecuteContext(ctx)
+	if a.stopProfile != nil {
+		a.stopProfile()
+	}
+	if err != nil && !a.started {
+		err = outcome.As(outcome.Usage, err) // cobra refused the arguments or flags
+	}
+	return exitCode(err, stderr)
+}
+
+// Exit codes, documented in README.md.
+var exitCodes = map[outcome.Class]int{
+	outcome.Done:        0,
+	outcome.Failed:      1, // some files failed, or verify found differences
+	outcome.Usage:       2, // usage or configuration error; nothing was written
+	outcome.Interrupted: 130,
+}
+
+// exitCode is the one place an outcome becomes an exit code; the error,
+// with the flag an engine option came from, is printed on one line.
+func exitCode(err error, stderr io.Writer) int {
+	code := exitCodes[outcome.Of(err)]
+	if err != nil && err.Error() != "" {
+		msg := err.Error()
+		var oe *outcome.OptionError
+		if errors.As(err, &oe) {
+			msg = oe.Render(flagOf)
+			if f := flagOf(oe.Option); f != oe.Option {
+				msg = f + ": " + msg
+			}
+		}
+		fmt.Fprintf(stderr, "airlift: %s\n", ui.OneLine(msg))
+	}
+	return code
+}
+
+// flagOf names the flag behind an engine option.
+func flagOf(option string) string {
+	if f, ok := map[string]string{
+		"PartSize": "part-size", "MaxMemory": "max-memory", "SSE": "sse", "SSEKMSKeyID": "sse-kms-key-id",
+		"StorageClass": "storage-class", "Concurrency": "concurrency", "PartSizes": "part-sizes", "Source": "source",
+	}[option]; ok {
+		return "--" + f
+	}
+	return option
 }

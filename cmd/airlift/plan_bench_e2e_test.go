@@ -10,6 +10,7 @@ import (
 
 	"github.com/airlift-io/airlift/bench/plan"
 	"github.com/airlift-io/airlift/internal/s3test"
+	"github.com/airlift-io/airlift/internal/ui"
 )
 
 // planTree writes a tree of known sizes: half the bytes text (zstd
@@ -40,7 +41,7 @@ func TestPlanE2E(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
-		var out planOutput
+		var out ui.PlanJSON
 		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 			t.Fatalf("%v\n%s", err, r.stdout)
 		}
@@ -139,7 +140,7 @@ func TestBenchE2E(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("plan with profile: exit %d: %s", r.code, r.stderr)
 	}
-	var po planOutput
+	var po ui.PlanJSON
 	if err := json.Unmarshal([]byte(r.stdout), &po); err != nil || !strings.HasPrefix(po.Estimate.Link.From, "bench profile") || po.Estimate.Link.PutsPerSec <= 0 {
 		t.Errorf("plan did not use the profile: %v %+v", err, po.Estimate.Link)
 	}

@@ -5,6 +5,7 @@ package bwlimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -166,4 +167,16 @@ func (l *Limiter) Current() float64 {
 		return math.Inf(1)
 	}
 	return float64(lim.Limit())
+}
+
+// ConstantRate is the one rate of a schedule that has one (0: no limit);
+// a timetable has none (DataSync takes one rate per execution).
+func (s Schedule) ConstantRate() (int64, error) {
+	switch len(s) {
+	case 0:
+		return 0, nil
+	case 1:
+		return int64(s[0].Rate), nil
+	}
+	return 0, errors.New("one constant rate is needed here, not a timetable")
 }

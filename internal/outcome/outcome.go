@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Class is how an operation ended.
@@ -95,4 +96,38 @@ func Of(err error) Class {
 		return Interrupted
 	}
 	return Failed
+}
+
+// OptionError is an engine option that cannot be used. Option is the
+// option's name in the engine (PartSize), and Problem may name other
+// options as {Name}; the CLI renders them as the flags they came from, so
+// engine messages need not know the flags.
+type OptionError struct {
+	Option  string
+	Problem string
+}
+
+func (e *OptionError) Error() string       { return e.Render(func(o string) string { return o }) }
+func (e *OptionError) OutcomeClass() Class { return Usage }
+
+// Render writes the problem with every {Name} replaced by name(Name).
+func (e *OptionError) Render(name func(option string) string) string {
+	var b strings.Builder
+	rest := e.Problem
+	for {
+		i := strings.IndexByte(rest, '{')
+		j := strings.IndexByte(rest[i+1:], '}')
+		if i < 0 || j < 0 {
+			b.WriteString(rest)
+			return b.String()
+		}
+		b.WriteString(rest[:i])
+		b.WriteString(name(rest[i+1 : i+1+j]))
+		rest = rest[i+j+2:]
+	}
+}
+
+// BadOption returns an *OptionError.
+func BadOption(option, format string, a ...any) error {
+	return &OptionError{Option: option, Problem: fmt.Sprintf(format, a...)}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -34,5 +35,19 @@ func TestOf(t *testing.T) {
 				t.Errorf("Of(%v) = %v, want %v", c.err, got, c.want)
 			}
 		})
+	}
+}
+
+func TestOptionErrorRender(t *testing.T) {
+	e := &OptionError{Option: "SSEKMSKeyID", Problem: "a KMS key id needs {SSE} aws:kms; see {Other}"}
+	if got := e.Error(); got != "a KMS key id needs SSE aws:kms; see Other" {
+		t.Errorf("Error() = %q", got)
+	}
+	flag := func(o string) string { return "--" + strings.ToLower(o) }
+	if got := e.Render(flag); got != "a KMS key id needs --sse aws:kms; see --other" {
+		t.Errorf("Render = %q", got)
+	}
+	if Of(fmt.Errorf("x: %w", e)) != Usage {
+		t.Error("an OptionError is a usage error")
 	}
 }

@@ -140,25 +140,9 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
 		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
 	}
-	if o.Profile != "" {
-		loadOpts = append(loadOpts, config.WithSharedConfigProfile(o.Profile))
-	}
-	if o.Region != "" {
-		loadOpts = append(loadOpts, config.WithRegion(o.Region))
-	}
-	if o.CABundle != "" {
-		pem, err := os.ReadFile(o.CABundle)
-		if err != nil {
-			return nil, fmt.Errorf("--ca-bundle: %w", err)
-		}
-		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca-bundle %s: no PEM certificates found", o.CABundle)
-		}
-		loadOpts = append(loadOpts, config.WithCustomCABundle(bytes.NewReader(pem)))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	cfg, err := LoadConfig(ctx, ConfigOptions{Region: o.Region, Profile: o.Profile, CABundle: o.CABundle}, loadOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+		return nil, err
 	}
 	if cfg.Region == "" {
 		// Custom endpoints (versitygw, MinIO, a Snowball device) ignore the
@@ -187,6 +171,39 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		c.lean = newLeanPut(cli)
 	}
 	return c, nil
+}
+
+// ConfigOptions are what every AWS client airlift builds (S3, DataSync)
+// takes from the command line.
+type ConfigOptions struct {
+	Region, Profile, CABundle string
+}
+
+// LoadConfig loads the SDK's configuration (default credential chain,
+// shared config) with o applied over it; extra load options come first.
+func LoadConfig(ctx context.Context, o ConfigOptions, extra ...func(*config.LoadOptions) error) (aws.Config, error) {
+	lo := append([]func(*config.LoadOptions) error{}, extra...)
+	if o.Profile != "" {
+		lo = append(lo, config.WithSharedConfigProfile(o.Profile))
+	}
+	if o.Region != "" {
+		lo = append(lo, config.WithRegion(o.Region))
+	}
+	if o.CABundle != "" {
+		pem, err := os.ReadFile(o.CABundle)
+		if err != nil {
+			return aws.Config{}, fmt.Errorf("--ca-bundle: %w", err)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			return aws.Config{}, fmt.Errorf("--ca-bundle %s: no PEM certificates found", o.CABundle)
+		}
+		lo = append(lo, config.WithCustomCABundle(bytes.NewReader(pem)))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, lo...)
+	if err != nil {
+		return cfg, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	return cfg, nil
 }
 
 // CheckCredentials resolves the credential chain once, so that "no

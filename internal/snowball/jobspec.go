@@ -4,8 +4,10 @@
 package snowball
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 )
@@ -170,4 +172,14 @@ func NewPlan(o Options) (*Plan, error) {
 			SnowballCapacityPreference: dev.Capacity, ShippingOption: o.ShippingOption, SnowballType: dev.Type,
 		},
 	}, nil
+}
+
+// WriteSpec writes the job specification of p to path as the JSON input
+// of 'aws snowball create-job'.
+func WriteSpec(path string, p *Plan) error {
+	js, err := json.MarshalIndent(p.Spec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(js, '\n'), 0o644)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/airlift-io/airlift/internal/state"
+	"github.com/airlift-io/airlift/transfer"
 )
 
 // Record is the state store's record of one object key.
@@ -17,10 +18,12 @@ type Record = state.Record
 // of the key, until fn returns an error (which Iterate returns). Put and
 // Delete may be batched by the store but must be durable after Close.
 // All methods must be safe for concurrent use.
+//
+// It is also the transfer engine's journal: the engine writes the record
+// of every file a pass sends.
 type Store interface {
 	Iterate(from string, fn func(key string, r Record) error) error
-	Put(key string, r Record) error
-	Delete(key string) error
+	transfer.Journal
 }
 
 var _ Store = (*state.Store)(nil)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/airlift-io/airlift/internal/outcome"
 	"os"
 	"path/filepath"
 	"strings"
@@ -377,14 +378,15 @@ func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 	rs := &runState{}
 	uo := s.o.Upload
 	uo.Stop = s.o.Stop
-	var storeErr atomic.Pointer[error]
+	// The store is the engine's journal, and the engine the one writer of
+	// a sent file's record: a large file cut off mid-way resumes on the
+	// next pass. Records older than this pass never make the engine skip
+	// a file: sync sends a file because its content may differ from what
+	// the record describes.
+	uo.Journal, uo.TrustDoneSince = s.store, s.o.Now().UnixNano()
 	uo.OnFile = func(res transfer.FileResult) {
 		if res.DryRun {
 			rs.notePending(lastChange(&res.Entry))
-		} else {
-			if err := s.store.Put(res.Key, recordOf(&res.Entry, res.BLAKE3, res.ETag)); err != nil {
-				storeErr.CompareAndSwap(nil, &err)
-			}
 		}
 		s.event(Event{Kind: "upload", Key: res.Key, Path: res.Path, Size: res.Size, DryRun: res.DryRun})
 	}
@@ -422,9 +424,6 @@ func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 	rep.Untracked, rep.Tracked = rs.untracked.Load(), rs.tracked.Load()
 	rep.Warnings = append(rep.Warnings, rs.warnings...)
 	rep.OldestPending = rs.oldest
-	if p := storeErr.Load(); p != nil && runErr == nil {
-		runErr = fmt.Errorf("recording in the sync state: %w", *p)
-	}
 
 	s.deletions(ctx, rep, rs, runErr)
 	if !s.o.DryRun {
@@ -692,4 +691,26 @@ func unwrap(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// Outcome classifies a one-shot pass that returned r and err: failed
+// when anything failed or a deletion that was asked for was refused,
+// interrupted when stopped by a signal.
+func (r *Report) Outcome(err error, deleteAsked bool) error {
+	interrupted := outcome.Interruptedf("interrupted; run the same command again to continue")
+	switch {
+	case errors.Is(err, ErrSourceMissing):
+		return outcome.Failedf("%v; nothing uploaded or deleted", err)
+	case err != nil && (errors.Is(err, context.Canceled) || r != nil && r.Interrupted):
+		return interrupted
+	case err != nil:
+		return outcome.As(outcome.Failed, err)
+	case r.Interrupted:
+		return interrupted
+	case r.Failed > 0:
+		return outcome.Failedf("%d file(s) failed", r.Failed)
+	case r.DeleteRefused != "" && deleteAsked:
+		return outcome.Failedf("deleted nothing: %s", r.DeleteRefused)
+	}
+	return nil
 }

@@ -1,14 +1,14 @@
 package datasync
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	ds "github.com/aws/aws-sdk-go-v2/service/datasync"
+
+	"github.com/airlift-io/airlift/internal/s3client"
 )
 
 // ClientOptions say how to reach DataSync.
@@ -24,25 +24,12 @@ type ClientOptions struct {
 // default chain. It does not contact the endpoint.
 func NewClient(ctx context.Context, o ClientOptions) (*ds.Client, error) {
 	var lo []func(*config.LoadOptions) error
-	if o.Region != "" {
-		lo = append(lo, config.WithRegion(o.Region))
-	}
-	if o.Profile != "" {
-		lo = append(lo, config.WithSharedConfigProfile(o.Profile))
-	}
-	if o.CABundle != "" {
-		pem, err := os.ReadFile(o.CABundle)
-		if err != nil {
-			return nil, fmt.Errorf("--ca-bundle: %w", err)
-		}
-		lo = append(lo, config.WithCustomCABundle(bytes.NewReader(pem)))
-	}
 	if o.MaxAttempts > 0 {
 		lo = append(lo, config.WithRetryMaxAttempts(o.MaxAttempts))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, lo...)
+	cfg, err := s3client.LoadConfig(ctx, s3client.ConfigOptions{Region: o.Region, Profile: o.Profile, CABundle: o.CABundle}, lo...)
 	if err != nil {
-		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+		return nil, err
 	}
 	if cfg.Region == "" {
 		if o.EndpointURL == "" {
@@ -55,4 +42,17 @@ func NewClient(ctx context.Context, o ClientOptions) (*ds.Client, error) {
 			so.BaseEndpoint = aws.String(o.EndpointURL)
 		}
 	}), nil
+}
+
+// CheckCredentials resolves the credential chain once, so that "no
+// credentials" is reported as such instead of as a failed request.
+func CheckCredentials(ctx context.Context, cli *ds.Client) error {
+	cp := cli.Options().Credentials
+	if cp == nil {
+		return fmt.Errorf("no AWS credentials found for DataSync (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --profile)")
+	}
+	if _, err := cp.Retrieve(ctx); err != nil {
+		return fmt.Errorf("no usable AWS credentials for DataSync (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --profile): %v", err)
+	}
+	return nil
 }

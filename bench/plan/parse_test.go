@@ -1,4 +1,4 @@
-package main
+package plan
 
 import (
 	"testing"
@@ -20,9 +20,9 @@ func TestParseDeadline(t *testing.T) {
 		{"-2h", 0, false},
 		{"soon", 0, false},
 	} {
-		got, err := parseDeadline(c.in)
+		got, err := ParseDeadline(c.in)
 		if (err == nil) != c.ok || got != c.want {
-			t.Errorf("parseDeadline(%q) = %v, %v; want %v ok=%v", c.in, got, err, c.want, c.ok)
+			t.Errorf("ParseDeadline(%q) = %v, %v; want %v ok=%v", c.in, got, err, c.want, c.ok)
 		}
 	}
 }
@@ -44,9 +44,9 @@ func TestParseChangeRate(t *testing.T) {
 		{"lots/day", 0, false},
 		{"0/day", 0, false},
 	} {
-		got, err := parseChangeRate(c.in)
+		got, err := ParseChangeRate(c.in)
 		if (err == nil) != c.ok || got != c.want {
-			t.Errorf("parseChangeRate(%q) = %v, %v; want %v ok=%v", c.in, got, err, c.want, c.ok)
+			t.Errorf("ParseChangeRate(%q) = %v, %v; want %v ok=%v", c.in, got, err, c.want, c.ok)
 		}
 	}
 }

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/airlift-io/airlift/internal/bwlimit"
+	"github.com/airlift-io/airlift/internal/outcome"
+	"github.com/airlift-io/airlift/internal/s3client"
+	"github.com/airlift-io/airlift/internal/state"
+	"github.com/airlift-io/airlift/internal/ui"
+	"github.com/airlift-io/airlift/internal/units"
+	"github.com/airlift-io/airlift/transfer"
+)
+
+// app is what every command shares: where to write, and the connection
+// flags.
+type app struct {
+	stdout, stderr io.Writer
+	conn           connFlags
+	cpuProfile     string
+	stopProfile    func()
+	started        bool // a command's RunE was reached
+}
+
+// connFlags are the AWS conventions every command that talks to S3 takes.
+type connFlags struct {
+	region, profile, endpoint, caBundle string
+	accelerate                          bool
+	targetProfile                       string
+	retryMode                           string
+	maxAttempts                         int
+	ioTimeout                           time.Duration
+	bwlimit                             string
+	sdkPut                              bool
+}
+
+func (c *connFlags) register(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&c.region, "region", "", "AWS region (default: from the AWS config, else the bucket's region)")
+	f.StringVar(&c.profile, "profile", "", "shared config profile for credentials")
+	f.StringVar(&c.endpoint, "endpoint-url", "", "S3-compatible endpoint, e.g. http://127.0.0.1:7070 (path-style addressing)")
+	f.StringVar(&c.caBundle, "ca-bundle", "", "PEM file of CA certificates to trust for HTTPS")
+	f.BoolVar(&c.accelerate, "accelerate", false, "use S3 Transfer Acceleration")
+	f.StringVar(&c.targetProfile, "target-profile", "aws", "target compatibility profile: aws or snowball-edge")
+	f.StringVar(&c.retryMode, "retry-mode", "standard", "retry mode: standard or adaptive (client-side rate limiting when throttled)")
+	f.IntVar(&c.maxAttempts, "max-attempts", 10, "attempts per request, including the first")
+	f.DurationVar(&c.ioTimeout, "io-timeout", 60*time.Second, "close and retry a connection that makes no progress for this long")
+	f.StringVar(&c.bwlimit, "bwlimit", "", `bandwidth limit, e.g. 100MiB/s, or a timetable "08:00,50MiB/s 19:00,off"`)
+	// Hidden: sends small objects through the SDK's middleware stack, to
+	// measure the lean path against it side by side.
+	f.BoolVar(&c.sdkPut, "sdk-put", false, "send every PutObject through the SDK's middleware stack")
+	_ = f.MarkHidden("sdk-put")
+}
+
+// options turns the flags into the client's options.
+func (c *connFlags) options() (s3client.Options, error) {
+	if c.retryMode != "standard" && c.retryMode != "adaptive" {
+		return s3client.Options{}, outcome.Usagef("--retry-mode must be standard or adaptive, not %q", c.retryMode)
+	}
+	if c.maxAttempts < 1 {
+		return s3client.Options{}, outcome.Usagef("--max-attempts must be at least 1")
+	}
+	sched, err := bwlimit.Parse(c.bwlimit)
+	if err != nil {
+		return s3client.Options{}, outcome.Usagef("%v", err)
+	}
+	target, err := s3client.ParseProfile(c.targetProfile)
+	if err != nil {
+		return s3client.Options{}, outcome.Usagef("%v", err)
+	}
+	return s3client.Options{
+		Region: c.region, Profile: c.profile, EndpointURL: c.endpoint, CABundle: c.caBundle,
+		Accelerate: c.accelerate, Target: target, RetryMode: c.retryMode, MaxAttempts: c.maxAttempts,
+		IOTimeout: c.ioTimeout, Limiter: bwlimit.New(sched, nil), SDKPut: c.sdkPut,
+	}, nil
+}
+
+// connect runs the preflight for the bucket at url with maxConns requests
+// in flight.
+func (a *app) connect(ctx context.Context, loc transfer.Location, maxConns int) (*transfer.Target, error) {
+	o, err := a.conn.options()
+	if err != nil {
+		return nil, err
+	}
+	return transfer.Connect(ctx, o, loc, maxConns)
+}
+
+// location parses an s3:// argument; what names it (SRC, DST) prefixes
+// the error.
+func location(what, url string) (transfer.Location, error) {
+	loc, err := transfer.ParseLocation(url)
+	if err != nil {
+		return loc, outcome.Usagef("%s%v", what, err)
+	}
+	return loc, nil
+}
+
+// engineFlags size a transfer: part size, memory budget and how much is in
+// flight. copy, sync, verify and download take the same four flags.
+type engineFlags struct {
+	partSize, maxMemory   string
+	concurrency, partConc int
+}
+
+// engineHelp words the flags for one command.
+type engineHelp struct {
+	concurrency           int
+	partSize, conc, parts string
+}
+
+var uploadHelp = engineHelp{
+	concurrency: 64,
+	partSize:    "multipart part size (default 8MiB, raised to fit 10,000 parts)",
+	conc:        "files in flight",
+	parts:       "multipart parts in flight across all files",
+}
+
+func (e *engineFlags) register(fl *pflag.FlagSet, h engineHelp) {
+	fl.StringVar(&e.partSize, "part-size", "", h.partSize)
+	fl.StringVar(&e.maxMemory, "max-memory", "160MiB", "memory budget for all buffers")
+	fl.IntVar(&e.concurrency, "concurrency", h.concurrency, h.conc)
+	fl.IntVar(&e.partConc, "part-concurrency", 16, h.parts)
+}
+
+// sizing checks the flags and tells the runtime about the memory budget.
+func (e *engineFlags) sizing() (transfer.Sizing, error) {
+	var s transfer.Sizing
+	var err error
+	if s.PartSize, err = sizeFlag("part-size", e.partSize); err != nil {
+		return s, err
+	}
+	if s.MaxMemory, err = sizeFlag("max-memory", e.maxMemory); err != nil {
+		return s, err
+	}
+	if e.concurrency < 1 || e.partConc < 1 {
+		return s, outcome.Usagef("--concurrency and --part-concurrency must be at least 1")
+	}
+	s.Concurrency, s.PartConcurrency = e.concurrency, e.partConc
+	applyMemoryLimit(s.MaxMemory)
+	return s, nil
+}
+
+// applyMemoryLimit tells the Go runtime about the run's memory budget.
+// The engine never holds more than budget bytes of buffers, but with the
+// default GOGC the heap may grow to twice what is live before a collection,
+// so buffers dropped by the pool (when a run moves between size classes)
+// would linger and push RSS well past the budget. A soft limit a little
+// above the budget makes the collector reclaim them in time. (A higher
+// GOGC under that cap was tried for small-file runs: more RSS, no less
+// CPU.) A GOMEMLIMIT set by the user wins.
+func applyMemoryLimit(budget int64) {
+	if budget <= 0 || os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(budget + 48<<20)
+}
+
+// sizeFlag parses a byte size given on the command line.
+func sizeFlag(name, v string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := units.ParseBytes(v)
+	if err != nil {
+		return 0, outcome.Usagef("--%s: %v", name, err)
+	}
+	return n, nil
+}
+
+// stateFlags choose where the state store lives and whether to use it.
+type stateFlags struct {
+	stateDir  string
+	noJournal bool
+}
+
+const (
+	stateDirDefault = " (default $XDG_STATE_HOME/airlift or ~/.local/state/airlift)"
+	journalHelp     = "directory of the transfer journal" + stateDirDefault
+	storeHelp       = "directory of the state store" + stateDirDefault
+)
+
+func (j *stateFlags) register(fl *pflag.FlagSet, help string, journal bool) {
+	fl.StringVar(&j.stateDir, "state-dir", "", help)
+	if journal {
+		fl.BoolVar(&j.noJournal, "no-journal", false, "keep no journal: an interrupted run starts over")
+	}
+}
+
+// open opens the state store of loc on the endpoint in use (nil with
+// --no-journal). A store that is locked, unreadable or newer stops the
+// command: nothing was written, and nothing should be until the user
+// decides.
+func (a *app) openStore(j stateFlags, loc transfer.Location) (*state.Store, error) {
+	if j.noJournal {
+		return nil, nil
+	}
+	dir := j.stateDir
+	if dir == "" {
+		d, err := state.DefaultDir()
+		if err != nil {
+			return nil, outcome.As(outcome.Usage, err)
+		}
+		dir = d
+	}
+	s, err := state.Open(dir, state.Dest{Endpoint: strings.TrimRight(a.conn.endpoint, "/"), Bucket: loc.Bucket, Prefix: loc.Prefix}, state.Options{})
+	return s, outcome.As(outcome.Usage, err)
+}
+
+// progressFlags say how a command shows progress.
+type progressFlags struct {
+	quiet    bool
+	interval time.Duration // log-line interval when stderr is not a terminal
+}
+
+func (p *progressFlags) register(f *pflag.FlagSet) {
+	f.BoolVarP(&p.quiet, "quiet", "q", false, "no progress output; only errors and the summary's failures")
+	f.DurationVar(&p.interval, "progress-interval", 10*time.Second, "how often to log progress when stderr is not a terminal")
+}
+
+// start shows progress on stderr from poll (nil: snapshots are pushed).
+func (p progressFlags) start(a *app, poll func() ui.Snapshot) *ui.Progress {
+	return ui.StartProgress(a.stderr, ui.ProgressOptions{Quiet: p.quiet, Interval: p.interval}, poll)
+}
+
+// printJSON writes one JSON document to stdout.
+func (a *app) printJSON(v any) error { return ui.JSON(a.stdout, v) }
