@@ -349,7 +349,7 @@ func (d *Downloader) write(ctx context.Context, root *os.Root, fe *fetcher, man 
 	done = true
 	if err := root.Rename(tmp, j.rel); err != nil {
 		_ = root.Remove(tmp)
-		return "", fmt.Errorf("renaming into place: %w", unwrapLinkError(err))
+		return "", fmt.Errorf("renaming into place: %w", UnwrapPathError(err))
 	}
 	// The source file's mtime when a manifest recorded it, else the
 	// object's, as aws s3 cp does; a later upload or sync compares by it.
@@ -361,14 +361,6 @@ func (d *Downloader) write(ctx context.Context, root *os.Root, fe *fetcher, man 
 		_ = root.Chtimes(j.rel, time.Now(), mt)
 	}
 	return got.BLAKE3, nil
-}
-
-func unwrapLinkError(err error) error {
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return le.Err
-	}
-	return err
 }
 
 // headObject finds the single object key, for a source URL that names one.

@@ -65,20 +65,19 @@ func (r *Report) fail(p Problem) {
 	}
 }
 
-func (r *Report) skip(p Problem) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.Skipped) < maxListed {
-		r.Skipped = append(r.Skipped, p)
-	}
-}
+func (r *Report) skip(p Problem) { listCapped(&r.mu, &r.Skipped, p, maxListed) }
 
 // Warn records a problem that did not fail a file.
-func (r *Report) Warn(msg string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.Warnings) < maxListed {
-		r.Warnings = append(r.Warnings, msg)
+func (r *Report) Warn(msg string) { listCapped(&r.mu, &r.Warnings, msg, maxListed) }
+
+// listCapped appends v to *list under mu while the list holds fewer than
+// limit entries: a run with a million failures reports counts, not a
+// million lines.
+func listCapped[T any](mu *sync.Mutex, list *[]T, v T, limit int) {
+	mu.Lock()
+	defer mu.Unlock()
+	if len(*list) < limit {
+		*list = append(*list, v)
 	}
 }
 
@@ -102,13 +101,20 @@ func (r *Report) finish(st *Stats) {
 // Outcome classifies a copy or download that returned r and err: the one
 // place that decides how the run ended (see internal/outcome).
 func (r *Report) Outcome(err error) error {
-	switch {
-	case err != nil && canceled(err):
-		return outcome.Interruptedf("interrupted; run the same command again to continue")
-	case err != nil:
-		return outcome.As(outcome.Failed, err)
-	case r != nil && r.Failed > 0:
+	if err != nil {
+		return runOutcome(err, "interrupted; run the same command again to continue")
+	}
+	if r != nil && r.Failed > 0 {
 		return outcome.Failedf("%d file(s) failed", r.Failed)
 	}
 	return nil
+}
+
+// runOutcome classifies a run that stopped with err: interrupted by a
+// signal, or failed as a whole.
+func runOutcome(err error, interrupted string) error {
+	if canceled(err) {
+		return outcome.Interruptedf("%s", interrupted)
+	}
+	return outcome.As(outcome.Failed, err)
 }

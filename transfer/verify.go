@@ -90,13 +90,7 @@ func (r *VerifyReport) add(d Difference) {
 	}
 }
 
-func (r *VerifyReport) warn(s string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.Warnings) < maxListed {
-		r.Warnings = append(r.Warnings, s)
-	}
-}
+func (r *VerifyReport) warn(s string) { listCapped(&r.mu, &r.Warnings, s, maxListed) }
 
 // Verify compares the tree at local with the objects below remote (as a
 // folder), file by file: by size, then by BLAKE3. The run's .airlift/
@@ -336,14 +330,12 @@ func (c *comparer) sums(ctx context.Context, path string, ob Object) (local, rem
 // Outcome classifies a verify that returned r and err.
 func (r *VerifyReport) Outcome(err error) error {
 	switch {
-	case err != nil && canceled(err) && r == nil:
-		return outcome.Interruptedf("interrupted")
-	case err != nil && canceled(err):
-		return outcome.Interruptedf("interrupted; the comparison is incomplete")
-	case r == nil && err != nil && !IsFatal(err):
+	case r == nil && err != nil && !IsFatal(err) && !canceled(err):
 		return outcome.As(outcome.Usage, err) // nothing could be compared
+	case r == nil && err != nil:
+		return runOutcome(err, "interrupted")
 	case err != nil:
-		return outcome.As(outcome.Failed, err)
+		return runOutcome(err, "interrupted; the comparison is incomplete")
 	case r.Differ() > 0:
 		return outcome.Failedf("%d file(s) differ or could not be shown equal", r.Differ())
 	}

@@ -233,10 +233,19 @@ func fileKind(m fs.FileMode) string {
 
 // unwrapPathError drops the *PathError wrapper whose path the caller names
 // itself, so messages do not repeat it.
-func unwrapPathError(err error) error {
+func unwrapPathError(err error) error { return UnwrapPathError(err) }
+
+// UnwrapPathError drops the operation and path an *fs.PathError or
+// *os.LinkError wraps around the cause, for messages that name the file
+// themselves.
+func UnwrapPathError(err error) error {
 	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
 		return pe.Err
+	case errors.As(err, &le):
+		return le.Err
 	}
 	return err
 }

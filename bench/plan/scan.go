@@ -22,6 +22,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/airlift-io/airlift/internal/outcome"
 	"github.com/airlift-io/airlift/transfer"
 )
 
@@ -131,7 +132,7 @@ func ScanTree(ctx context.Context, root string, o ScanOptions) (*Scan, error) {
 	start := time.Now()
 	fi, err := os.Stat(root)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", root, unwrap(err))
+		return nil, outcome.Usagef("source %s: %v", root, transfer.UnwrapPathError(err))
 	}
 	if o.PartSize <= 0 {
 		o.PartSize = transfer.DefaultPartSize
@@ -262,7 +263,7 @@ func (t *tally) dir(root, rel string, q *dirQueue, o ScanOptions, k int) {
 	p := filepath.Join(root, filepath.FromSlash(rel))
 	f, err := os.Open(p)
 	if err != nil {
-		t.errorf("%s: %v", p, unwrap(err))
+		t.errorf("%s: %v", p, transfer.UnwrapPathError(err))
 		return
 	}
 	defer f.Close()
@@ -282,7 +283,7 @@ func (t *tally) dir(root, rel string, q *dirQueue, o ScanOptions, k int) {
 				info, ierr := de.Info()
 				if ierr != nil {
 					if !errors.Is(ierr, fs.ErrNotExist) {
-						t.errorf("%s: %v", crel, unwrap(ierr))
+						t.errorf("%s: %v", crel, transfer.UnwrapPathError(ierr))
 					}
 					continue
 				}
@@ -295,7 +296,7 @@ func (t *tally) dir(root, rel string, q *dirQueue, o ScanOptions, k int) {
 			return
 		}
 		if err != nil {
-			t.errorf("%s: %v", p, unwrap(err))
+			t.errorf("%s: %v", p, transfer.UnwrapPathError(err))
 			return
 		}
 	}
@@ -569,12 +570,4 @@ func sampleCompression(ctx context.Context, root string, single bool, s *Scan, t
 		}
 	}
 	return nil
-}
-
-func unwrap(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

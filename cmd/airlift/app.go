@@ -103,6 +103,19 @@ func location(what, url string) (transfer.Location, error) {
 	return loc, nil
 }
 
+// selectFlags choose which files (and objects) a run takes.
+type selectFlags struct{ include, exclude []string }
+
+func (s *selectFlags) register(fl *pflag.FlagSet, include, exclude string) {
+	fl.StringArrayVar(&s.include, "include", nil, include)
+	fl.StringArrayVar(&s.exclude, "exclude", nil, exclude)
+}
+
+func (s *selectFlags) filter() (*transfer.Filter, error) {
+	f, err := transfer.NewFilter(s.include, s.exclude)
+	return f, outcome.As(outcome.Usage, err)
+}
+
 // engineFlags size a transfer: part size, memory budget and how much is in
 // flight. copy, sync, verify and download take the same four flags.
 type engineFlags struct {

@@ -16,7 +16,7 @@ import (
 
 type copyFlags struct {
 	engineFlags
-	include, exclude         []string
+	sel                      selectFlags
 	dryRun, followSymlinks   bool
 	storageClass, sse, kmsID string
 	contentType              string
@@ -46,14 +46,11 @@ single PUTs, the object tag airlift-blake3 for multipart objects).`,
 		},
 	}
 	fl := cmd.Flags()
-	f.engineFlags.register(fl, uploadHelp)
-	fl.StringArrayVar(&f.include, "include", nil, "only files matching this glob (repeatable)")
-	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip files matching this glob (repeatable)")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "print what would be copied; send nothing")
-	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links (loops and broken links are reported)")
-	f.registerObjectFlags(fl)
-	fl.BoolVar(&f.manifest, "manifest", false, "also write a run manifest (zstd JSON lines) under PREFIX/.airlift/manifests/")
-	fl.BoolVar(&f.jsonOut, "json", false, "print the summary as JSON")
+	f.register(fl, uploadFlagHelp{
+		include: "only files matching this glob (repeatable)", exclude: "skip files matching this glob (repeatable)",
+		dryRun: "print what would be copied; send nothing", follow: "follow symbolic links (loops and broken links are reported)",
+		manifest: "also write a run manifest (zstd JSON lines) under PREFIX/.airlift/manifests/", json: "print the summary as JSON",
+	})
 	fl.StringVar(&f.benchProfile, "bench-profile", "", "take --part-size, --part-concurrency and --max-memory from airlift bench --save (flags given win)")
 	f.progress.register(fl)
 	fl.StringVar(&f.via, "via", "", "route: datasync hands the copy to AWS DataSync (implied by nfs://, smb://, hdfs://, objectstorage:// sources)")
@@ -63,8 +60,21 @@ single PUTs, the object tag airlift-blake3 for multipart objects).`,
 	return cmd
 }
 
-// registerObjectFlags adds the attributes every new object gets; copy and
-// sync share them.
+// uploadFlagHelp words the flags copy and sync share for each.
+type uploadFlagHelp struct{ include, exclude, dryRun, follow, manifest, json string }
+
+// register adds the flags copy and sync share.
+func (f *copyFlags) register(fl *pflag.FlagSet, h uploadFlagHelp) {
+	f.engineFlags.register(fl, uploadHelp)
+	f.sel.register(fl, h.include, h.exclude)
+	fl.BoolVar(&f.dryRun, "dry-run", false, h.dryRun)
+	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, h.follow)
+	f.registerObjectFlags(fl)
+	fl.BoolVar(&f.manifest, "manifest", false, h.manifest)
+	fl.BoolVar(&f.jsonOut, "json", false, h.json)
+}
+
+// registerObjectFlags adds the attributes every new object gets.
 func (f *copyFlags) registerObjectFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&f.storageClass, "storage-class", "", "storage class for new objects, e.g. STANDARD_IA, INTELLIGENT_TIERING")
 	fl.StringVar(&f.sse, "sse", "", "server-side encryption: AES256 or aws:kms")
@@ -74,9 +84,9 @@ func (f *copyFlags) registerObjectFlags(fl *pflag.FlagSet) {
 
 // uploadOptions are the engine options copy and sync share.
 func (f *copyFlags) uploadOptions() (transfer.UploadOptions, error) {
-	filter, err := transfer.NewFilter(f.include, f.exclude)
+	filter, err := f.sel.filter()
 	if err != nil {
-		return transfer.UploadOptions{}, outcome.As(outcome.Usage, err)
+		return transfer.UploadOptions{}, err
 	}
 	sz, err := f.engineFlags.sizing()
 	return transfer.UploadOptions{
@@ -91,7 +101,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	case f.via != "" && f.via != "datasync":
 		return outcome.Usagef("unknown --via %q (want datasync)", f.via)
 	case f.via == "datasync" || datasync.IsSourceURL(src):
-		return a.runDataSync(ctx, src, dst, dataSyncRun{ds: f.ds, include: f.include, exclude: f.exclude,
+		return a.runDataSync(ctx, src, dst, dataSyncRun{ds: f.ds, include: f.sel.include, exclude: f.sel.exclude,
 			storageClass: f.storageClass, dryRun: f.dryRun, jsonOut: f.jsonOut, progress: f.progress})
 	case changedFrom(cmd.Flags(), (&dataSyncFlags{}).register) != "":
 		return outcome.Usagef("--%s works only with --via datasync", changedFrom(cmd.Flags(), (&dataSyncFlags{}).register))
@@ -187,15 +197,13 @@ func (a *app) runDownload(cmd *cobra.Command, src, dst string, f copyFlags) erro
 	if fl := changedFrom(cmd.Flags(), f.registerUploadOnly); fl != "" {
 		return outcome.Usagef("--%s applies to uploads only", fl)
 	}
-	filter, err := transfer.NewFilter(f.include, f.exclude)
-	if err != nil {
-		return outcome.As(outcome.Usage, err)
-	}
-	sz, err := f.engineFlags.sizing()
-	if err != nil {
+	o := transfer.DownloadOptions{DryRun: f.dryRun}
+	if o.Filter, err = f.sel.filter(); err != nil {
 		return err
 	}
-	o := transfer.DownloadOptions{Sizing: sz, Filter: filter, DryRun: f.dryRun}
+	if o.Sizing, err = f.engineFlags.sizing(); err != nil {
+		return err
+	}
 	if f.dryRun {
 		o.OnFile = func(r transfer.FileResult) {
 			fmt.Fprintf(a.stdout, "would download %s -> %s (%s)\n", transfer.DisplayKey(loc, r.Key), r.Path, units.FormatBytes(r.Size))

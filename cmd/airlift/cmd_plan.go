@@ -11,7 +11,6 @@ import (
 	"github.com/airlift-io/airlift/internal/outcome"
 	"github.com/airlift-io/airlift/internal/ui"
 	"github.com/airlift-io/airlift/internal/units"
-	"github.com/airlift-io/airlift/transfer"
 )
 
 type planFlags struct {
@@ -149,9 +148,6 @@ func (a *app) runPlan(cmd *cobra.Command, src string, f planFlags) error {
 	}
 	if ps == 0 {
 		ps = int64(cfg.S3.PartSizeBytes.Value)
-	}
-	if err := transfer.CheckSource(src); err != nil {
-		return err
 	}
 
 	counters := &plan.ScanCounters{}

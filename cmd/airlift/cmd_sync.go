@@ -59,14 +59,14 @@ something changed or failed.`,
 		},
 	}
 	fl := cmd.Flags()
-	f.engineFlags.register(fl, uploadHelp)
-	fl.StringArrayVar(&f.include, "include", nil, "only files matching this glob (repeatable); other keys are left alone")
-	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip files matching this glob (repeatable); their keys are left alone")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "print what would be uploaded, adopted and deleted; change nothing")
-	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links")
-	f.registerObjectFlags(fl)
-	fl.BoolVar(&f.manifest, "manifest", false, "write a manifest of each run's uploads under PREFIX/.airlift/manifests/")
-	fl.BoolVar(&f.jsonOut, "json", false, "print the run report as JSON (always, even when nothing changed)")
+	f.register(fl, uploadFlagHelp{
+		include:  "only files matching this glob (repeatable); other keys are left alone",
+		exclude:  "skip files matching this glob (repeatable); their keys are left alone",
+		dryRun:   "print what would be uploaded, adopted and deleted; change nothing",
+		follow:   "follow symbolic links",
+		manifest: "write a manifest of each run's uploads under PREFIX/.airlift/manifests/",
+		json:     "print the run report as JSON (always, even when nothing changed)",
+	})
 	f.state.register(fl, storeHelp, false)
 	fl.BoolVar(&f.checksum, "checksum", false, "re-hash files whose size and times are unchanged (BLAKE3) and upload those that differ")
 	fl.BoolVar(&f.reconcile, "reconcile", false, "also list the bucket prefix and repair objects deleted or changed behind airlift's back")

@@ -13,10 +13,10 @@ import (
 type verifyFlags struct {
 	deep bool
 	engineFlags
-	jsonOut          bool
-	followSymlinks   bool
-	include, exclude []string
-	progress         progressFlags
+	jsonOut        bool
+	followSymlinks bool
+	sel            selectFlags
+	progress       progressFlags
 }
 
 func newVerifyCmd(a *app) *cobra.Command {
@@ -49,8 +49,7 @@ configuration error.`,
 	})
 	fl.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
 	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links in the local tree (as copy --follow-symlinks)")
-	fl.StringArrayVar(&f.include, "include", nil, "only compare files and objects matching this glob (repeatable)")
-	fl.StringArrayVar(&f.exclude, "exclude", nil, "leave out files and objects matching this glob (repeatable)")
+	f.sel.register(fl, "only compare files and objects matching this glob (repeatable)", "leave out files and objects matching this glob (repeatable)")
 	f.progress.register(fl)
 	return cmd
 }
@@ -73,12 +72,11 @@ func (a *app) runVerify(cmd *cobra.Command, src, dst string, f verifyFlags) erro
 	if fi, _ := os.Stat(local); !fi.IsDir() {
 		return outcome.Usagef("%s is not a folder", local)
 	}
-	filter, err := transfer.NewFilter(f.include, f.exclude)
-	if err != nil {
-		return outcome.As(outcome.Usage, err)
+	o := transfer.VerifyOptions{Deep: f.deep, Walk: transfer.WalkOptions{FollowSymlinks: f.followSymlinks}}
+	if o.Walk.Filter, err = f.sel.filter(); err != nil {
+		return err
 	}
-	sz, err := f.engineFlags.sizing()
-	if err != nil {
+	if o.Sizing, err = f.engineFlags.sizing(); err != nil {
 		return err
 	}
 	t, err := a.connect(cmd.Context(), loc, f.concurrency+f.partConc)
@@ -87,9 +85,7 @@ func (a *app) runVerify(cmd *cobra.Command, src, dst string, f verifyFlags) erro
 	}
 	st := &transfer.Stats{Retries: t.Client.Retries}
 	p := f.progress.start(a, ui.TransferProgress(st, "verified"))
-	rep, err := transfer.Verify(cmd.Context(), t.API, local, loc, transfer.VerifyOptions{
-		Deep: f.deep, Sizing: sz, Walk: transfer.WalkOptions{FollowSymlinks: f.followSymlinks, Filter: filter},
-	}, st)
+	rep, err := transfer.Verify(cmd.Context(), t.API, local, loc, o, st)
 	p.Stop()
 	switch {
 	case rep == nil:

@@ -351,7 +351,7 @@ func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 	fi, err := os.Stat(s.o.Source)
 	if err != nil {
 		rep.DeleteRefused = "the source root is missing"
-		return rep, fmt.Errorf("%w: %s: %v", ErrSourceMissing, s.o.Source, unwrap(err))
+		return rep, fmt.Errorf("%w: %s: %v", ErrSourceMissing, s.o.Source, transfer.UnwrapPathError(err))
 	}
 	if !fi.IsDir() {
 		return rep, fmt.Errorf("source %s is not a directory", s.o.Source)
@@ -684,14 +684,6 @@ func (s *Syncer) deletions(ctx context.Context, rep *Report, rs *runState, runEr
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
-
-func unwrap(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
 
 // Outcome classifies a one-shot pass that returned r and err: failed
 // when anything failed or a deletion that was asked for was refused,
