@@ -533,70 +533,96 @@ func (u *Uploader) sendPart(pj partJob) {
 }
 
 // putMultipart sends f as a multipart upload, or continues the one rp
-// names: every part is read and hashed, and only the parts the server
-// does not already hold are sent.
+// names. It composes the stages of a multipart file: create (with its
+// journal intent), read and hash every part while sending those the
+// server does not hold, complete (with recovery of a lost response), and
+// keep the upload for the next run or abort it.
 func (u *Uploader) putMultipart(ctx context.Context, f *os.File, fi os.FileInfo, plan PartPlan, id fileID, rp *resumePoint, res FileResult) (FileResult, error) {
-	j := u.o.Journal
-	var uploadID string
+	uploadID := ""
 	if rp != nil {
 		uploadID = rp.uploadID
 	} else {
-		in := &s3.CreateMultipartUploadInput{
-			Bucket:            aws.String(u.bucket),
-			Key:               aws.String(res.Key),
-			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
-			Metadata:          res.meta,
-		}
-		u.objectAttrs(res.Key, &in.ContentType, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
-		if j != nil {
-			// An intent without an upload id: if we die between Create and
-			// the record below, the next run finds the upload by key and
-			// time and aborts it (see fromJournal).
-			err := j.Put(res.Key, id.record(state.Uploading))
-			if err == nil {
-				err = j.Flush()
-			}
-			if err != nil {
-				return res, journalErr(err)
-			}
-		}
-		retriesBefore := u.Stats.Retries.Load()
-		since := time.Now()
-		cr, err := u.api.CreateMultipartUpload(ctx, in)
-		if err != nil {
-			return res, wrapf(err, "CreateMultipartUpload %s", res.Key)
-		}
-		uploadID = aws.ToString(cr.UploadId)
-		if j != nil && u.Stats.Retries.Load() != retriesBefore {
-			// A retried Create may have created an upload whose response
-			// was lost: nobody would ever complete or abort it.
-			if err := u.abortOthers(ctx, res.Key, uploadID, since); err != nil {
-				u.report.Warn(err.Error())
-			}
-		}
-		if j != nil {
-			// Durable before any part is sent: a crash from here on leaves
-			// an upload the journal owns, never an unknown one.
-			r := id.record(state.Uploading)
-			r.UploadID, r.PartSize = uploadID, plan.PartSize
-			err := j.Put(res.Key, r)
-			if err == nil {
-				err = j.Flush()
-			}
-			if err != nil {
-				_ = u.abort(ctx, &mpUpload{key: res.Key, id: uploadID})
-				return res, journalErr(err)
-			}
+		var err error
+		if uploadID, err = u.createUpload(ctx, res, plan, id); err != nil {
+			return res, err
 		}
 	}
 	fctx, cancel := context.WithCancelCause(u.reqCtx)
 	defer cancel(nil)
 	up := &mpUpload{key: res.Key, id: uploadID, cancel: cancel, parts: make([]types.CompletedPart, plan.Count)}
+	sum := u.sendParts(ctx, fctx, f, fi, plan, rp, up)
+	if up.err == nil {
+		res.BLAKE3 = sum
+		if done, ok, err := u.completeUpload(f, plan, id, up, res); ok {
+			return done, err
+		}
+	}
+	return res, u.keepOrAbort(ctx, up)
+}
 
+// createUpload starts the multipart upload of res. With a journal, the
+// intent is durable before the upload exists and its id before any part
+// is sent, so a crash never leaves an upload nobody owns.
+func (u *Uploader) createUpload(ctx context.Context, res FileResult, plan PartPlan, id fileID) (string, error) {
+	j := u.o.Journal
+	in := &s3.CreateMultipartUploadInput{
+		Bucket:            aws.String(u.bucket),
+		Key:               aws.String(res.Key),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
+		Metadata:          res.meta,
+	}
+	u.objectAttrs(res.Key, &in.ContentType, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
+	if j != nil {
+		// An intent without an upload id: if we die between Create and
+		// the record below, the next run finds the upload by key and
+		// time and aborts it (see fromJournal).
+		if err := putFlushed(j, res.Key, id.record(state.Uploading)); err != nil {
+			return "", journalErr(err)
+		}
+	}
+	retriesBefore := u.Stats.Retries.Load()
+	since := time.Now()
+	cr, err := u.api.CreateMultipartUpload(ctx, in)
+	if err != nil {
+		return "", wrapf(err, "CreateMultipartUpload %s", res.Key)
+	}
+	uploadID := aws.ToString(cr.UploadId)
+	if j == nil {
+		return uploadID, nil
+	}
+	if u.Stats.Retries.Load() != retriesBefore {
+		// A retried Create may have created an upload whose response
+		// was lost: nobody would ever complete or abort it.
+		if err := u.abortOthers(ctx, res.Key, uploadID, since); err != nil {
+			u.report.Warn(err.Error())
+		}
+	}
+	r := id.record(state.Uploading)
+	r.UploadID, r.PartSize = uploadID, plan.PartSize
+	if err := putFlushed(j, res.Key, r); err != nil {
+		_ = u.abort(ctx, &mpUpload{key: res.Key, id: uploadID})
+		return "", journalErr(err)
+	}
+	return uploadID, nil
+}
+
+func putFlushed(j Journal, key string, r state.Record) error {
+	if err := j.Put(key, r); err != nil {
+		return err
+	}
+	return j.Flush()
+}
+
+// sendParts reads every part of f from pooled buffers, hashes it, and
+// hands the parts the server does not already hold to the part senders.
+// It returns the file's BLAKE3; up.err is set when the upload cannot
+// complete (after ctx is cancelled no more parts are sent; those in
+// flight finish).
+func (u *Uploader) sendParts(ctx, fctx context.Context, f *os.File, fi os.FileInfo, plan PartPlan, rp *resumePoint, up *mpUpload) string {
 	h := checksum.NewHasher()
 	var readErr error
 	var read int64
-	interrupted := false // ctx was cancelled: send no more parts, let those in flight finish
+	interrupted := false
 	for i := 0; i < plan.Count && readErr == nil && !interrupted; i++ {
 		if ctx.Err() != nil {
 			interrupted = true
@@ -648,7 +674,7 @@ func (u *Uploader) putMultipart(ctx context.Context, f *os.File, fi os.FileInfo,
 	}
 	if readErr != nil {
 		up.fail(readErr)
-	} else if interrupted && j == nil {
+	} else if interrupted && u.o.Journal == nil {
 		up.fail(ctx.Err()) // nothing will resume it: stop its parts now
 	}
 	up.wg.Wait()
@@ -658,53 +684,67 @@ func (u *Uploader) putMultipart(ctx context.Context, f *os.File, fi os.FileInfo,
 	if up.err == nil && interrupted {
 		up.err = ctx.Err()
 	}
-	if up.err == nil {
-		res.BLAKE3 = h.Hex()
-		out, err := u.api.CompleteMultipartUpload(s3client.WithPatience(u.reqCtx, completePatience(plan.Size)), &s3.CompleteMultipartUploadInput{
-			Bucket:          aws.String(u.bucket),
-			Key:             aws.String(res.Key),
-			UploadId:        aws.String(up.id),
-			MultipartUpload: &types.CompletedMultipartUpload{Parts: up.parts},
-		})
-		switch {
-		case err == nil:
-			etag := aws.ToString(out.ETag)
-			if up.err = u.verifyStored(u.reqCtx, res.Key, plan.Size, etag); up.err == nil {
-				return u.completed(res, plan, id, up.id, etag)
-			}
-		case APIErrorCode(err) == "NoSuchUpload":
-			up.err = wrapf(err, "CompleteMultipartUpload %s", res.Key)
-			if etag, ok := u.completedAlready(u.reqCtx, f, plan, res.Key); ok {
-				// A retried Complete whose first attempt succeeded (its
-				// response was lost): the object is there, made of our parts.
-				return u.completed(res, plan, id, up.id, etag)
-			}
-		default:
-			up.err = wrapf(err, "CompleteMultipartUpload %s", res.Key)
+	return h.Hex()
+}
+
+// completeUpload makes the parts the object. A retried Complete whose
+// first attempt succeeded (its response was lost) finds the object made
+// of our parts and counts as completed. ok says the object is there (err
+// is then only about recording it); otherwise up.err says why not.
+func (u *Uploader) completeUpload(f *os.File, plan PartPlan, id fileID, up *mpUpload, res FileResult) (_ FileResult, ok bool, err error) {
+	out, err := u.api.CompleteMultipartUpload(s3client.WithPatience(u.reqCtx, completePatience(plan.Size)), &s3.CompleteMultipartUploadInput{
+		Bucket:          aws.String(u.bucket),
+		Key:             aws.String(res.Key),
+		UploadId:        aws.String(up.id),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: up.parts},
+	})
+	switch {
+	case err == nil:
+		etag := aws.ToString(out.ETag)
+		if up.err = u.verifyStored(u.reqCtx, res.Key, plan.Size, etag); up.err == nil {
+			res, err = u.completed(res, plan, id, up.id, etag)
+			return res, true, err
 		}
+	case APIErrorCode(err) == "NoSuchUpload":
+		up.err = wrapf(err, "CompleteMultipartUpload %s", res.Key)
+		if etag, done := u.completedAlready(u.reqCtx, f, plan, res.Key); done {
+			res, err = u.completed(res, plan, id, up.id, etag)
+			return res, true, err
+		}
+	default:
+		up.err = wrapf(err, "CompleteMultipartUpload %s", res.Key)
 	}
+	return res, false, up.err
+}
+
+// keepOrAbort ends an upload that did not complete: kept for the next run
+// when a journal owns it and the failure may pass (an interruption, a
+// network fault), else aborted so that its parts are not billed. It
+// returns the file's error.
+func (u *Uploader) keepOrAbort(ctx context.Context, up *mpUpload) error {
+	j := u.o.Journal
 	if j != nil && keepForResume(up.err) {
 		if canceled(up.err) && ctx.Err() != nil {
-			return res, up.err
+			return up.err
 		}
-		return res, fmt.Errorf("%w (upload %s kept: run the same command again to continue it)", up.err, up.id)
+		return fmt.Errorf("%w (upload %s kept: run the same command again to continue it)", up.err, up.id)
 	}
 	if aerr := u.abort(ctx, up); aerr != nil {
 		if j != nil {
-			_ = j.Delete(res.Key) // the ledger keeps the upload for cleanup
+			_ = j.Delete(up.key) // the ledger keeps the upload for cleanup
 		}
-		return res, fmt.Errorf("%w; %v", up.err, aerr)
+		return fmt.Errorf("%w; %v", up.err, aerr)
 	}
 	if j != nil {
-		err := j.Delete(res.Key)
+		err := j.Delete(up.key)
 		if err == nil {
 			err = j.EndUpload(up.id)
 		}
 		if err != nil {
-			return res, journalErr(err)
+			return journalErr(err)
 		}
 	}
-	return res, up.err
+	return up.err
 }
 
 // completePatience is how much longer than the idle timeout
