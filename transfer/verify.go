@@ -169,29 +169,21 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	g.Go(func() error {
 		defer close(work)
 		defer st.WalkDone.Store(true)
-		e, haveE := <-files
-		ob, haveOb := <-objects
-		var lastE, lastOb string
-		for haveE || haveOb {
-			// Neither side ever yields an empty Rel, so "" starts both.
-			if haveE && e.Rel <= lastE || haveOb && ob.Rel <= lastOb {
-				return fmt.Errorf("verify: listing or walk out of key order near %q / %q", e.Rel, ob.Rel)
-			}
+		merge := NewMerge[Entry, Object](
+			NewChanCursor(gctx, files, func(e Entry) string { return e.Rel }),
+			NewChanCursor(gctx, objects, func(ob Object) string { return ob.Rel }))
+		err := merge.All(func(rel string, e *Entry, ob *Object) error {
 			var d Difference
 			switch {
-			case haveE && (!haveOb || e.Rel < ob.Rel):
+			case ob == nil:
 				d = Difference{Rel: e.Rel, Path: e.Path, Kind: MissingRemote, Local: strconv.FormatInt(e.Size, 10)}
 				if e.Err != nil {
 					d.Kind, d.Local, d.Detail = CompareFailed, "", e.Err.Error()
 				}
 				rep.LocalFiles++
-				lastE = e.Rel
-				e, haveE = <-files
-			case haveOb && (!haveE || ob.Rel < e.Rel):
+			case e == nil:
 				d = Difference{Rel: ob.Rel, Key: ob.Key, Kind: MissingLocal, Remote: strconv.FormatInt(ob.Size, 10)}
 				rep.Objects++
-				lastOb = ob.Rel
-				ob, haveOb = <-objects
 			default: // the same Rel on both sides
 				d = Difference{Rel: e.Rel, Path: e.Path, Key: ob.Key}
 				switch {
@@ -202,21 +194,22 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 				default:
 					st.FilesFound.Add(1)
 					st.BytesFound.Add(e.Size)
-					if err := send(gctx, work, pair{e.Rel, e, ob}); err != nil {
+					if err := send(gctx, work, pair{e.Rel, *e, *ob}); err != nil {
 						return err
 					}
 				}
 				rep.LocalFiles++
 				rep.Objects++
-				lastE, lastOb = e.Rel, ob.Rel
-				e, haveE = <-files
-				ob, haveOb = <-objects
 			}
 			if d.Kind != "" {
 				rep.add(d)
 			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("verify: listing or walk %w", err)
 		}
-		return nil
+		return gctx.Err()
 	})
 	var equalBytes atomic.Int64
 	var equal atomic.Int64

@@ -67,20 +67,24 @@ func (c *remoteCursor) fill() {
 	}
 }
 
-func (c *remoteCursor) peek() (remoteObj, bool) {
+// Peek returns the next object, if any; a nil cursor (no listing) is
+// empty. After the last one, c.err says whether the listing completed.
+func (c *remoteCursor) Peek() (string, remoteObj, bool) {
 	if c == nil {
-		return remoteObj{}, false
+		return "", remoteObj{}, false
 	}
 	if c.i >= len(c.buf) {
 		c.fill()
 		if c.i >= len(c.buf) {
-			return remoteObj{}, false
+			return "", remoteObj{}, false
 		}
 	}
-	return c.buf[c.i], true
+	return c.buf[c.i].key, c.buf[c.i], true
 }
 
-func (c *remoteCursor) next() { c.i++ }
+func (c *remoteCursor) Next() { c.i++ }
+
+var _ transfer.Cursor[remoteObj] = (*remoteCursor)(nil)
 
 func normETag(s string) string { return strings.Trim(s, `"`) }
 

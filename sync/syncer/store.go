@@ -99,24 +99,26 @@ func newStateCursor(st Store, prefix string) *stateCursor {
 	return c
 }
 
-// peek returns the next record, if any; after the last one, c.err says
+// Peek returns the next record, if any; after the last one, readErr says
 // whether the store could be read to the end.
-func (c *stateCursor) peek() (kv, bool) {
+func (c *stateCursor) Peek() (string, Record, bool) {
 	for c.i >= len(c.buf) {
 		if c.end {
-			return kv{}, false
+			return "", Record{}, false
 		}
 		buf, ok := <-c.chunks
 		if !ok {
 			c.end = true
-			return kv{}, false
+			return "", Record{}, false
 		}
 		c.buf, c.i = buf, 0
 	}
-	return c.buf[c.i], true
+	return c.buf[c.i].key, c.buf[c.i].rec, true
 }
 
-func (c *stateCursor) next() { c.i++ }
+func (c *stateCursor) Next() { c.i++ }
+
+var _ transfer.Cursor[Record] = (*stateCursor)(nil)
 
 // readErr is the store's read error, once peek has reported the end.
 func (c *stateCursor) readErr() error {

@@ -202,36 +202,28 @@ func (s *Syncer) merge(ctx context.Context, rc *remoteCursor, fn func(item) erro
 	sc := newStateCursor(s.store, scope)
 	defer sc.close()
 	filter := s.o.Upload.Walk.Filter
+	// Records and objects with no file come between the walk's keys: the
+	// merge of the two is run up to each file's key, then to the end.
+	merge := transfer.NewMerge[Record, remoteObj](sc, rc)
+	emit := func(key string, rec *Record, remote *remoteObj) error {
+		it := item{key: key, remote: remote}
+		if rec != nil {
+			it.rec, it.hasRec = *rec, true
+		}
+		if !filter.Match(strings.TrimPrefix(key, scope)) {
+			return nil // out of scope: never touched
+		}
+		return fn(it)
+	}
 	flush := func(limit string, all bool) error {
-		for {
-			sk, sok := sc.peek()
-			rk, rok := rc.peek()
-			if !sok && !rok {
-				break
-			}
-			m := sk.key
-			if !sok || rok && rk.key < m {
-				m = rk.key
-			}
-			if !all && m >= limit {
-				break
-			}
-			it := item{key: m}
-			if sok && sk.key == m {
-				it.rec, it.hasRec = sk.rec, true
-				sc.next()
-			}
-			if rok && rk.key == m {
-				r := rk
-				it.remote = &r
-				rc.next()
-			}
-			if !filter.Match(strings.TrimPrefix(m, scope)) {
-				continue // out of scope: never touched
-			}
-			if err := fn(it); err != nil {
-				return err
-			}
+		var err error
+		if all {
+			err = merge.All(emit)
+		} else {
+			err = merge.Until(limit, emit)
+		}
+		if err != nil {
+			return fmt.Errorf("merging the sync state with the bucket listing: %w", err)
 		}
 		if err := sc.readErr(); err != nil {
 			return fmt.Errorf("reading the sync state: %w", err)
@@ -258,13 +250,13 @@ func (s *Syncer) merge(ctx context.Context, rc *remoteCursor, fn func(item) erro
 			return err
 		}
 		it := item{key: key, local: &e}
-		if sk, ok := sc.peek(); ok && sk.key == key {
-			it.rec, it.hasRec = sk.rec, true
-			sc.next()
+		if k, rec, ok := sc.Peek(); ok && k == key {
+			it.rec, it.hasRec = rec, true
+			sc.Next()
 		}
-		if rk, ok := rc.peek(); ok && rk.key == key {
-			it.remote = &rk
-			rc.next()
+		if k, r, ok := rc.Peek(); ok && k == key {
+			it.remote = &r
+			rc.Next()
 		}
 		return fn(it)
 	})

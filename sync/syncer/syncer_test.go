@@ -197,16 +197,16 @@ func TestStateCursorAcrossChunks(t *testing.T) {
 	got := 0
 	prev := ""
 	for {
-		kv, ok := c.peek()
+		key, _, ok := c.Peek()
 		if !ok {
 			break
 		}
-		if kv.key <= prev {
-			t.Fatalf("out of order: %q after %q", kv.key, prev)
+		if key <= prev {
+			t.Fatalf("out of order: %q after %q", key, prev)
 		}
-		prev = kv.key
+		prev = key
 		got++
-		c.next()
+		c.Next()
 	}
 	if err := c.readErr(); err != nil || got != n {
 		t.Fatalf("read %d of %d records: %v", got, n, err)
