@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/airlift-io/airlift/internal/s3client"
 	"os"
 	"sort"
 	"strings"
@@ -106,16 +107,6 @@ type Plan struct {
 	DeviceCount int
 }
 
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
-
 // NewPlan checks o and builds the plan.
 func NewPlan(o Options) (*Plan, error) {
 	if o.Bucket == "" {
@@ -143,7 +134,7 @@ func NewPlan(o Options) (*Plan, error) {
 	if o.Region == "" {
 		o.Region = "us-east-1"
 	}
-	part := partition(o.Region)
+	part := s3client.Partition(o.Region)
 	if o.RoleARN == "" {
 		o.RoleARN = "arn:" + part + ":iam::" + PlaceholderAccount + ":role/REPLACE-snowball-import-role"
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/airlift-io/airlift/internal/s3client"
 	"strings"
 	"time"
 
@@ -168,18 +169,8 @@ func valid[T ~string](s string, vals []T) bool {
 	return false
 }
 
-func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
-
 func bucketArn(region, bucket string) string {
-	return "arn:" + partition(region) + ":s3:::" + bucket
+	return "arn:" + s3client.Partition(region) + ":s3:::" + bucket
 }
 
 // subdir turns an S3 prefix into DataSync's subdirectory form.

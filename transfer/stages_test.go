@@ -1,0 +1,212 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/airlift-io/airlift/internal/state"
+)
+
+// fakeDest is a destination for the multipart stages: it keeps the parts
+// it is sent and assembles them at Complete, and can be told to fail one
+// call. Only the calls a multipart upload makes are implemented.
+type fakeDest struct {
+	S3API // nil: any other call panics, so a test sees an unexpected one
+
+	mu       sync.Mutex
+	parts    map[int32][]byte
+	object   []byte
+	calls    []string
+	failPart int32 // UploadPart of this part fails (0: none)
+	complete string
+}
+
+func (f *fakeDest) call(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, name)
+}
+
+func (f *fakeDest) CreateMultipartUpload(_ context.Context, in *s3.CreateMultipartUploadInput, _ ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
+	f.call("Create")
+	f.parts = map[int32][]byte{}
+	return &s3.CreateMultipartUploadOutput{UploadId: aws.String("up-1")}, nil
+}
+
+func (f *fakeDest) UploadPart(_ context.Context, in *s3.UploadPartInput, _ ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
+	f.call("UploadPart")
+	b := new(bytes.Buffer)
+	if _, err := b.ReadFrom(in.Body); err != nil {
+		return nil, err
+	}
+	if aws.ToInt32(in.PartNumber) == f.failPart {
+		return nil, &smithy.GenericAPIError{Code: "InvalidArgument", Message: "part refused"}
+	}
+	f.mu.Lock()
+	f.parts[aws.ToInt32(in.PartNumber)] = b.Bytes()
+	f.mu.Unlock()
+	sum := md5.Sum(b.Bytes())
+	return &s3.UploadPartOutput{ETag: aws.String(`"` + hex.EncodeToString(sum[:]) + `"`)}, nil
+}
+
+// etag is the multipart ETag of the assembled object.
+func (f *fakeDest) etag() string {
+	all := md5.New()
+	nums := make([]int, 0, len(f.parts))
+	for n := range f.parts {
+		nums = append(nums, int(n))
+	}
+	sort.Ints(nums)
+	for _, n := range nums {
+		s := md5.Sum(f.parts[int32(n)])
+		all.Write(s[:])
+	}
+	return fmt.Sprintf(`"%x-%d"`, all.Sum(nil), len(nums))
+}
+
+func (f *fakeDest) CompleteMultipartUpload(_ context.Context, in *s3.CompleteMultipartUploadInput, _ ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
+	f.call("Complete")
+	f.object = nil
+	for _, p := range in.MultipartUpload.Parts {
+		f.object = append(f.object, f.parts[aws.ToInt32(p.PartNumber)]...)
+	}
+	switch f.complete {
+	case "lost": // assembled, but the response never arrived; the retry finds no upload
+		return nil, &smithy.GenericAPIError{Code: "NoSuchUpload"}
+	case "refused":
+		f.object = nil
+		return nil, &smithy.GenericAPIError{Code: "InvalidPart", Message: "one or more parts could not be found"}
+	}
+	return &s3.CompleteMultipartUploadOutput{ETag: aws.String(f.etag())}, nil
+}
+
+func (f *fakeDest) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	f.call("Head")
+	if f.object == nil {
+		return nil, &smithy.GenericAPIError{Code: "NotFound"}
+	}
+	return &s3.HeadObjectOutput{ContentLength: aws.Int64(int64(len(f.object))), ETag: aws.String(f.etag())}, nil
+}
+
+func (f *fakeDest) AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
+	f.call("Abort")
+	return &s3.AbortMultipartUploadOutput{}, nil
+}
+
+func (f *fakeDest) PutObjectTagging(context.Context, *s3.PutObjectTaggingInput, ...func(*s3.Options)) (*s3.PutObjectTaggingOutput, error) {
+	f.call("Tag")
+	return &s3.PutObjectTaggingOutput{}, nil
+}
+
+func (f *fakeDest) count(name string) int {
+	n := 0
+	for _, c := range f.calls {
+		if c == name {
+			n++
+		}
+	}
+	return n
+}
+
+// TestMultipartStages runs a 12 MiB file (three 5 MiB parts, the last
+// short) through create, send, complete and keep-or-abort against a fake
+// destination, for each way the upload can end.
+func TestMultipartStages(t *testing.T) {
+	data := make([]byte, 12<<20+345)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	src := filepath.Join(t.TempDir(), "big.bin")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name              string
+		dest              *fakeDest
+		ok                bool
+		complete, aborted int
+	}{
+		{"completed", &fakeDest{}, true, 1, 0},
+		{"complete response lost, object found made of our parts", &fakeDest{complete: "lost"}, true, 1, 0},
+		{"complete refused: aborted", &fakeDest{complete: "refused"}, false, 1, 1},
+		{"a part refused: aborted, never completed", &fakeDest{failPart: 2}, false, 0, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := c.dest
+			u, err := NewUploader(f, "bkt", UploadOptions{Sizing: Sizing{PartSize: 5 << 20, MaxMemory: 32 << 20}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := u.Copy(context.Background(), src, Location{Bucket: "bkt", Prefix: "p/"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rep.Failed == 0; got != c.ok {
+				t.Fatalf("ok = %v, want %v (failures %v; calls %v)", got, c.ok, rep.Failures, f.calls)
+			}
+			if f.count("Complete") != c.complete || f.count("Abort") != c.aborted || f.count("Create") != 1 {
+				t.Errorf("calls %v: want %d Complete, %d Abort, 1 Create", f.calls, c.complete, c.aborted)
+			}
+			if !c.ok {
+				return
+			}
+			if !bytes.Equal(f.object, data) {
+				t.Errorf("assembled object differs from the file (%d bytes, want %d)", len(f.object), len(data))
+			}
+			if f.count("Tag") != 1 {
+				t.Errorf("BLAKE3 tag not written: %v", f.calls)
+			}
+			if u.Stats.BytesSent.Load() != int64(len(data)) {
+				t.Errorf("sent %d bytes, want %d", u.Stats.BytesSent.Load(), len(data))
+			}
+		})
+	}
+}
+
+// TestKeepOrAbort: with a journal, an upload cut off by a passing fault is
+// kept for the next run; one that can never complete is aborted.
+func TestKeepOrAbort(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		kept bool
+	}{
+		{"interrupted", context.Canceled, true},
+		{"transport fault", errors.New("connection reset by peer"), true},
+		{"file changed", fmt.Errorf("read 3 of 4: %w", ErrChanged), false},
+		{"refused by the server", &smithy.GenericAPIError{Code: "InvalidPart"}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := &fakeDest{}
+			j, err := state.Open(t.TempDir(), state.Dest{Bucket: "bkt"}, state.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer j.Close()
+			u, err := NewUploader(f, "bkt", UploadOptions{Journal: j}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.report = &Report{}
+			_ = u.keepOrAbort(context.Background(), &mpUpload{key: "k", id: "up-1", err: c.err})
+			if aborted := f.count("Abort") == 1; aborted == c.kept {
+				t.Errorf("kept = %v, want %v (calls %v)", !aborted, c.kept, f.calls)
+			}
+		})
+	}
+}
