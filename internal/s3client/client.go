@@ -90,6 +90,7 @@ type Client struct {
 	Retries *atomic.Int64 // retries made so far, across all requests
 	creds   aws.CredentialsProvider
 	lean    *leanPut
+	skew    *atomic.Int64 // clock skew learnt by both PutObject paths
 }
 
 // New builds the client. It does not contact the endpoint.
@@ -165,7 +166,14 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		// region but the signer needs one.
 		cfg.Region = "us-east-1"
 	}
+	// ours counts the APIOptions added here, all of which the lean path
+	// reproduces by construction: it never sends aws-chunked bodies, always
+	// signs UNSIGNED-PAYLOAD and keeps its clock skew in skew.
+	ours := 0
+	skew := new(atomic.Int64)
 	cli := s3.NewFromConfig(cfg, func(so *s3.Options) {
+		before := len(so.APIOptions)
+		defer func() { ours = len(so.APIOptions) - before }()
 		if o.EndpointURL != "" {
 			so.BaseEndpoint = aws.String(o.EndpointURL)
 			so.UsePathStyle = true
@@ -181,10 +189,11 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		// sides SHA-256 every byte (over plain HTTP the SDK would), which
 		// on a small machine costs more than the transfer itself.
 		so.APIOptions = append(so.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+		so.APIOptions = append(so.APIOptions, shareClockSkew(skew))
 	})
-	c := &Client{S3: cli, Region: cfg.Region, HTTPS: https, Target: target, Retries: retries, creds: cfg.Credentials}
+	c := &Client{S3: cli, Region: cfg.Region, HTTPS: https, Target: target, Retries: retries, creds: cfg.Credentials, skew: skew}
 	if !o.SDKPut {
-		c.lean = newLeanPut(cli)
+		c.lean = newLeanPut(cli, skew, ours)
 	}
 	return c, nil
 }
