@@ -233,7 +233,7 @@ func httpClient(o Options) (*awshttp.BuildableClient, error) {
 			if err != nil {
 				return nil, err
 			}
-			return &conn{Conn: c, timeout: o.IOTimeout, lim: o.Limiter}, nil
+			return newConn(c, o.IOTimeout, o.Limiter), nil
 		}
 		tr.MaxIdleConns = o.MaxConns * 2
 		tr.MaxIdleConnsPerHost = o.MaxConns * 2
@@ -257,9 +257,26 @@ type conn struct {
 	net.Conn
 	timeout time.Duration
 	lim     *bwlimit.Limiter
+	// closed ends every bandwidth wait when the connection is closed. The
+	// transport closes a connection when its request's context ends (a
+	// signal cancels the run's), but the transport's reader and writer
+	// goroutines may be waiting for tokens, which at a low limit could
+	// take minutes: without this, a run could not stop.
+	closed    context.Context
+	markClose context.CancelFunc
 	// patientUntil (unix ns) extends read deadlines for a request that
 	// was given patience (WithPatience).
 	patientUntil atomic.Int64
+}
+
+func newConn(c net.Conn, timeout time.Duration, lim *bwlimit.Limiter) *conn {
+	closed, markClose := context.WithCancel(context.Background())
+	return &conn{Conn: c, timeout: timeout, lim: lim, closed: closed, markClose: markClose}
+}
+
+func (c *conn) Close() error {
+	c.markClose()
+	return c.Conn.Close()
 }
 
 func (c *conn) Read(p []byte) (int, error) {
@@ -270,8 +287,10 @@ func (c *conn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := c.Conn.Read(p)
-	if n > 0 && c.lim != nil {
-		_ = c.lim.Wait(context.Background(), n)
+	if n > 0 && c.lim != nil && err == nil {
+		if werr := c.lim.Wait(c.closed, n); werr != nil {
+			return n, net.ErrClosed
+		}
 	}
 	return n, err
 }
@@ -326,7 +345,9 @@ func (c *conn) Write(p []byte) (int, error) {
 			chunk = chunk[:64<<10]
 		}
 		if c.lim != nil {
-			_ = c.lim.Wait(context.Background(), len(chunk))
+			if err := c.lim.Wait(c.closed, len(chunk)); err != nil {
+				return written, net.ErrClosed
+			}
 		}
 		if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
 			return written, err
