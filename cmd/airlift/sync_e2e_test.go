@@ -25,6 +25,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/airlift-io/airlift/internal/s3test"
 )
 
@@ -737,18 +740,47 @@ func TestSyncAdoptsWhatCopyWrote(t *testing.T) {
 // next run (the store is the engine's journal) and leaves no upload open.
 func TestSyncResumesAfterSIGKILL(t *testing.T) {
 	e := newSyncEnv(t, map[string]int{"big.bin": 20 << 20, "small.txt": 100})
-	cmd := exec.Command(airliftBin, "sync", e.src, e.dst(), "--state-dir", e.state, "--endpoint-url", e.srv.URL, "--bwlimit", "4MiB/s")
+	// Killed on the proxy's byte count, once a part of big.bin is on its
+	// way (more than the first part's worth forwarded), not after a
+	// fixed time that may or may not fall inside the upload.
+	px := newFaultProxy(t, e.srv.URL)
+	var cmd *exec.Cmd
+	var mu sync.Mutex
+	var once sync.Once
+	killed := make(chan struct{})
+	mu.Lock()
+	px.set(nil, func(total int64) {
+		if total > 6<<20 {
+			once.Do(func() {
+				mu.Lock()
+				_ = cmd.Process.Kill()
+				mu.Unlock()
+				close(killed)
+			})
+		}
+	})
+	cmd = exec.Command(airliftBin, "sync", e.src, e.dst(), "--state-dir", e.state, "--endpoint-url", px.URL, "--bwlimit", "4MiB/s")
 	cmd.Env = e.srv.Env()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2500 * time.Millisecond)
-	cmd.Process.Kill()
-	cmd.Wait()
+	mu.Unlock()
+	_ = cmd.Wait()
+	select {
+	case <-killed:
+	default:
+		t.Fatal("the first sync ended before the proxy saw a part of big.bin")
+	}
+	if n := syncOpenUploads(t, e); n != 1 {
+		t.Fatalf("%d multipart uploads open after SIGKILL, want big.bin's", n)
+	}
 	if r := e.sync(); r.code != 0 {
 		t.Fatalf("rerun: exit %d\n%s", r.code, r.stderr)
 	}
 	e.mirrored("after SIGKILL and a rerun")
+	if n := syncOpenUploads(t, e); n != 0 {
+		t.Fatalf("%d uploads left open", n)
+	}
 	ls := exec.Command("aws", "s3api", "list-multipart-uploads", "--endpoint-url", e.srv.URL, "--bucket", e.bucket, "--output", "json")
 	ls.Env = e.srv.Env()
 	out, err := ls.CombinedOutput()
@@ -761,4 +793,13 @@ func TestSyncResumesAfterSIGKILL(t *testing.T) {
 	if _, m := e.report(); num(m, "uploaded") != 0 {
 		t.Fatalf("third run uploaded again: %v", m)
 	}
+}
+
+func syncOpenUploads(t *testing.T, e *syncEnv) int {
+	t.Helper()
+	out, err := e.srv.Client(t).S3.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(e.bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Uploads)
 }

@@ -90,6 +90,7 @@ type Client struct {
 	Retries *atomic.Int64 // retries made so far, across all requests
 	creds   aws.CredentialsProvider
 	lean    *leanPut
+	skew    *atomic.Int64 // clock skew learnt by both PutObject paths
 }
 
 // New builds the client. It does not contact the endpoint.
@@ -149,7 +150,14 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		// region but the signer needs one.
 		cfg.Region = "us-east-1"
 	}
+	// ours counts the APIOptions added here, all of which the lean path
+	// reproduces by construction: it never sends aws-chunked bodies, always
+	// signs UNSIGNED-PAYLOAD and keeps its clock skew in skew.
+	ours := 0
+	skew := new(atomic.Int64)
 	cli := s3.NewFromConfig(cfg, func(so *s3.Options) {
+		before := len(so.APIOptions)
+		defer func() { ours = len(so.APIOptions) - before }()
 		if o.EndpointURL != "" {
 			so.BaseEndpoint = aws.String(o.EndpointURL)
 			so.UsePathStyle = true
@@ -165,10 +173,11 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		// sides SHA-256 every byte (over plain HTTP the SDK would), which
 		// on a small machine costs more than the transfer itself.
 		so.APIOptions = append(so.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+		so.APIOptions = append(so.APIOptions, shareClockSkew(skew))
 	})
-	c := &Client{S3: cli, Region: cfg.Region, HTTPS: https, Target: target, Retries: retries, creds: cfg.Credentials}
+	c := &Client{S3: cli, Region: cfg.Region, HTTPS: https, Target: target, Retries: retries, creds: cfg.Credentials, skew: skew}
 	if !o.SDKPut {
-		c.lean = newLeanPut(cli)
+		c.lean = newLeanPut(cli, skew, ours)
 	}
 	return c, nil
 }
@@ -241,7 +250,7 @@ func httpClient(o Options) (*awshttp.BuildableClient, error) {
 			if err != nil {
 				return nil, err
 			}
-			return &conn{Conn: c, timeout: o.IOTimeout, lim: o.Limiter}, nil
+			return newConn(c, o.IOTimeout, o.Limiter), nil
 		}
 		tr.MaxIdleConns = o.MaxConns * 2
 		tr.MaxIdleConnsPerHost = o.MaxConns * 2
@@ -265,9 +274,26 @@ type conn struct {
 	net.Conn
 	timeout time.Duration
 	lim     *bwlimit.Limiter
+	// closed ends every bandwidth wait when the connection is closed. The
+	// transport closes a connection when its request's context ends (a
+	// signal cancels the run's), but the transport's reader and writer
+	// goroutines may be waiting for tokens, which at a low limit could
+	// take minutes: without this, a run could not stop.
+	closed    context.Context
+	markClose context.CancelFunc
 	// patientUntil (unix ns) extends read deadlines for a request that
 	// was given patience (WithPatience).
 	patientUntil atomic.Int64
+}
+
+func newConn(c net.Conn, timeout time.Duration, lim *bwlimit.Limiter) *conn {
+	closed, markClose := context.WithCancel(context.Background())
+	return &conn{Conn: c, timeout: timeout, lim: lim, closed: closed, markClose: markClose}
+}
+
+func (c *conn) Close() error {
+	c.markClose()
+	return c.Conn.Close()
 }
 
 func (c *conn) Read(p []byte) (int, error) {
@@ -278,8 +304,10 @@ func (c *conn) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := c.Conn.Read(p)
-	if n > 0 && c.lim != nil {
-		_ = c.lim.Wait(context.Background(), n)
+	if n > 0 && c.lim != nil && err == nil {
+		if werr := c.lim.Wait(c.closed, n); werr != nil {
+			return n, net.ErrClosed
+		}
 	}
 	return n, err
 }
@@ -334,7 +362,9 @@ func (c *conn) Write(p []byte) (int, error) {
 			chunk = chunk[:64<<10]
 		}
 		if c.lim != nil {
-			_ = c.lim.Wait(context.Background(), len(chunk))
+			if err := c.lim.Wait(c.closed, len(chunk)); err != nil {
+				return written, net.ErrClosed
+			}
 		}
 		if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
 			return written, err

@@ -3,27 +3,30 @@ package s3client
 import (
 	"bytes"
 	"context"
-	"encoding/xml"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	smithyauth "github.com/aws/smithy-go/auth"
 	"github.com/aws/smithy-go/encoding/httpbinding"
+	"github.com/aws/smithy-go/middleware"
+	smithyrand "github.com/aws/smithy-go/rand"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
@@ -96,18 +99,20 @@ const unsignedPayload = "UNSIGNED-PAYLOAD"
 // body leave in one write instead of two (the SDK's wrapped body always
 // costs a separate flush of the headers).
 type leanPut struct {
-	opts    s3.Options
-	hc      aws.HTTPClient
-	retryer aws.RetryerV2
-	signer  *v4.Signer
-	ua      string
+	sdk    *s3.Client // decodes error responses (decodeError)
+	opts   s3.Options
+	hc     aws.HTTPClient
+	signer *v4.Signer
+	retry  *retry.Attempt
+	timing *awsmiddleware.RecordResponseTiming
+	ua     string
+	// clientSkew is how far the server's clock is ahead of ours (ns), as
+	// the retry middleware learnt it; shared with the SDK path (see
+	// shareClockSkew) so both sign with one correction.
+	clientSkew *atomic.Int64
 
 	mu    sync.Mutex
 	bases map[string]*bucketBase
-	// skew is how far the server's clock is ahead of ours (ns), learnt
-	// from a RequestTimeTooSkewed answer and applied to every signature
-	// from then on, as the SDK's retry middleware does.
-	skew atomic.Int64
 }
 
 // bucketBase is where a bucket's objects live and how to sign for them.
@@ -118,22 +123,77 @@ type bucketBase struct {
 	signName, signRegion string
 }
 
-func newLeanPut(cli *s3.Client) *leanPut {
+// newLeanPut returns nil when the lean path cannot send what the SDK
+// would. apiOptions is how many of cli's APIOptions the lean path
+// reproduces (airlift's own, see New); any further one, which would
+// change the SDK's request in a way the lean path does not know, sends
+// every PutObject through the SDK.
+func newLeanPut(cli *s3.Client, clientSkew *atomic.Int64, apiOptions int) *leanPut {
 	o := cli.Options()
-	r, ok := o.Retryer.(aws.RetryerV2)
-	if !ok || o.Credentials == nil || o.HTTPClient == nil || o.EndpointResolverV2 == nil {
+	if o.Retryer == nil || o.Credentials == nil || o.HTTPClient == nil || o.EndpointResolverV2 == nil || len(o.APIOptions) != apiOptions {
 		return nil
 	}
 	if _, anon := o.Credentials.(aws.AnonymousCredentials); anon {
 		return nil // unsigned requests: leave them to the SDK
 	}
+	ua, err := sdkUserAgent(cli)
+	if err != nil {
+		return nil
+	}
 	return &leanPut{
-		opts:    o,
-		hc:      o.HTTPClient,
-		retryer: r,
-		signer:  v4.NewSigner(func(so *v4.SignerOptions) { so.DisableURIPathEscaping = true }),
-		ua:      "aws-sdk-go-v2/" + aws.SDKVersion + " api/s3 airlift",
-		bases:   map[string]*bucketBase{},
+		sdk:    cli,
+		opts:   o,
+		hc:     o.HTTPClient,
+		signer: v4.NewSigner(func(so *v4.SignerOptions) { so.DisableURIPathEscaping = true }),
+		// As the S3 client's addRetry configures it.
+		retry: retry.NewAttemptMiddleware(o.Retryer, smithyhttp.RequestCloner, func(m *retry.Attempt) {
+			m.LogAttempts = o.ClientLogMode.IsRetries()
+			m.OperationMeter = o.MeterProvider.Meter("github.com/aws/aws-sdk-go-v2/service/s3")
+			m.ClientSkew = clientSkew
+			m.DisableClockSkewCorrection = o.DisableClockSkewCorrection
+		}),
+		timing:     &awsmiddleware.RecordResponseTiming{DisableClockSkewCorrection: o.DisableClockSkewCorrection},
+		ua:         ua,
+		clientSkew: clientSkew,
+		bases:      map[string]*bucketBase{},
+	}
+}
+
+// sdkUserAgent asks the SDK what User-Agent it sends with a PutObject of
+// the kind the lean path sends, by letting it build one and answering it
+// without a network.
+func sdkUserAgent(cli *s3.Client) (string, error) {
+	var ua string
+	_, err := cli.PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String("airlift-ua"), Key: aws.String("k"), ChecksumCRC32C: aws.String("AAAAAA=="),
+	}, func(o *s3.Options) {
+		o.Retryer = aws.NopRetryer{}
+		o.HTTPClient = doFunc(func(r *http.Request) (*http.Response, error) {
+			ua = r.Header.Get("User-Agent")
+			return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody, Request: r}, nil
+		})
+	})
+	if err != nil || ua == "" {
+		return "", fmt.Errorf("learning the SDK's User-Agent: %w", err)
+	}
+	return ua, nil
+}
+
+type doFunc func(*http.Request) (*http.Response, error)
+
+func (f doFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+// shareClockSkew makes the SDK's retry middleware keep its learnt clock
+// skew in skew, which the lean path also uses: a skew learnt on one path
+// then corrects (and heals on) the other.
+func shareClockSkew(skew *atomic.Int64) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		if m, ok := st.Finalize.Get("Retry"); ok {
+			if a, ok := m.(*retry.Attempt); ok {
+				a.ClientSkew = skew
+			}
+		}
+		return nil
 	}
 }
 
@@ -200,6 +260,7 @@ func leanable(in *s3.PutObjectInput) bool {
 
 // put reports ok=false when the request must go through the SDK instead.
 func (l *leanPut) put(ctx context.Context, in *s3.PutObjectInput) (out *s3.PutObjectOutput, ok bool, err error) {
+	var md middleware.Metadata
 	mb, isMem := in.Body.(MemoryBody)
 	if !isMem || in.ContentLength == nil || *in.ContentLength < 0 || in.Bucket == nil || *in.Bucket == "" || in.Key == nil || *in.Key == "" || !leanable(in) {
 		return nil, false, nil
@@ -220,10 +281,26 @@ func (l *leanPut) put(ctx context.Context, in *s3.PutObjectInput) (out *s3.PutOb
 			return nil, true, fmt.Errorf("PutObject %s: %w", *in.Key, err)
 		}
 	}
-	h := make(http.Header, 12)
+	id, err := smithyrand.NewUUID(rand.Reader).GetUUID()
+	if err != nil {
+		return nil, true, &smithy.OperationError{ServiceID: "S3", OperationName: "PutObject", Err: err}
+	}
+	// The headers in the SDK's order of work: the serializer's (a pointer
+	// field set to "" is sent empty, as the SDK sends it), then what its
+	// middlewares add. conformance_test.go holds the two to each other.
+	h := make(http.Header, 16)
 	h["User-Agent"] = []string{l.ua}
 	h["X-Amz-Content-Sha256"] = []string{unsignedPayload}
-	setHeader(h, "Content-Type", in.ContentType)
+	h["Accept-Encoding"] = []string{"identity"}
+	h["Amz-Sdk-Invocation-Id"] = []string{id}
+	if in.ContentType != nil {
+		h["Content-Type"] = []string{*in.ContentType}
+	} else {
+		h["Content-Type"] = []string{"application/octet-stream"} // the SDK's default
+	}
+	if in.ChecksumAlgorithm != "" {
+		h["X-Amz-Sdk-Checksum-Algorithm"] = []string{string(in.ChecksumAlgorithm)}
+	}
 	setHeader(h, "X-Amz-Checksum-Crc32c", in.ChecksumCRC32C)
 	setHeader(h, "X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id", in.SSEKMSKeyId)
 	if in.StorageClass != "" {
@@ -233,9 +310,12 @@ func (l *leanPut) put(ctx context.Context, in *s3.PutObjectInput) (out *s3.PutOb
 		h["X-Amz-Server-Side-Encryption"] = []string{string(in.ServerSideEncryption)}
 	}
 	for k, v := range in.Metadata {
-		if v != "" {
-			h[http.CanonicalHeaderKey("X-Amz-Meta-"+k)] = []string{v}
-		}
+		h["X-Amz-Meta-"+http.CanonicalHeaderKey(k)] = []string{v}
+	}
+	if p.n >= 2<<20 {
+		// As the SDK does: a refusal (403, 503) arrives before the body
+		// is sent, not after.
+		h["Expect"] = []string{"100-continue"}
 	}
 	u := &url.URL{
 		Scheme: b.scheme,
@@ -247,10 +327,12 @@ func (l *leanPut) put(ctx context.Context, in *s3.PutObjectInput) (out *s3.PutOb
 		// As the SDK sends it: servers and proxies tell operations apart by it.
 		RawQuery: "x-id=PutObject",
 	}
-	out, err = l.send(ctx, u, h, p, b)
+	req := &smithyhttp.Request{Request: &http.Request{Method: http.MethodPut, URL: u, Header: h, ContentLength: p.n}}
+	out, md, err = l.send(ctx, in, req, p, b)
 	if err != nil {
 		return nil, true, &smithy.OperationError{ServiceID: "S3", OperationName: "PutObject", Err: err}
 	}
+	out.ResultMetadata = md
 	return out, true, nil
 }
 
@@ -307,173 +389,245 @@ func (b *attemptBody) end() {
 }
 
 func setHeader(h http.Header, k string, v *string) {
-	if v != nil && *v != "" {
+	if v != nil {
 		h[k] = []string{*v}
 	}
 }
 
-// send makes the attempts the retryer allows, as the SDK's retry
-// middleware does.
-func (l *leanPut) send(ctx context.Context, u *url.URL, h http.Header, p *payload, b *bucketBase) (*s3.PutObjectOutput, error) {
-	maxAttempts := l.retryer.MaxAttempts()
-	releaseRetry := func(error) error { return nil }
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return nil, &smithy.CanceledError{Err: err}
-		}
-		releaseAttempt, err := l.retryer.GetAttemptToken(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("failed to get retry Send token, %w", err)
-		}
-		out, err := l.attempt(ctx, u, h, p, b, attempt)
-		_ = releaseRetry(err)
-		_ = releaseAttempt(err)
-		if err == nil {
-			return out, nil
-		}
-		if !l.retryer.IsErrorRetryable(err) {
-			return nil, err
-		}
-		if maxAttempts > 0 && attempt >= maxAttempts {
-			return nil, &retry.MaxAttemptsError{Attempt: attempt, Err: err}
-		}
-		if releaseRetry, err = l.retryer.GetRetryToken(ctx, err); err != nil {
-			return nil, fmt.Errorf("failed to get rate limit token, %w", err)
-		}
-		delay, derr := l.retryer.RetryDelay(attempt, err)
-		if derr != nil {
-			return nil, derr
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, &smithy.CanceledError{Err: ctx.Err()}
-		case <-t.C:
-		}
-	}
+// call is one lean PutObject: what every attempt sends, and the clock
+// skew the next attempt signs with.
+type call struct {
+	l   *leanPut
+	in  *s3.PutObjectInput
+	p   *payload
+	b   *bucketBase
+	out *s3.PutObjectOutput
+	// skew mirrors the one the SDK's Attempt middleware keeps for the
+	// attempt it is about to make (it passes it to the SDK's signer
+	// through an internal context key we cannot read): the client's
+	// learnt skew for the first attempt, then whatever the last response
+	// measured (zero when it measured nothing).
+	skew time.Duration
 }
 
-func (l *leanPut) attempt(ctx context.Context, u *url.URL, h http.Header, p *payload, b *bucketBase, attempt int) (*s3.PutObjectOutput, error) {
-	hdr := h
-	if attempt > 1 {
-		// The transport may still hold the last attempt's headers.
-		hdr = h.Clone()
+// send runs the attempts through the SDK's own retry middleware
+// (retry.Attempt), the one the SDK's PutObject uses, configured as the
+// client configures it: the same attempt and retry tokens, the same
+// backoff given the same error, Retry-After, clock-skew correction
+// (sharing the client's learnt skew), the amz-sdk-request header and
+// MaxAttemptsError. Only the step under it, signing and sending one
+// attempt, is the lean path's own.
+func (l *leanPut) send(ctx context.Context, in *s3.PutObjectInput, req *smithyhttp.Request, p *payload, b *bucketBase) (*s3.PutObjectOutput, middleware.Metadata, error) {
+	c := &call{l: l, in: in, p: p, b: b}
+	if !l.opts.DisableClockSkewCorrection {
+		c.skew = time.Duration(l.clientSkew.Load())
 	}
+	_, md, err := l.retry.HandleFinalize(ctx, middleware.FinalizeInput{Request: req}, c)
+	if err != nil {
+		return nil, md, err
+	}
+	return c.out, md, nil
+}
+
+// HandleFinalize makes one attempt: sign, send, decode.
+func (c *call) HandleFinalize(ctx context.Context, in middleware.FinalizeInput) (middleware.FinalizeOutput, middleware.Metadata, error) {
+	l := c.l
+	sreq, ok := in.Request.(*smithyhttp.Request)
+	if !ok {
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("unknown transport type %T", in.Request)
+	}
+	// The retry middleware hands every attempt its own clone, with the
+	// amz-sdk-request header of that attempt.
 	req := (&http.Request{
 		Method:        http.MethodPut,
-		URL:           u,
+		URL:           sreq.URL,
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
-		Header:        hdr,
-		Host:          u.Host,
-		ContentLength: p.n,
+		Header:        sreq.Header,
+		Host:          sreq.URL.Host,
+		ContentLength: c.p.n,
 	}).WithContext(ctx)
-	if p.n >= 2<<20 {
-		// As the SDK does: a refusal (403, 503) arrives before the body
-		// is sent, not after.
-		hdr.Set("Expect", "100-continue")
-	}
-	body, endAttempt, err := p.body()
+	body, endAttempt, err := c.p.body()
 	if err != nil {
-		return nil, err
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, err
 	}
 	req.Body = body
 	creds, err := l.opts.Credentials.Retrieve(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("failed to retrieve credentials: %w", err)
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("failed to retrieve credentials: %w", err)
 	}
-	now := time.Now().Add(time.Duration(l.skew.Load())).UTC()
-	if err := l.signer.SignHTTP(ctx, creds, req, unsignedPayload, b.signName, b.signRegion, now); err != nil {
-		return nil, fmt.Errorf("failed to sign request: %w", err)
+	if err := l.signer.SignHTTP(ctx, creds, req, unsignedPayload, c.b.signName, c.b.signRegion, time.Now().Add(c.skew).UTC()); err != nil {
+		return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("failed to sign request: %w", err)
 	}
-	resp, err := l.hc.Do(req)
-	endAttempt()
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, &smithy.CanceledError{Err: ctx.Err()}
+	// The SDK's own response timing: it records the server's Date and the
+	// skew the retry middleware corrects for.
+	dout, md, err := l.timing.HandleDeserialize(ctx, middleware.DeserializeInput{Request: sreq}, deserializeFunc(func(ctx context.Context) (any, error) {
+		resp, err := l.hc.Do(req)
+		endAttempt()
+		if err != nil {
+			return nil, l.viaSDK(ctx, c.in, &replay{err: err, cancelled: ctx.Err() != nil})
 		}
-		return nil, &smithyhttp.RequestSendError{Err: err}
+		return &smithyhttp.Response{Response: resp}, nil
+	}))
+	c.skew, _ = awsmiddleware.GetAttemptSkew(md)
+	if err != nil {
+		return middleware.FinalizeOutput{}, md, err
 	}
+	resp := dout.RawResponse.(*smithyhttp.Response).Response
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-		err := responseError(resp)
-		if skewed(err) {
-			if t, perr := http.ParseTime(resp.Header.Get("Date")); perr == nil {
-				l.skew.Store(int64(time.Until(t)))
-				return nil, &retryableSkew{err}
-			}
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if rerr != nil {
+			return middleware.FinalizeOutput{}, md, l.viaSDK(ctx, c.in, &replay{err: fmt.Errorf("reading the error response: %w", rerr)})
 		}
-		return nil, err
+		return middleware.FinalizeOutput{}, md, l.viaSDK(ctx, c.in, &replay{resp: resp, body: body})
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	out := &s3.PutObjectOutput{
-		ETag:           optString(resp.Header.Get("ETag")),
-		VersionId:      optString(resp.Header.Get("X-Amz-Version-Id")),
-		ChecksumCRC32C: optString(resp.Header.Get("X-Amz-Checksum-Crc32c")),
-		SSEKMSKeyId:    optString(resp.Header.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id")),
+	awsmiddleware.SetRequestIDMetadata(&md, resp.Header.Get("X-Amz-Request-Id"))
+	c.out, err = putOutput(resp.Header)
+	return middleware.FinalizeOutput{Result: c.out}, md, err
+}
+
+type deserializeFunc func(ctx context.Context) (any, error)
+
+func (f deserializeFunc) HandleDeserialize(ctx context.Context, _ middleware.DeserializeInput) (middleware.DeserializeOutput, middleware.Metadata, error) {
+	raw, err := f(ctx)
+	return middleware.DeserializeOutput{RawResponse: raw}, middleware.Metadata{}, err
+}
+
+// viaSDK returns the error the SDK returns for an attempt that ended as
+// rp replays it (a response, or a failure to get one): the SDK's own
+// PutObject makes the attempt against rp and decodes it, so the error has
+// the SDK's types throughout (S3's error type with the request and host
+// ids, modeled errors, non-XML bodies, a send failure or cancellation
+// inside S3's wrapper). Errors are rare, so the stack's cost does not
+// matter here. The replay makes one attempt and learns no clock skew: the
+// retry middleware around the lean attempt does both.
+func (l *leanPut) viaSDK(ctx context.Context, in *s3.PutObjectInput, rp *replay) error {
+	rctx := &replayContext{Context: context.WithoutCancel(ctx), parent: ctx, done: make(chan struct{})}
+	rp.ctx = rctx
+	_, err := l.sdk.PutObject(rctx, &s3.PutObjectInput{Bucket: in.Bucket, Key: in.Key}, func(o *s3.Options) {
+		o.HTTPClient = rp
+		o.Retryer = aws.NopRetryer{}
+		o.DisableClockSkewCorrection = true
+	})
+	var oe *smithy.OperationError
+	if errors.As(err, &oe) {
+		return oe.Err
 	}
-	if v := resp.Header.Get("X-Amz-Server-Side-Encryption"); v != "" {
-		out.ServerSideEncryption = types.ServerSideEncryption(v)
+	if err == nil {
+		return errors.New("the SDK decoded no error from a failed attempt")
+	}
+	return err
+}
+
+// replay answers one request as the lean attempt ended: with the
+// response it received, or the error it got instead.
+type replay struct {
+	resp      *http.Response
+	body      []byte
+	err       error
+	cancelled bool // the attempt's context ended: the SDK reports that
+	ctx       *replayContext
+}
+
+func (r *replay) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+	if r.err != nil {
+		if r.cancelled {
+			r.ctx.cancel()
+		}
+		return nil, r.err
+	}
+	resp := *r.resp
+	resp.Header = r.resp.Header.Clone()
+	resp.Body = io.NopCloser(bytes.NewReader(r.body))
+	resp.ContentLength = int64(len(r.body))
+	return &resp, nil
+}
+
+// replayContext is live until the replayed attempt is sent (so the SDK
+// makes it), then, if the lean attempt was cancelled, ends with the
+// lean attempt's own context error (so the SDK reports the cancellation
+// as it would have).
+type replayContext struct {
+	context.Context
+	parent context.Context
+	done   chan struct{}
+	ended  atomic.Bool
+}
+
+func (c *replayContext) cancel() {
+	if c.ended.CompareAndSwap(false, true) {
+		close(c.done)
+	}
+}
+
+func (c *replayContext) Done() <-chan struct{} { return c.done }
+
+func (c *replayContext) Err() error {
+	if c.ended.Load() {
+		return c.parent.Err()
+	}
+	return nil
+}
+
+// putOutput decodes the response headers as the SDK's PutObject
+// deserializer does.
+func putOutput(h http.Header) (*s3.PutObjectOutput, error) {
+	out := &s3.PutObjectOutput{}
+	for _, f := range []struct {
+		name string
+		dst  **string
+	}{
+		{"X-Amz-Checksum-Crc32", &out.ChecksumCRC32},
+		{"X-Amz-Checksum-Crc32c", &out.ChecksumCRC32C},
+		{"X-Amz-Checksum-Crc64nvme", &out.ChecksumCRC64NVME},
+		{"X-Amz-Checksum-Md5", &out.ChecksumMD5},
+		{"X-Amz-Checksum-Sha1", &out.ChecksumSHA1},
+		{"X-Amz-Checksum-Sha256", &out.ChecksumSHA256},
+		{"X-Amz-Checksum-Sha512", &out.ChecksumSHA512},
+		{"X-Amz-Checksum-Xxhash128", &out.ChecksumXXHASH128},
+		{"X-Amz-Checksum-Xxhash3", &out.ChecksumXXHASH3},
+		{"X-Amz-Checksum-Xxhash64", &out.ChecksumXXHASH64},
+		{"Etag", &out.ETag},
+		{"X-Amz-Expiration", &out.Expiration},
+		{"X-Amz-Server-Side-Encryption-Customer-Algorithm", &out.SSECustomerAlgorithm},
+		{"X-Amz-Server-Side-Encryption-Customer-Key-Md5", &out.SSECustomerKeyMD5},
+		{"X-Amz-Server-Side-Encryption-Context", &out.SSEKMSEncryptionContext},
+		{"X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id", &out.SSEKMSKeyId},
+		{"X-Amz-Version-Id", &out.VersionId},
+	} {
+		if v, ok := h[f.name]; ok && len(v) > 0 {
+			s := strings.TrimSpace(v[0])
+			*f.dst = &s
+		}
+	}
+	if v := h.Values("X-Amz-Checksum-Type"); len(v) > 0 {
+		out.ChecksumType = types.ChecksumType(strings.TrimSpace(v[0]))
+	}
+	if v := h.Values("X-Amz-Request-Charged"); len(v) > 0 {
+		out.RequestCharged = types.RequestCharged(strings.TrimSpace(v[0]))
+	}
+	if v := h.Values("X-Amz-Server-Side-Encryption"); len(v) > 0 {
+		out.ServerSideEncryption = types.ServerSideEncryption(strings.TrimSpace(v[0]))
+	}
+	if v := h.Values("X-Amz-Server-Side-Encryption-Bucket-Key-Enabled"); len(v) > 0 {
+		b, err := strconv.ParseBool(strings.TrimSpace(v[0]))
+		if err != nil {
+			return nil, fmt.Errorf("failed to parse BucketKeyEnabled, %w", err)
+		}
+		out.BucketKeyEnabled = &b
+	}
+	if v := h.Values("X-Amz-Object-Size"); len(v) > 0 {
+		n, err := strconv.ParseInt(strings.TrimSpace(v[0]), 0, 64)
+		if err != nil {
+			return nil, fmt.Errorf("failed to parse Size, %w", err)
+		}
+		out.Size = &n
 	}
 	return out, nil
 }
-
-func optString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-// responseError turns an S3 error response into the error the SDK would
-// return for it: an API error with S3's code inside an HTTP response error
-// (the retryer reads both the code and the status).
-func responseError(resp *http.Response) error {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var e struct {
-		Code      string `xml:"Code"`
-		Message   string `xml:"Message"`
-		RequestID string `xml:"RequestId"`
-	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		_ = xml.Unmarshal(body, &e)
-	}
-	if e.Code == "" {
-		e.Code = "UnknownError"
-	}
-	if e.Message == "" {
-		e.Message = e.Code
-	}
-	if e.RequestID == "" {
-		e.RequestID = resp.Header.Get("X-Amz-Request-Id")
-	}
-	return &awshttp.ResponseError{
-		ResponseError: &smithyhttp.ResponseError{
-			Response: &smithyhttp.Response{Response: resp},
-			Err:      &smithy.GenericAPIError{Code: e.Code, Message: e.Message},
-		},
-		RequestID: e.RequestID,
-	}
-}
-
-// skewed reports an error that says our clock is off.
-func skewed(err error) bool {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	switch ae.ErrorCode() {
-	case "RequestTimeTooSkewed", "RequestExpired", "RequestInTheFuture":
-		return true
-	}
-	return false
-}
-
-// retryableSkew makes a clock-skew refusal retryable once the skew is
-// known (the retryer honours RetryableError()).
-type retryableSkew struct{ error }
-
-func (e *retryableSkew) Unwrap() error        { return e.error }
-func (e *retryableSkew) RetryableError() bool { return true }

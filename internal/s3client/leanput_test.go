@@ -68,8 +68,10 @@ func TestLeanPutMatchesSDK(t *testing.T) {
 					t.Fatalf("lean put %q: %v", key, err)
 				}
 				reqs := rec.Requests()
-				if len(reqs) != 1 || !strings.Contains(reqs[0].Header.Get("User-Agent"), "airlift") {
-					t.Fatalf("%q: want one request from the lean path, got %d (%v)", key, len(reqs), reqs)
+				// The lean path sends what the SDK sends (conformance_test.go
+				// holds it to that), so only the count tells them apart here.
+				if len(reqs) != 1 {
+					t.Fatalf("%q: want one request, got %d (%v)", key, len(reqs), reqs)
 				}
 				// An io.Reader body is not in memory: the SDK sends it.
 				if _, err := api.PutObject(ctx, putInput("bkt", "sdk/"+key, data, bytes.NewReader(data))); err != nil {

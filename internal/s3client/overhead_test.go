@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -50,7 +51,7 @@ func BenchmarkPutObjectOverhead(b *testing.B) {
 		api  *API
 	}{
 		{"sdk", &API{Client: sdk}},
-		{"lean", &API{Client: sdk, lean: newLeanPut(sdk)}},
+		{"lean", &API{Client: sdk, lean: newLeanPut(sdk, new(atomic.Int64), len(o.APIOptions))}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()

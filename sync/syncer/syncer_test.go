@@ -144,9 +144,14 @@ func TestPlanRefusesDeletions(t *testing.T) {
 func TestPlanSettleAndFilter(t *testing.T) {
 	f := newFixture(t, "keep.log", "data/x")
 	os.Remove(filepath.Join(f.src, "keep.log"))
-	time.Sleep(300 * time.Millisecond)
 	f.write("data/fresh", "just written")
-	now := time.Now().Add(100 * time.Millisecond) // a fixed clock: load cannot age the fresh file
+	// An injected clock an hour ahead: every file written so far has
+	// settled, except the fresh one, whose mtime is set to that clock's
+	// now (ctime cannot be set, but it is an hour behind the clock).
+	now := time.Now().Add(time.Hour)
+	if err := os.Chtimes(filepath.Join(f.src, "data/fresh"), now, now); err != nil {
+		t.Fatal(err)
+	}
 	filter, _ := transfer.NewFilter(nil, []string{"*.log"})
 	rep, ev := f.plan(Options{Delete: true, Force: true, Settle: 250 * time.Millisecond, Now: func() time.Time { return now }, Upload: transfer.UploadOptions{Walk: transfer.WalkOptions{Filter: filter}}})
 	// keep.log is excluded: its key is out of scope, never deleted; the
