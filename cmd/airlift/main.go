@@ -68,11 +68,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	finished := make(chan struct{})
+	defer close(finished) // before stop: a normal end is not a signal
 	go func() {
+		select {
+		case <-finished:
+			return
+		case <-ctx.Done():
+		}
 		// A second signal while the first one is being handled exits at
-		// once; the journal (when there is one) is already consistent.
-		<-ctx.Done()
+		// once, with an exit code and a message of its own (the default
+		// action would kill silently with 143). This is the one exit
+		// outside exitCode: the run's own goroutines may be blocked, and
+		// the journal is transactional, so unfinished uploads are still
+		// there for the next run.
+		second := make(chan os.Signal, 1)
+		signal.Notify(second, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(second)
 		stop()
+		fmt.Fprintln(stderr, "airlift: stopping (signal again to exit at once)")
+		select {
+		case <-second:
+			fmt.Fprintln(stderr, "airlift: second signal: exiting at once; run the same command again to continue")
+			os.Exit(exitCodes[outcome.Interrupted])
+		case <-finished:
+		}
 	}()
 	err := root.ExecuteContext(ctx)
 	if a.stopProfile != nil {
