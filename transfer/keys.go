@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -70,7 +72,7 @@ func KeyFor(dst Location, rel string, srcIsDir bool) (string, error) {
 		key = dst.Prefix
 	}
 	if !utf8.ValidString(key) {
-		return "", errors.New("name is not valid UTF-8 and cannot be an S3 key")
+		return "", fmt.Errorf("%s is not valid UTF-8, and S3 keys must be UTF-8", strconv.Quote(rel))
 	}
 	if len(key) > MaxKeyLen {
 		return "", fmt.Errorf("key would be %d bytes, over S3's limit of %d", len(key), MaxKeyLen)
@@ -81,4 +83,15 @@ func KeyFor(dst Location, rel string, srcIsDir bool) (string, error) {
 // DisplayKey quotes a key for a one-line message.
 func DisplayKey(l Location, key string) string {
 	return "s3://" + l.Bucket + "/" + (&url.URL{Path: key}).EscapedPath()
+}
+
+// DisplayName renders a file name or path for a one-line message: as it
+// is when it is valid UTF-8 and holds nothing unprintable, else quoted as
+// strconv.Quote does, so that a name's raw bytes never reach a terminal
+// and a newline in a name cannot split a report line.
+func DisplayName(s string) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
 }

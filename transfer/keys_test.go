@@ -103,3 +103,58 @@ func TestFilter(t *testing.T) {
 		t.Error("unclosed [ accepted")
 	}
 }
+
+// The aws CLI's rule: filters apply in order, the last one that matches
+// decides, and everything is included by default.
+func TestFilterRulesInOrder(t *testing.T) {
+	ex := func(p string) Rule { return Rule{Exclude: true, Pattern: p} }
+	in := func(p string) Rule { return Rule{Pattern: p} }
+	cases := []struct {
+		rules []Rule
+		rel   string
+		want  bool
+	}{
+		{nil, "a.txt", true},
+		{[]Rule{ex("*"), in("*.txt")}, "d/a.txt", true},
+		{[]Rule{ex("*"), in("*.txt")}, "d/a.bin", false},
+		{[]Rule{in("*.txt"), ex("*")}, "d/a.txt", false},
+		{[]Rule{in("*.txt")}, "a.bin", true}, // an include alone changes nothing
+		{[]Rule{ex("*"), in("*.txt"), ex("secret*")}, "secret.txt", false},
+		{[]Rule{ex("logs/**"), in("logs/keep/*")}, "logs/keep/a", true},
+		{[]Rule{ex("logs/**"), in("logs/keep/*")}, "logs/drop/a", false},
+		// Names that are not UTF-8 are matched on their bytes.
+		{[]Rule{ex("bad*")}, "d/bad\xff.txt", false},
+		{[]Rule{ex("bad?.txt")}, "bad\xff.txt", false},
+		{[]Rule{ex("bad\xff*")}, "bad\xff.txt", false},
+		{[]Rule{ex("bad\xfe*")}, "bad\xff.txt", true},
+		{[]Rule{ex("caf\u00e9*")}, "caf\u00e9.txt", false},
+		{[]Rule{ex("caf?.txt")}, "caf\u00e9.txt", false},
+	}
+	for _, c := range cases {
+		f, err := NewFilterRules(c.rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Match(c.rel); got != c.want {
+			t.Errorf("rules %+v: Match(%q) = %v, want %v", c.rules, c.rel, got, c.want)
+		}
+	}
+}
+
+func TestFilterSelectedNone(t *testing.T) {
+	f, _ := NewFilterRules([]Rule{{Exclude: true, Pattern: "*"}, {Pattern: "*.txtt"}})
+	f.Match("a.txt")
+	f.Match("b/c.txt")
+	if n, none := f.SelectedNone(); !none || n != 2 {
+		t.Fatalf("SelectedNone = %d, %v; want 2, true", n, none)
+	}
+	f.Match("x.txtt")
+	if _, none := f.SelectedNone(); none {
+		t.Fatal("SelectedNone after a match")
+	}
+	var empty *Filter
+	empty.Match("a")
+	if _, none := empty.SelectedNone(); none {
+		t.Fatal("a nil filter selected none")
+	}
+}

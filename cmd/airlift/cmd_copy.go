@@ -22,6 +22,7 @@ func init() { commands = append(commands, newCopyCmd) }
 type copyFlags struct {
 	engineFlags
 	include, exclude         []string
+	filters                  []transfer.Rule // --include and --exclude in order
 	dryRun, followSymlinks   bool
 	storageClass, sse, kmsID string
 	contentType              string
@@ -52,8 +53,7 @@ single PUTs, the object tag airlift-blake3 for multipart objects).`,
 	}
 	fl := cmd.Flags()
 	f.engineFlags.register(fl, uploadHelp)
-	fl.StringArrayVar(&f.include, "include", nil, "only files matching this glob (repeatable)")
-	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip files matching this glob (repeatable)")
+	registerFilters(fl, &f.filters, &f.include, &f.exclude, "copy files matching this glob", "skip files matching this glob")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print what would be copied; send nothing")
 	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links (loops and broken links are reported)")
 	f.registerObjectFlags(fl)
@@ -89,7 +89,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	if err != nil {
 		return usageErr("DST: %v", err)
 	}
-	filter, err := transfer.NewFilter(f.include, f.exclude)
+	filter, err := newFilter(a.stderr, f.filters)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -223,7 +223,7 @@ func (a *app) finish(rep *transfer.Report, err error, jsonOut, quiet bool) error
 
 func printSummary(out, errw io.Writer, r *transfer.Report, quiet bool) {
 	for _, p := range r.Failures {
-		where := p.Path
+		where := transfer.DisplayName(p.Path)
 		if p.Key != "" {
 			where += " -> " + p.Key
 		}
@@ -231,7 +231,7 @@ func printSummary(out, errw io.Writer, r *transfer.Report, quiet bool) {
 	}
 	if !quiet {
 		for _, p := range r.Skipped {
-			fmt.Fprintf(errw, "skipped: %s: %s\n", p.Path, p.Err)
+			fmt.Fprintf(errw, "skipped: %s: %s\n", transfer.DisplayName(p.Path), oneLine(p.Err))
 		}
 	}
 	for _, w := range r.Warnings {

@@ -34,7 +34,7 @@ func runDownload(a *app, cmd *cobra.Command, src, dst string, f copyFlags) error
 	if fi, err := os.Stat(dst); err == nil && !fi.IsDir() {
 		return usageErr("DST %s exists and is not a folder", dst)
 	}
-	filter, err := transfer.NewFilter(f.include, f.exclude)
+	filter, err := newFilter(a.stderr, f.filters)
 	if err != nil {
 		return usageErr("%v", err)
 	}
@@ -76,7 +76,7 @@ func runDownload(a *app, cmd *cobra.Command, src, dst string, f copyFlags) error
 		for _, p := range rep.Failures {
 			where := transfer.DisplayKey(loc, p.Key)
 			if p.Path != "" {
-				where += " -> " + p.Path
+				where += " -> " + transfer.DisplayName(p.Path)
 			}
 			fmt.Fprintf(a.stderr, "failed: %s: %s\n", where, oneLine(p.Err))
 		}

@@ -66,8 +66,7 @@ something changed or failed.`,
 	}
 	fl := cmd.Flags()
 	f.engineFlags.register(fl, uploadHelp)
-	fl.StringArrayVar(&f.include, "include", nil, "only files matching this glob (repeatable); other keys are left alone")
-	fl.StringArrayVar(&f.exclude, "exclude", nil, "skip files matching this glob (repeatable); their keys are left alone")
+	registerFilters(fl, &f.filters, &f.include, &f.exclude, "sync files matching this glob (keys not selected are left alone)", "skip files matching this glob (their keys are left alone)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print what would be uploaded, adopted and deleted; change nothing")
 	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links")
 	f.registerObjectFlags(fl)
@@ -126,7 +125,7 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 	if err != nil {
 		return usageErr("DST: %v", err)
 	}
-	filter, err := transfer.NewFilter(f.include, f.exclude)
+	filter, err := newFilter(a.stderr, f.filters)
 	if err != nil {
 		return usageErr("%v", err)
 	}

@@ -21,6 +21,7 @@ type verifyFlags struct {
 	jsonOut          bool
 	followSymlinks   bool
 	include, exclude []string
+	filters          []transfer.Rule // --include and --exclude in order
 	progress         progressOpts
 }
 
@@ -54,8 +55,7 @@ configuration error.`,
 	})
 	fl.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
 	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links in the local tree (as copy --follow-symlinks)")
-	fl.StringArrayVar(&f.include, "include", nil, "only compare files and objects matching this glob (repeatable)")
-	fl.StringArrayVar(&f.exclude, "exclude", nil, "leave out files and objects matching this glob (repeatable)")
+	registerFilters(fl, &f.filters, &f.include, &f.exclude, "compare files and objects matching this glob", "leave out files and objects matching this glob")
 	f.progress.register(fl)
 	return cmd
 }
@@ -80,7 +80,7 @@ func (a *app) runVerify(cmd *cobra.Command, src, dst string, f verifyFlags) erro
 	if !fi.IsDir() {
 		return usageErr("%s is not a folder", local)
 	}
-	filter, err := transfer.NewFilter(f.include, f.exclude)
+	filter, err := newFilter(a.stderr, f.filters)
 	if err != nil {
 		return usageErr("%v", err)
 	}
