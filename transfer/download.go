@@ -204,6 +204,9 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 	err := g.Wait()
 	fe.close()
 	rep.PeakBuffer = d.pool.Peak()
+	if w := selectedNoneWarning(d.o.Filter); w != "" {
+		rep.Warn(w)
+	}
 	if n := d.leftovers.Load(); n > 0 {
 		rep.Warn(fmt.Sprintf("removed %d temporary file(s) that an interrupted download had left behind", n))
 	}

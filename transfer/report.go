@@ -27,6 +27,9 @@ type Problem struct {
 	Path string `json:"path"`
 	Key  string `json:"key,omitempty"`
 	Err  string `json:"error"`
+	// Refused: airlift passed the file over by rule (a name S3 cannot
+	// store), not because it could not be read.
+	Refused bool `json:"refused,omitempty"`
 }
 
 // Report is the outcome of a run.

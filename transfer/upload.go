@@ -272,7 +272,7 @@ func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(
 		err := feed(gctx, func(j Job) error {
 			if j.Entry.Skip != "" {
 				u.Stats.FilesSkipped.Add(1)
-				rep.skip(Problem{Path: j.Entry.Path, Err: j.Entry.Skip})
+				rep.skip(Problem{Path: j.Entry.Path, Err: j.Entry.Skip, Refused: j.Entry.Refused})
 				return nil
 			}
 			if j.Entry.Err != nil {
@@ -312,6 +312,9 @@ func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(
 	}
 
 	rep.PeakBuffer = u.pool.Peak()
+	if w := selectedNoneWarning(u.o.Walk.Filter); w != "" {
+		rep.Warn(w)
+	}
 	if u.manifest != nil && u.manifest.w.Len() > 0 {
 		// Written even after a failure, for what did complete; with a
 		// fresh context, since ctx may be the reason we stopped.

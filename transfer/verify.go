@@ -161,6 +161,9 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	g.Go(func() error {
 		defer close(files)
 		return Walk(gctx, local, o.Walk, func(e Entry) error {
+			if e.Refused {
+				rep.warn(DisplayName(e.Path) + ": " + e.Skip)
+			}
 			if e.Skip != "" || IsOwnPath(e.Rel) {
 				return nil
 			}
@@ -285,6 +288,9 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 		rep.ReadBytes = st.BytesSent.Load()
 	}
 	rep.Seconds = time.Since(rep.Started).Seconds()
+	if w := selectedNoneWarning(o.Walk.Filter); w != "" {
+		rep.warn(w)
+	}
 	sort.Slice(rep.Differences, func(i, j int) bool { return rep.Differences[i].Rel < rep.Differences[j].Rel })
 	if err != nil {
 		return rep, classify(err)

@@ -245,10 +245,10 @@ func (s *Syncer) merge(ctx context.Context, rc *remoteCursor, fn func(item) erro
 			return errStopped
 		}
 		key, kerr := transfer.KeyFor(s.o.Dest, e.Rel, true)
-		if kerr != nil && e.Err == nil {
+		if kerr != nil && e.Err == nil && e.Skip == "" {
 			e.Err = kerr
 		}
-		if e.Err != nil && (kerr != nil || e.Mode == 0 && e.Inode == 0) {
+		if kerr != nil || e.Err != nil && e.Mode == 0 && e.Inode == 0 {
 			// An unreadable directory (or a name that is no key) comes
 			// at its directory's place, not in key order.
 			return fn(item{key: key, local: &e, unmatched: true})
@@ -411,6 +411,11 @@ func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 		rep.Retries = trep.Retries
 		rep.Failures = trep.Failures
 		rep.Warnings = append(rep.Warnings, trep.Warnings...)
+		for _, p := range trep.Skipped {
+			if p.Refused {
+				rep.Warnings = append(rep.Warnings, transfer.DisplayName(p.Path)+": "+p.Err)
+			}
+		}
 		for _, p := range trep.Failures {
 			if st, err := os.Stat(p.Path); err == nil && !st.IsDir() {
 				rs.notePending(st.ModTime())

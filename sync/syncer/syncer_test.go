@@ -212,3 +212,22 @@ func TestStateCursorAcrossChunks(t *testing.T) {
 		t.Fatalf("read %d of %d records: %v", got, n, err)
 	}
 }
+
+// A name airlift refuses by rule (not UTF-8) is reported, but it is not a
+// failed read: deletions go ahead.
+func TestRefusedNameDoesNotWithholdDeletions(t *testing.T) {
+	f := newFixture(t, "a", "b", "c")
+	os.Remove(filepath.Join(f.src, "a"))
+	f.write("bad\xff.txt", "z")
+	rep, ev := f.plan(Options{Delete: true})
+	if rep.DeleteRefused != "" || rep.Failed != 0 || len(ev) != 1 || ev[0] != "delete p/a" {
+		t.Fatalf("report %+v, events %v", rep, ev)
+	}
+	found := false
+	for _, w := range rep.Warnings {
+		found = found || strings.Contains(w, `"bad\xff.txt"`) && strings.Contains(w, "UTF-8")
+	}
+	if !found {
+		t.Errorf("refusal not reported: %q", rep.Warnings)
+	}
+}
