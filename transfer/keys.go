@@ -3,6 +3,7 @@ package transfer
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -40,6 +41,9 @@ func ParseLocation(s string) (Location, error) {
 	return Location{Bucket: bucket, Prefix: prefix}, nil
 }
 
+// validBucket checks S3's naming rules locally, so that a name no bucket
+// can have is refused before any request (servers answer it with a bare
+// 400 that reads like a connection problem).
 func validBucket(b string) error {
 	if b == "" {
 		return errors.New("no bucket name")
@@ -48,9 +52,21 @@ func validBucket(b string) error {
 		return fmt.Errorf("bucket name %q must be 3 to 63 characters", b)
 	}
 	for _, r := range b {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_' || r >= 'A' && r <= 'Z') {
-			return fmt.Errorf("bucket name %q has an invalid character %q", b, r)
+		switch {
+		case r >= 'A' && r <= 'Z':
+			return fmt.Errorf("bucket name %q has an upper-case letter %q; S3 bucket names are lower case", b, r)
+		case !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.'):
+			return fmt.Errorf("bucket name %q has an invalid character %q (S3 allows a-z, 0-9, '-' and '.')", b, r)
 		}
+	}
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+	switch {
+	case !alnum(b[0]) || !alnum(b[len(b)-1]):
+		return fmt.Errorf("bucket name %q must begin and end with a letter or digit", b)
+	case strings.Contains(b, ".."):
+		return fmt.Errorf("bucket name %q has two adjacent dots", b)
+	case net.ParseIP(b) != nil:
+		return fmt.Errorf("bucket name %q is an IP address", b)
 	}
 	return nil
 }

@@ -19,6 +19,12 @@ func TestParseLocation(t *testing.T) {
 		{"s3://", Location{}, "no bucket name"},
 		{"s3://ab", Location{}, "3 to 63"},
 		{"s3://bad*name", Location{}, "invalid character"},
+		{"s3://BadBucket/x", Location{}, "lower case"},
+		{"s3://bad_bucket/x", Location{}, "invalid character"},
+		{"s3://-bucket", Location{}, "begin and end"},
+		{"s3://a..b", Location{}, "adjacent dots"},
+		{"s3://192.168.1.1/x", Location{}, "IP address"},
+		{"s3://my.bucket-1/x", Location{"my.bucket-1", "x"}, ""},
 	}
 	for _, c := range cases {
 		got, err := ParseLocation(c.in)
