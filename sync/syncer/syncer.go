@@ -631,7 +631,14 @@ func (s *Syncer) deletions(ctx context.Context, rep *Report, rs *runState, runEr
 		why = append(why, fmt.Sprintf("%d upload(s) failed", f))
 	}
 	if rs.seen.Load() == 0 && rs.walkErrs.Load() == 0 && rep.Pending == 0 {
-		why = append(why, "the source root is empty")
+		// No flag lifts this one: name the step that does.
+		why = append(why, fmt.Sprintf("the source root is empty, and a sync never deletes every object it tracks (if that is meant, delete them with: aws s3 rm --recursive %s)", s.o.Dest))
+	}
+	// The hint to --force only where --force would then let the
+	// deletions go ahead: after a reason it does not lift, it is a dead end.
+	forceHint := " (use --force, or --max-delete)"
+	if len(why) > 0 {
+		forceHint = ""
 	}
 	tracked := rs.tracked.Load()
 	switch {
@@ -640,7 +647,7 @@ func (s *Syncer) deletions(ctx context.Context, rep *Report, rs *runState, runEr
 	case s.o.MaxDeletePercent > 0 && float64(n) > s.o.MaxDeletePercent/100*float64(tracked):
 		why = append(why, fmt.Sprintf("%d deletions are over %g%% of the %d tracked objects (--max-delete)", n, s.o.MaxDeletePercent, tracked))
 	case s.o.MaxDelete < 0 && s.o.MaxDeletePercent == 0 && !s.o.Force && 2*n > tracked:
-		why = append(why, fmt.Sprintf("%d deletions are over half of the %d tracked objects (use --force, or --max-delete)", n, tracked))
+		why = append(why, fmt.Sprintf("%d deletions are over half of the %d tracked objects%s", n, tracked, forceHint))
 	}
 	if len(why) > 0 {
 		rep.DeleteRefused = strings.Join(why, "; ")
