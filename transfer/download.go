@@ -247,7 +247,7 @@ func (d *Downloader) one(ctx context.Context, rep *Report, root *os.Root, fe *fe
 		return err
 	}
 	d.Stats.FilesFailed.Add(1)
-	rep.fail(Problem{Path: local, Key: j.obj.Key, Err: err.Error()})
+	rep.fail(problemOf(local, j.obj.Key, err))
 	return nil
 }
 

@@ -30,6 +30,15 @@ type Problem struct {
 	// Refused: airlift passed the file over by rule (a name S3 cannot
 	// store), not because it could not be read.
 	Refused bool `json:"refused,omitempty"`
+	// RequestID is S3's id of the request that failed, for a support
+	// case; Err leaves it out.
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// problemOf describes a file that failed with err, in the words
+// UserMessage uses.
+func problemOf(path, key string, err error) Problem {
+	return Problem{Path: path, Key: key, Err: UserMessage(err, false), RequestID: RequestID(err)}
 }
 
 // Report is the outcome of a run.

@@ -177,10 +177,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if a.stopProfile != nil {
 		a.stopProfile()
 	}
-	return exitCode(err, stderr)
+	return exitCode(err, stderr, verbose(root, args))
 }
 
-func exitCode(err error, stderr io.Writer) int {
+// verbose reports whether the command that ran was given -v.
+func verbose(root *cobra.Command, args []string) bool {
+	cmd, _, err := root.Find(args)
+	if err != nil {
+		return false
+	}
+	f := cmd.Flags().Lookup("verbose")
+	return f != nil && f.Value.String() == "true"
+}
+
+func exitCode(err error, stderr io.Writer, verbose bool) int {
 	if err == nil {
 		return exitOK
 	}
@@ -194,7 +204,7 @@ func exitCode(err error, stderr io.Writer) int {
 		code = exitUsage
 	}
 	if code != exitOK && err.Error() != "" {
-		fmt.Fprintf(stderr, "airlift: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "airlift: %s\n", oneLine(transfer.UserMessage(err, verbose)))
 	}
 	return code
 }
