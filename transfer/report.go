@@ -55,7 +55,7 @@ type Report struct {
 	BytesResumed int64     `json:"bytes_resumed,omitempty"`
 	Failed       int64     `json:"files_failed"`
 	Retries      int64     `json:"retries"`
-	MBps         float64   `json:"mb_per_s"`
+	MBps         float64   `json:"mb_per_s"` // of bytes sent by this run (BytesResumed left out)
 	PeakBuffer   int64     `json:"peak_buffer_bytes"`
 	Manifest     string    `json:"manifest,omitempty"`
 	DryRun       bool      `json:"dry_run,omitempty"`
@@ -106,6 +106,8 @@ func (r *Report) finish(st *Stats) {
 		r.Retries = st.Retries.Load()
 	}
 	if r.Seconds > 0 {
-		r.MBps = float64(r.Bytes) / 1e6 / r.Seconds
+		// Bytes an interrupted run had sent are in Bytes (the files are
+		// complete) but took no time now: the rate is of this run's.
+		r.MBps = float64(max(r.Bytes-r.BytesResumed, 0)) / 1e6 / r.Seconds
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A file whose name S3 cannot store is refused by rule: reported as
@@ -45,5 +46,18 @@ func TestUploadWarnsWhenFiltersSelectNothing(t *testing.T) {
 	}
 	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "selected none") {
 		t.Fatalf("warnings: %q", rep.Warnings)
+	}
+}
+
+// After a resume, the rate counts only the bytes this run sent: parts an
+// earlier run had sent took none of this run's time.
+func TestReportRateLeavesOutResumedBytes(t *testing.T) {
+	st := &Stats{}
+	st.BytesDone.Store(100e6)
+	st.BytesResumed.Store(90e6)
+	r := &Report{Started: time.Now().Add(-10 * time.Second)}
+	r.finish(st)
+	if r.MBps > 1.01 || r.MBps < 0.9 {
+		t.Fatalf("MBps = %.2f after sending 10 MB in 10 s (90 MB resumed)", r.MBps)
 	}
 }
