@@ -24,6 +24,7 @@ type copyFlags struct {
 	include, exclude         []string
 	filters                  []transfer.Rule // --include and --exclude in order
 	dryRun, followSymlinks   bool
+	allowEmpty, overwrite    bool // downloads
 	storageClass, sse, kmsID string
 	contentType              string
 	manifest, jsonOut        bool
@@ -55,6 +56,8 @@ single PUTs, the object tag airlift-blake3 for multipart objects).`,
 	f.engineFlags.register(fl, uploadHelp)
 	registerFilters(fl, &f.filters, &f.include, &f.exclude, "copy files matching this glob", "skip files matching this glob")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print what would be copied; send nothing")
+	fl.BoolVar(&f.allowEmpty, "allow-empty", false, "download: succeed when no object matches (otherwise exit 1 and create nothing)")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "download: replace local files that differ from their objects (otherwise they are listed and left alone)")
 	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links (loops and broken links are reported)")
 	f.registerObjectFlags(fl)
 	fl.BoolVar(&f.manifest, "manifest", false, "also write a run manifest (zstd JSON lines) under PREFIX/.airlift/manifests/")

@@ -45,7 +45,7 @@ func runDownload(a *app, cmd *cobra.Command, src, dst string, f copyFlags) error
 	st := &transfer.Stats{}
 	dl, err := transfer.NewDownloader(nil, transfer.DownloadOptions{
 		PartSize: ps, MaxMemory: mem, Concurrency: f.concurrency, PartConcurrency: f.partConc,
-		Filter: filter, DryRun: f.dryRun,
+		Filter: filter, DryRun: f.dryRun, AllowEmpty: f.allowEmpty, Overwrite: f.overwrite,
 	}, st)
 	if err != nil {
 		return usageErr("%v", err)
