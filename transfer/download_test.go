@@ -697,3 +697,17 @@ func TestDownloadRerunSkipsSameAndRefusesDifferent(t *testing.T) {
 		t.Errorf("mode %v after Overwrite, want 0400 kept", fi.Mode().Perm())
 	}
 }
+
+// verify passes over a name S3 cannot store (refused by rule, and
+// reported), instead of failing on it as an unreadable file.
+func TestVerifyReportsRefusedNameWithoutDiffering(t *testing.T) {
+	e, src := upload(t, map[string]int{"a.txt": 10}, transfer.UploadOptions{})
+	os.WriteFile(filepath.Join(src, "bad\xff.txt"), []byte("z"), 0o644)
+	rep, err := transfer.Verify(context.Background(), e.api, src, e.loc, transfer.VerifyOptions{}, nil)
+	if err != nil || rep.Differ() != 0 || rep.Equal != 1 {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], `"bad\xff.txt"`) || !strings.Contains(rep.Warnings[0], "UTF-8") {
+		t.Errorf("warnings %q", rep.Warnings)
+	}
+}
