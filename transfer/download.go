@@ -124,6 +124,9 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 	if d.Stats.Retries == nil {
 		d.Stats.Retries = new(atomic.Int64)
 	}
+	if w := src.Warning(); w != "" {
+		rep.Warn(w)
+	}
 	// The destination is made when the first object to write is found,
 	// so that a prefix under which nothing matches leaves no empty
 	// folder behind.

@@ -71,6 +71,25 @@ func validBucket(b string) error {
 	return nil
 }
 
+// Warning says what is odd about l, or "": an empty path segment
+// ("s3://bkt//double", "s3://bkt/a//b") makes keys with an empty segment,
+// which S3 keeps as written but which many tools, and some servers,
+// collapse, so the objects are easily looked for in the wrong place.
+func (l Location) Warning() string {
+	if strings.HasPrefix(l.Prefix, "/") || strings.Contains(l.Prefix, "//") {
+		return fmt.Sprintf("%s has an empty path segment (//): its keys will hold one, and are not those under %s",
+			DisplayName(l.String()), DisplayName("s3://"+l.Bucket+"/"+collapseSlashes(l.Prefix)))
+	}
+	return ""
+}
+
+func collapseSlashes(p string) string {
+	for strings.Contains(p, "//") {
+		p = strings.ReplaceAll(p, "//", "/")
+	}
+	return strings.TrimPrefix(p, "/")
+}
+
 // KeyFor maps a walked file to its object key. For a directory source the
 // key is the prefix (as a folder) joined with rel; for a single-file source
 // the prefix is the key itself, unless it is empty or ends in "/", in which

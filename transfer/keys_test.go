@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -162,5 +163,30 @@ func TestFilterSelectedNone(t *testing.T) {
 	empty.Match("a")
 	if _, none := empty.SelectedNone(); none {
 		t.Fatal("a nil filter selected none")
+	}
+}
+
+// s3://bkt//double names keys that start with "/", not those under
+// s3://bkt/double; say so rather than let the user look in the wrong place.
+func TestLocationWarnsAboutEmptySegments(t *testing.T) {
+	for in, want := range map[string]string{
+		"s3://bkt//double": "s3://bkt/double",
+		"s3://bkt/a//b/":   "s3://bkt/a/b/",
+		"s3://bkt/a/b":     "",
+		"s3://bkt/":        "",
+	} {
+		l, err := ParseLocation(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := l.Warning()
+		if want == "" && w != "" || want != "" && (!strings.Contains(w, "empty path segment") || !strings.Contains(w, want)) {
+			t.Errorf("%s: warning %q", in, w)
+		}
+	}
+	up, _ := NewUploader(nil, "bkt", UploadOptions{DryRun: true}, nil)
+	rep, err := up.Copy(context.Background(), t.TempDir(), Location{Bucket: "bkt", Prefix: "/double"})
+	if err != nil || len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "empty path segment") {
+		t.Fatalf("upload to s3://bkt//double: %v, warnings %q", err, rep.Warnings)
 	}
 }

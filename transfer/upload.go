@@ -278,6 +278,9 @@ func (u *Uploader) Copy(ctx context.Context, src string, dst Location) (*Report,
 func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(context.Context, func(Job) error) error) (*Report, error) {
 	u.report = &Report{Source: src, Dest: dst.String(), RunID: NewRunID(), Started: time.Now(), DryRun: u.o.DryRun, Failures: []Problem{}}
 	rep := u.report
+	if w := dst.Warning(); w != "" {
+		rep.Warn(w)
+	}
 	if u.Stats.Retries == nil {
 		u.Stats.Retries = new(atomic.Int64)
 	}

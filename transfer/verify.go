@@ -129,6 +129,9 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	}
 	rep := &VerifyReport{Local: local, Remote: remote.String(), Deep: o.Deep, Started: time.Now(),
 		Counts: map[string]int64{}, HashSources: map[string]int64{}, Differences: []Difference{}}
+	if w := remote.Warning(); w != "" {
+		rep.warn(w)
+	}
 
 	// A source that cannot be read at all is bad input, reported before
 	// any comparison (the walk would report it only once running).
