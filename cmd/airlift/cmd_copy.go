@@ -40,7 +40,7 @@ func newCopyCmd(a *app) *cobra.Command {
 	var f copyFlags
 	cmd := &cobra.Command{
 		Use:   "copy SRC DST",
-		Short: "Copy a local file or directory to s3://bucket[/prefix]",
+		Short: "Copy a local file or directory to s3://bucket[/prefix], or download one: copy s3://bucket/prefix DIR",
 		Long: `Copy a local file or directory tree to S3.
 
 Files stream into transfers while the tree is still being walked. Small files

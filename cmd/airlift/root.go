@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -132,6 +133,7 @@ func newRoot(a *app) *cobra.Command {
 		Short:         "Move AI/ML datasets to Amazon S3 fast, verifiably, and without losing a byte",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
@@ -154,6 +156,28 @@ func newRoot(a *app) *cobra.Command {
 		root.AddCommand(add(a))
 	}
 	return root
+}
+
+// version is the module version and VCS commit the binary was built
+// from, as the Go toolchain recorded them.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			v += " (commit " + s.Value
+		case s.Key == "vcs.modified" && s.Value == "true":
+			v += ", modified"
+		}
+	}
+	if strings.Contains(v, "(commit") {
+		v += ")"
+	}
+	return v
 }
 
 // commands registers each command's constructor; every cmd_*.go file adds
