@@ -248,11 +248,12 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 		if d.o.AllowEmpty {
 			err = openRoot()
 		} else {
-			err = fmt.Errorf("%s: %w; nothing was created", src, ErrNothingMatched)
+			what := "no object found under " + src.String()
 			if !d.o.Filter.Empty() {
-				err = fmt.Errorf("%s: %w the filters; nothing was created", src, ErrNothingMatched)
+				what = "no object under " + src.String() + " matched the filters"
 			}
-			rep.Warn(err.Error())
+			rep.Warn(what + "; nothing was created")
+			err = ErrNothingMatched
 		}
 	}
 	rep.PeakBuffer = d.pool.Peak()
