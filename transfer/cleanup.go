@@ -2,13 +2,13 @@ package transfer
 
 import (
 	"context"
-	"github.com/airlift-io/airlift/internal/outcome"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/airlift-io/airlift/internal/outcome"
 	"github.com/airlift-io/airlift/internal/state"
 )
 

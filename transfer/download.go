@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/airlift-io/airlift/internal/outcome"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/airlift-io/airlift/checksum"
+	"github.com/airlift-io/airlift/internal/outcome"
 )
 
 // DownloadOptions shape a download run. Zero values take the defaults
@@ -30,11 +31,26 @@ type DownloadOptions struct {
 	Sizing // PartSize is the ranged-GET size; Concurrency 0: 64
 	Filter *Filter
 	DryRun bool
+	// AllowEmpty makes a source under which nothing matched a success
+	// (an empty destination folder is made); without it, such a run
+	// creates nothing and returns ErrNothingMatched.
+	AllowEmpty bool
+	// Overwrite replaces local files that differ from their objects.
+	// Without it they are reported and left as they are. Files equal to
+	// their objects (size and BLAKE3) are skipped either way.
+	Overwrite bool
 
 	// OnFile, when set, is called once for every object written (or, in a
 	// dry run, that would be), from the goroutine that wrote it.
 	OnFile func(FileResult)
 }
+
+// ErrNothingMatched says a download found no object to write: most often
+// a mistyped prefix. Nothing was created.
+var ErrNothingMatched = errors.New("no object matched")
+
+// errUpToDate says the local file already holds the object's bytes.
+var errUpToDate = errors.New("already downloaded")
 
 // Downloader copies the objects under a prefix into a local folder.
 type Downloader struct {
@@ -94,18 +110,35 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 	if d.Stats.Retries == nil {
 		d.Stats.Retries = new(atomic.Int64)
 	}
+	if w := src.Warning(); w != "" {
+		rep.Warn(w)
+	}
+	// The destination is made when the first object to write is found,
+	// so that a prefix under which nothing matches leaves no empty
+	// folder behind.
 	var root *os.Root
-	if !d.o.DryRun {
+	var rootErr error
+	openRoot := func() error {
+		if d.o.DryRun || root != nil {
+			return nil
+		}
 		if err := os.MkdirAll(dst, 0o755); err != nil {
-			return nil, outcome.As(outcome.Usage, fmt.Errorf("destination %s: %w", dst, unwrapPathError(err)))
+			rootErr = outcome.As(outcome.Usage, fmt.Errorf("destination %s: %w", dst, unwrapPathError(err)))
+			return rootErr
 		}
 		r, err := os.OpenRoot(dst)
 		if err != nil {
-			return nil, outcome.As(outcome.Usage, fmt.Errorf("destination %s: %w", dst, unwrapPathError(err)))
+			rootErr = outcome.As(outcome.Usage, fmt.Errorf("destination %s: %w", dst, unwrapPathError(err)))
+			return rootErr
 		}
-		defer r.Close()
 		root = r
+		return nil
 	}
+	defer func() {
+		if root != nil {
+			root.Close()
+		}
+	}()
 	var man *Manifests
 	if !d.o.DryRun {
 		m, err := LoadManifests(ctx, d.api, src, rep.Warn)
@@ -122,9 +155,14 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 	g, gctx := errgroup.WithContext(ctx)
 	jobs := make(chan downloadJob, 256)
 	claims := newPathClaims()
+	matched := 0
 	handle := func(o Object) error {
 		if o.Rel == "" || !d.o.Filter.Match(o.Rel) {
 			return nil // the prefix's own folder marker, or filtered out
+		}
+		matched++
+		if err := openRoot(); err != nil {
+			return err
 		}
 		d.Stats.FilesFound.Add(1)
 		d.Stats.BytesFound.Add(o.Size)
@@ -192,7 +230,25 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 	}
 	err := g.Wait()
 	fe.close()
+	if rootErr != nil {
+		return nil, rootErr
+	}
+	if err == nil && matched == 0 && ctx.Err() == nil {
+		if d.o.AllowEmpty {
+			err = openRoot()
+		} else {
+			what := "no object found under " + src.String()
+			if !d.o.Filter.Empty() {
+				what = "no object under " + src.String() + " matched the filters"
+			}
+			rep.Warn(what + "; nothing was created")
+			err = ErrNothingMatched
+		}
+	}
 	rep.PeakBuffer = d.pool.Peak()
+	if w := selectedNoneWarning(d.o.Filter); w != "" {
+		rep.Warn(w)
+	}
 	if n := d.leftovers.Load(); n > 0 {
 		rep.Warn(fmt.Sprintf("removed %d temporary file(s) that an interrupted download had left behind", n))
 	}
@@ -214,6 +270,11 @@ func (d *Downloader) one(ctx context.Context, rep *Report, root *os.Root, fe *fe
 	} else {
 		res.BLAKE3, err = d.write(ctx, root, fe, man, src, j)
 	}
+	if errors.Is(err, errUpToDate) {
+		d.Stats.FilesSkipped.Add(1)
+		d.Stats.BytesSkipped.Add(j.obj.Size)
+		return nil
+	}
 	if err == nil {
 		d.Stats.FilesDone.Add(1)
 		d.Stats.BytesDone.Add(j.obj.Size)
@@ -225,15 +286,21 @@ func (d *Downloader) one(ctx context.Context, rep *Report, root *os.Root, fe *fe
 	if ctx.Err() != nil && canceled(err) {
 		return ctx.Err()
 	}
+	// A file that stops the run failed too: the summary must agree
+	// with the exit code.
 	if diskFull(err) {
+		d.Stats.FilesFailed.Add(1)
+		rep.fail(problemOf(local, j.obj.Key, err))
 		return &FatalError{Reason: "cannot write " + local, Err: unwrapPathError(err)}
 	}
 	err = classify(err)
 	if IsFatal(err) {
+		d.Stats.FilesFailed.Add(1)
+		rep.fail(problemOf(local, j.obj.Key, err))
 		return err
 	}
 	d.Stats.FilesFailed.Add(1)
-	rep.fail(Problem{Path: local, Key: j.obj.Key, Err: err.Error()})
+	rep.fail(problemOf(local, j.obj.Key, err))
 	return nil
 }
 
@@ -300,6 +367,10 @@ func (d *Downloader) write(ctx context.Context, root *os.Root, fe *fetcher, man 
 		}
 	}
 	d.sweep(root, dir)
+	have, err := d.existing(ctx, root, man, src, j)
+	if err != nil {
+		return "", err
+	}
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := path.Join(dir, tmpPrefix+strconv.Itoa(os.Getpid())+"-"+hex.EncodeToString(rnd[:])+".tmp")
@@ -340,6 +411,21 @@ func (d *Downloader) write(ctx context.Context, root *os.Root, fe *fetcher, man 
 	if fi.Size() != j.obj.Size {
 		return "", fmt.Errorf("wrote %d bytes, the object has %d", fi.Size(), j.obj.Size)
 	}
+	if have != nil {
+		// No BLAKE3 was recorded to compare with before reading: compare
+		// what was read.
+		if have.sum == got.BLAKE3 {
+			return "", errUpToDate
+		}
+		if !d.o.Overwrite {
+			return "", errDiffers
+		}
+		// Replacing a file keeps its permissions (a read-only file
+		// stays read-only).
+		if err := f.Chmod(have.mode.Perm()); err != nil {
+			return "", err
+		}
+	}
 	if err := f.Sync(); err != nil {
 		return "", fmt.Errorf("fsync: %w", err)
 	}
@@ -361,6 +447,75 @@ func (d *Downloader) write(ctx context.Context, root *os.Root, fe *fetcher, man 
 		_ = root.Chtimes(j.rel, time.Now(), mt)
 	}
 	return got.BLAKE3, nil
+}
+
+// errDiffers refuses to replace a local file without Overwrite.
+var errDiffers = errors.New("a different file is already there (size or BLAKE3 differ from the object's); not replaced")
+
+// localFile is a file already at a download's path.
+type localFile struct {
+	sum  string // its BLAKE3; "" until compared
+	mode os.FileMode
+}
+
+// existing looks at the file already at j's path, if any. It returns
+// errUpToDate when the file holds the object's bytes (same size, and the
+// BLAKE3 recorded at upload matches the file's), errDiffers when it does
+// not and Overwrite is off, and otherwise what the caller must still
+// compare after reading the object (nil: nothing is there, or it is to be
+// replaced regardless).
+func (d *Downloader) existing(ctx context.Context, root *os.Root, man *Manifests, src Location, j downloadJob) (*localFile, error) {
+	fi, err := root.Lstat(j.rel)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	if !fi.Mode().IsRegular() {
+		if d.o.Overwrite {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("a %s is already there; not replaced", fileKind(fi.Mode()))
+	}
+	if fi.Size() != j.obj.Size {
+		if !d.o.Overwrite {
+			return nil, errDiffers
+		}
+		return &localFile{mode: fi.Mode()}, nil
+	}
+	local, err := hashLocal(root, j.rel)
+	if err != nil {
+		return nil, fmt.Errorf("reading the file already there: %w", err)
+	}
+	want, _, err := RecordedBLAKE3(ctx, d.api, src.Bucket, j.obj, man)
+	if err != nil && (canceled(err) || IsFatal(classify(err))) {
+		return nil, err
+	}
+	switch {
+	case want == "":
+		// Nothing recorded to compare with: the object is read and
+		// compared instead.
+		return &localFile{sum: local, mode: fi.Mode()}, nil
+	case want == local:
+		return nil, errUpToDate
+	case !d.o.Overwrite:
+		return nil, errDiffers
+	}
+	return &localFile{mode: fi.Mode()}, nil
+}
+
+func hashLocal(root *os.Root, rel string) (string, error) {
+	f, err := root.Open(rel)
+	if err != nil {
+		return "", unwrapPathError(err)
+	}
+	defer f.Close()
+	h := checksum.NewHasher()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return h.Hex(), nil
 }
 
 // headObject finds the single object key, for a source URL that names one.

@@ -388,6 +388,11 @@ func TestDownloadDiskFull(t *testing.T) {
 	if rep == nil || rep.Files < 1 {
 		t.Fatalf("report %+v: want some files completed before the disk filled", rep)
 	}
+	// The summary agrees with the exit code: the file the disk refused
+	// failed.
+	if rep.Failed < 1 || len(rep.Failures) < 1 || !strings.Contains(rep.Failures[0].Err, "no space") {
+		t.Errorf("report says %d failed (%+v) after the disk filled", rep.Failed, rep.Failures)
+	}
 	entries, _ := os.ReadDir(mnt)
 	for _, de := range entries {
 		if strings.HasPrefix(de.Name(), ".airlift-") {
@@ -608,5 +613,101 @@ func TestDownloadSweepsLeftoverTemporaries(t *testing.T) {
 		if !bytes.Equal(a, b) {
 			t.Errorf("%s differs", n)
 		}
+	}
+}
+
+// A prefix under which nothing matches (a typo, most often) creates
+// nothing and fails, unless an empty result is allowed.
+func TestDownloadNothingMatched(t *testing.T) {
+	e, _ := upload(t, map[string]int{"a.txt": 10}, transfer.UploadOptions{})
+	for _, c := range []struct {
+		name   string
+		loc    transfer.Location
+		filter []transfer.Rule
+	}{
+		{"mistyped prefix", transfer.Location{Bucket: "bkt", Prefix: "ds/v2"}, nil},
+		{"filters select nothing", e.loc, []transfer.Rule{{Exclude: true, Pattern: "*"}, {Pattern: "*.csv"}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f, _ := transfer.NewFilterRules(c.filter)
+			dst := filepath.Join(t.TempDir(), "out")
+			dl, _ := transfer.NewDownloader(e.api, transfer.DownloadOptions{Filter: f}, nil)
+			rep, err := dl.Copy(context.Background(), c.loc, dst)
+			if !errors.Is(err, transfer.ErrNothingMatched) || transfer.IsFatal(err) || rep == nil || len(rep.Warnings) == 0 {
+				t.Fatalf("err = %v, report %+v; want ErrNothingMatched and a warning", err, rep)
+			}
+			if _, err := os.Stat(dst); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("destination created: %v", err)
+			}
+			dl, _ = transfer.NewDownloader(e.api, transfer.DownloadOptions{Filter: f, AllowEmpty: true}, nil)
+			if _, err := dl.Copy(context.Background(), c.loc, dst); err != nil {
+				t.Errorf("with AllowEmpty: %v", err)
+			}
+		})
+	}
+}
+
+// Running a download again continues it: files already there with the
+// object's size and BLAKE3 are not fetched again; a file that differs is
+// refused unless Overwrite, which keeps its permissions.
+func TestDownloadRerunSkipsSameAndRefusesDifferent(t *testing.T) {
+	files := map[string]int{"a.txt": 100, "b.bin": 3 * mib, "big.bin": 12 * mib}
+	e, src := upload(t, files, transfer.UploadOptions{Sizing: transfer.Sizing{PartSize: 5 * mib}})
+	dst := t.TempDir()
+	copyAll := func(o transfer.DownloadOptions) (*transfer.Report, map[string]int) {
+		t.Helper()
+		c := &counting{S3API: e.api, n: map[string]int{}}
+		o.PartSize = 5 * mib
+		dl, _ := transfer.NewDownloader(c, o, nil)
+		rep, err := dl.Copy(context.Background(), e.loc, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep, c.n
+	}
+	if rep, _ := copyAll(transfer.DownloadOptions{}); rep.Files != 3 {
+		t.Fatalf("first run: %+v", rep)
+	}
+	rep, n := copyAll(transfer.DownloadOptions{})
+	if rep.Files != 0 || rep.FilesSkipped != 3 || rep.Failed != 0 || n["GetObject"] != 0 {
+		t.Fatalf("second run: %d copied, %d skipped, %d failed, requests %v; want all 3 skipped without a GET", rep.Files, rep.FilesSkipped, rep.Failed, n)
+	}
+
+	p := filepath.Join(dst, "a.txt")
+	mine := bytes.Repeat([]byte("m"), 100) // same size, other bytes
+	os.Chmod(p, 0o600)
+	os.WriteFile(p, mine, 0o600)
+	os.Chmod(p, 0o400)
+	rep, _ = copyAll(transfer.DownloadOptions{})
+	if rep.Failed != 1 || len(rep.Failures) != 1 || !strings.Contains(rep.Failures[0].Err, "not replaced") || rep.FilesSkipped != 2 {
+		t.Fatalf("changed local file: %+v", rep)
+	}
+	if b, _ := os.ReadFile(p); !bytes.Equal(b, mine) {
+		t.Fatal("a local file that differs was replaced without Overwrite")
+	}
+	rep, _ = copyAll(transfer.DownloadOptions{Overwrite: true})
+	if rep.Files != 1 || rep.Failed != 0 {
+		t.Fatalf("with Overwrite: %+v", rep)
+	}
+	want, _ := os.ReadFile(filepath.Join(src, "a.txt"))
+	if b, _ := os.ReadFile(p); !bytes.Equal(b, want) {
+		t.Error("Overwrite did not replace the file")
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o400 {
+		t.Errorf("mode %v after Overwrite, want 0400 kept", fi.Mode().Perm())
+	}
+}
+
+// verify passes over a name S3 cannot store (refused by rule, and
+// reported), instead of failing on it as an unreadable file.
+func TestVerifyReportsRefusedNameWithoutDiffering(t *testing.T) {
+	e, src := upload(t, map[string]int{"a.txt": 10}, transfer.UploadOptions{})
+	os.WriteFile(filepath.Join(src, "bad\xff.txt"), []byte("z"), 0o644)
+	rep, err := transfer.Verify(context.Background(), e.api, src, e.loc, transfer.VerifyOptions{}, nil)
+	if err != nil || rep.Differ() != 0 || rep.Equal != 1 {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], `"bad\xff.txt"`) || !strings.Contains(rep.Warnings[0], "UTF-8") {
+		t.Errorf("warnings %q", rep.Warnings)
 	}
 }

@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -19,6 +20,12 @@ func TestParseLocation(t *testing.T) {
 		{"s3://", Location{}, "no bucket name"},
 		{"s3://ab", Location{}, "3 to 63"},
 		{"s3://bad*name", Location{}, "invalid character"},
+		{"s3://BadBucket/x", Location{}, "lower case"},
+		{"s3://bad_bucket/x", Location{}, "invalid character"},
+		{"s3://-bucket", Location{}, "begin and end"},
+		{"s3://a..b", Location{}, "adjacent dots"},
+		{"s3://192.168.1.1/x", Location{}, "IP address"},
+		{"s3://my.bucket-1/x", Location{"my.bucket-1", "x"}, ""},
 	}
 	for _, c := range cases {
 		got, err := ParseLocation(c.in)
@@ -101,5 +108,85 @@ func TestFilter(t *testing.T) {
 	}
 	if _, err := NewFilter([]string{"[abc"}, nil); err == nil {
 		t.Error("unclosed [ accepted")
+	}
+}
+
+// The aws CLI's rule: filters apply in order, the last one that matches
+// decides, and everything is included by default.
+func TestFilterRulesInOrder(t *testing.T) {
+	ex := func(p string) Rule { return Rule{Exclude: true, Pattern: p} }
+	in := func(p string) Rule { return Rule{Pattern: p} }
+	cases := []struct {
+		rules []Rule
+		rel   string
+		want  bool
+	}{
+		{nil, "a.txt", true},
+		{[]Rule{ex("*"), in("*.txt")}, "d/a.txt", true},
+		{[]Rule{ex("*"), in("*.txt")}, "d/a.bin", false},
+		{[]Rule{in("*.txt"), ex("*")}, "d/a.txt", false},
+		{[]Rule{in("*.txt")}, "a.bin", true}, // an include alone changes nothing
+		{[]Rule{ex("*"), in("*.txt"), ex("secret*")}, "secret.txt", false},
+		{[]Rule{ex("logs/**"), in("logs/keep/*")}, "logs/keep/a", true},
+		{[]Rule{ex("logs/**"), in("logs/keep/*")}, "logs/drop/a", false},
+		// Names that are not UTF-8 are matched on their bytes.
+		{[]Rule{ex("bad*")}, "d/bad\xff.txt", false},
+		{[]Rule{ex("bad?.txt")}, "bad\xff.txt", false},
+		{[]Rule{ex("bad\xff*")}, "bad\xff.txt", false},
+		{[]Rule{ex("bad\xfe*")}, "bad\xff.txt", true},
+		{[]Rule{ex("caf\u00e9*")}, "caf\u00e9.txt", false},
+		{[]Rule{ex("caf?.txt")}, "caf\u00e9.txt", false},
+	}
+	for _, c := range cases {
+		f, err := NewFilterRules(c.rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Match(c.rel); got != c.want {
+			t.Errorf("rules %+v: Match(%q) = %v, want %v", c.rules, c.rel, got, c.want)
+		}
+	}
+}
+
+func TestFilterSelectedNone(t *testing.T) {
+	f, _ := NewFilterRules([]Rule{{Exclude: true, Pattern: "*"}, {Pattern: "*.txtt"}})
+	f.Match("a.txt")
+	f.Match("b/c.txt")
+	if n, none := f.SelectedNone(); !none || n != 2 {
+		t.Fatalf("SelectedNone = %d, %v; want 2, true", n, none)
+	}
+	f.Match("x.txtt")
+	if _, none := f.SelectedNone(); none {
+		t.Fatal("SelectedNone after a match")
+	}
+	var empty *Filter
+	empty.Match("a")
+	if _, none := empty.SelectedNone(); none {
+		t.Fatal("a nil filter selected none")
+	}
+}
+
+// s3://bkt//double names keys that start with "/", not those under
+// s3://bkt/double; say so rather than let the user look in the wrong place.
+func TestLocationWarnsAboutEmptySegments(t *testing.T) {
+	for in, want := range map[string]string{
+		"s3://bkt//double": "s3://bkt/double",
+		"s3://bkt/a//b/":   "s3://bkt/a/b/",
+		"s3://bkt/a/b":     "",
+		"s3://bkt/":        "",
+	} {
+		l, err := ParseLocation(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := l.Warning()
+		if want == "" && w != "" || want != "" && (!strings.Contains(w, "empty path segment") || !strings.Contains(w, want)) {
+			t.Errorf("%s: warning %q", in, w)
+		}
+	}
+	up, _ := NewUploader(nil, "bkt", UploadOptions{DryRun: true}, nil)
+	rep, err := up.Copy(context.Background(), t.TempDir(), Location{Bucket: "bkt", Prefix: "/double"})
+	if err != nil || len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "empty path segment") {
+		t.Fatalf("upload to s3://bkt//double: %v, warnings %q", err, rep.Warnings)
 	}
 }

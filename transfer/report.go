@@ -1,10 +1,11 @@
 package transfer
 
 import (
-	"github.com/airlift-io/airlift/internal/outcome"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/airlift-io/airlift/internal/outcome"
 )
 
 // Stats are the live counters of a run, updated by the engine and read by
@@ -28,6 +29,18 @@ type Problem struct {
 	Path string `json:"path"`
 	Key  string `json:"key,omitempty"`
 	Err  string `json:"error"`
+	// Refused: airlift passed the file over by rule (a name S3 cannot
+	// store), not because it could not be read.
+	Refused bool `json:"refused,omitempty"`
+	// RequestID is S3's id of the request that failed, for a support
+	// case; Err leaves it out.
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// problemOf describes a file that failed with err, in the words
+// UserMessage uses.
+func problemOf(path, key string, err error) Problem {
+	return Problem{Path: path, Key: key, Err: UserMessage(err, false), RequestID: RequestID(err)}
 }
 
 // Report is the outcome of a run.
@@ -44,7 +57,7 @@ type Report struct {
 	BytesResumed int64     `json:"bytes_resumed,omitempty"`
 	Failed       int64     `json:"files_failed"`
 	Retries      int64     `json:"retries"`
-	MBps         float64   `json:"mb_per_s"`
+	MBps         float64   `json:"mb_per_s"` // of bytes sent by this run (BytesResumed left out)
 	PeakBuffer   int64     `json:"peak_buffer_bytes"`
 	Manifest     string    `json:"manifest,omitempty"`
 	DryRun       bool      `json:"dry_run,omitempty"`
@@ -94,7 +107,9 @@ func (r *Report) finish(st *Stats) {
 		r.Retries = st.Retries.Load()
 	}
 	if r.Seconds > 0 {
-		r.MBps = float64(r.Bytes) / 1e6 / r.Seconds
+		// Bytes an interrupted run had sent are in Bytes (the files are
+		// complete) but took no time now: the rate is of this run's.
+		r.MBps = float64(max(r.Bytes-r.BytesResumed, 0)) / 1e6 / r.Seconds
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net/http"
 	"os"
 	"path"
 	"sync"
@@ -167,18 +168,59 @@ func CheckBucket(ctx context.Context, api S3API, bucket string) error {
 	if err := classify(err); IsFatal(err) {
 		return err
 	}
-	switch APIErrorCode(err) {
-	case "NotFound", "NoSuchBucket":
-		return &FatalError{Reason: fmt.Sprintf("bucket %q does not exist", bucket), Err: err}
-	case "Forbidden", "403":
-		return &FatalError{Reason: fmt.Sprintf("access to bucket %q denied (check the credentials)", bucket), Err: err}
-	case "MovedPermanently", "301", "PermanentRedirect":
-		return &FatalError{Reason: fmt.Sprintf("bucket %q is in another region (set --region)", bucket), Err: err}
-	}
 	if canceled(err) {
 		return err
 	}
+	re := responseError(err)
+	if re != nil && re.HTTPStatusCode() >= 300 && re.HTTPStatusCode() < 400 {
+		// S3 redirects to a bucket's region and says which region in
+		// x-amz-bucket-region; a web server that is not S3 redirects too
+		// (python -m http.server answers 301), and no region helps then.
+		h := re.Response.Header
+		if r := h.Get("x-amz-bucket-region"); r != "" {
+			return &FatalError{Reason: fmt.Sprintf("bucket %q is in region %s (set the region to it)", bucket, r), Err: err}
+		}
+		where := ""
+		if loc := h.Get("Location"); loc != "" {
+			where = " to " + loc
+		}
+		return &FatalError{Reason: fmt.Sprintf("the endpoint did not answer as S3 does (HTTP %d %s%s); is the endpoint URL that of an S3 server?",
+			re.HTTPStatusCode(), http.StatusText(re.HTTPStatusCode()), where), Err: err}
+	}
+	switch APIErrorCode(err) {
+	case "NotFound", "NoSuchBucket":
+		return missingBucket(ctx, api, bucket, err)
+	case "Forbidden", "403":
+		return &FatalError{Reason: fmt.Sprintf("access to bucket %q denied (check the credentials)", bucket), Err: err}
+	}
 	return &FatalError{Reason: "cannot reach the endpoint", Err: err}
+}
+
+// credentialCodes are the answers of servers that do not know the access
+// key or cannot check the signature (XAdminUserNotFound is versitygw's).
+var credentialCodes = map[string]bool{
+	"InvalidAccessKeyId": true, "SignatureDoesNotMatch": true, "XAdminUserNotFound": true,
+	"AccessDenied": true, "InvalidToken": true, "ExpiredToken": true,
+}
+
+// missingBucket tells a missing bucket from refused credentials after
+// HeadBucket said 404: some servers answer 404 to a HEAD from a key they
+// do not know, and a HEAD has no body to say why. One listing of at most
+// one key does have a body.
+func missingBucket(ctx context.Context, api S3API, bucket string, headErr error) error {
+	_, err := api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), MaxKeys: aws.Int32(1)})
+	code := APIErrorCode(err)
+	switch {
+	case err == nil:
+		return nil // the bucket answers a listing: it is there
+	case canceled(err):
+		return err
+	case code == "NoSuchBucket":
+		return &FatalError{Reason: fmt.Sprintf("bucket %q does not exist", bucket), Err: err}
+	case credentialCodes[code]:
+		return &FatalError{Reason: "the endpoint refused the credentials", Err: err}
+	}
+	return &FatalError{Reason: fmt.Sprintf("bucket %q does not exist, or the endpoint refused the credentials (it answers both with 404)", bucket), Err: headErr}
 }
 
 // NewRunID returns a sortable, unique run identifier.
@@ -237,6 +279,9 @@ func (u *Uploader) copyTree(ctx context.Context, src string, srcIsDir bool, dst 
 func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(context.Context, func(Job) error) error) (*Report, error) {
 	u.report = &Report{Source: src, Dest: dst.String(), RunID: NewRunID(), Started: time.Now(), DryRun: u.o.DryRun, Failures: []Problem{}}
 	rep := u.report
+	if w := dst.Warning(); w != "" {
+		rep.Warn(w)
+	}
 	if u.Stats.Retries == nil {
 		u.Stats.Retries = new(atomic.Int64)
 	}
@@ -273,7 +318,7 @@ func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(
 		err := feed(gctx, func(j Job) error {
 			if j.Entry.Skip != "" {
 				u.Stats.FilesSkipped.Add(1)
-				rep.skip(Problem{Path: j.Entry.Path, Err: j.Entry.Skip})
+				rep.skip(Problem{Path: j.Entry.Path, Err: j.Entry.Skip, Refused: j.Entry.Refused})
 				return nil
 			}
 			if j.Entry.Err != nil {
@@ -313,6 +358,9 @@ func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(
 	}
 
 	rep.PeakBuffer = u.pool.Peak()
+	if w := selectedNoneWarning(u.o.Walk.Filter); w != "" {
+		rep.Warn(w)
+	}
 	if u.manifest != nil && u.manifest.w.Len() > 0 {
 		// Written even after a failure, for what did complete; with a
 		// fresh context, since ctx may be the reason we stopped.
@@ -363,7 +411,7 @@ func (u *Uploader) one(ctx context.Context, j Job) error {
 		return err
 	}
 	u.Stats.FilesFailed.Add(int64(max(j.Files, 1)))
-	u.report.fail(Problem{Path: j.Entry.Path, Key: j.Key, Err: err.Error()})
+	u.report.fail(problemOf(j.Entry.Path, j.Key, err))
 	return nil
 }
 

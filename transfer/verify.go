@@ -3,7 +3,6 @@ package transfer
 import (
 	"context"
 	"fmt"
-	"github.com/airlift-io/airlift/internal/outcome"
 	"os"
 	"sort"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/airlift-io/airlift/checksum"
+	"github.com/airlift-io/airlift/internal/outcome"
 )
 
 // VerifyOptions shape a verify run. Zero values take the defaults noted.
@@ -111,6 +111,9 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	}
 	rep := &VerifyReport{Local: local, Remote: remote.String(), Deep: o.Deep, Started: time.Now(),
 		Counts: map[string]int64{}, HashSources: map[string]int64{}, Differences: []Difference{}}
+	if w := remote.Warning(); w != "" {
+		rep.warn(w)
+	}
 
 	// A source that cannot be read at all is bad input, reported before
 	// any comparison (the walk would report it only once running).
@@ -143,6 +146,9 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	g.Go(func() error {
 		defer close(files)
 		return Walk(gctx, local, o.Walk, func(e Entry) error {
+			if e.Refused {
+				rep.warn(DisplayName(e.Path) + ": " + e.Skip)
+			}
 			if e.Skip != "" || IsOwnPath(e.Rel) {
 				return nil
 			}
@@ -260,6 +266,9 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 		rep.ReadBytes = st.BytesSent.Load()
 	}
 	rep.Seconds = time.Since(rep.Started).Seconds()
+	if w := selectedNoneWarning(o.Walk.Filter); w != "" {
+		rep.warn(w)
+	}
 	sort.Slice(rep.Differences, func(i, j int) bool { return rep.Differences[i].Rel < rep.Differences[j].Rel })
 	if err != nil {
 		return rep, classify(err)

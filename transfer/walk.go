@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -18,6 +19,9 @@ import (
 // the source root (the base name when the source is a single file). Err,
 // when set, says why this file cannot be sent; Skip, when set, says why it
 // is passed over without being a failure (a symlink not followed, a loop).
+// Refused marks a Skip that is airlift's rule rather than the user's
+// choice (a name S3 cannot store): it is reported as refused, but it is
+// not a failed read, so it does not hold back a sync's deletions.
 type Entry struct {
 	Path    string
 	Rel     string
@@ -29,6 +33,7 @@ type Entry struct {
 	Ctime   int64 // nanoseconds
 	Err     error
 	Skip    string
+	Refused bool
 }
 
 // WalkOptions shape a walk.
@@ -97,7 +102,16 @@ func (w *walker) dir(osPath, rel string) error {
 			childRel = rel + "/" + it.name
 		}
 		if !utf8.ValidString(it.name) {
-			if err := w.fn(Entry{Path: childPath, Rel: childRel, Err: errors.New("name is not valid UTF-8 and cannot be an S3 key")}); err != nil {
+			// Filters see the name's bytes, so such a file can be
+			// excluded; one that is not is refused, by rule.
+			if !w.o.Filter.Match(childRel) {
+				continue
+			}
+			what := "file"
+			if it.isDir {
+				what = "folder (nothing below it is sent)"
+			}
+			if err := w.fn(Entry{Path: childPath, Rel: childRel, Refused: true, Skip: NotUTF8(it.name, what)}); err != nil {
 				return err
 			}
 			continue
@@ -166,6 +180,10 @@ func (w *walker) list(osPath string) ([]dirItem, error) {
 				break
 			}
 			tinfo, serr := os.Stat(join(osPath, it.name))
+			if errors.Is(serr, syscall.ELOOP) {
+				it.skip = "symbolic link loop (the links lead back to themselves)"
+				break
+			}
 			if serr != nil {
 				it.err = fmt.Errorf("broken symbolic link: %w", unwrapPathError(serr))
 				break
@@ -183,6 +201,12 @@ func (w *walker) list(osPath string) ([]dirItem, error) {
 		items = append(items, it)
 	}
 	return items, nil
+}
+
+// NotUTF8 is the refusal of a name that is not valid UTF-8: it names the
+// file quoted, so that its bytes never reach a terminal raw.
+func NotUTF8(name, what string) string {
+	return fmt.Sprintf("refused %s %s: its name is not valid UTF-8, and S3 keys must be UTF-8 (rename it, or exclude it)", what, strconv.Quote(name))
 }
 
 // join is filepath.Join of a clean directory and a base name, without

@@ -66,8 +66,10 @@ func TestWalkSpecialFiles(t *testing.T) {
 	if e := got["link"]; e.Skip == "" {
 		t.Errorf("symlink not skipped by default: %+v", e)
 	}
-	if e := got["bad\xffname"]; e.Err == nil {
-		t.Errorf("invalid UTF-8 name accepted: %+v", e)
+	// A name S3 cannot store is refused by rule, named quoted: it is not
+	// a failed read.
+	if e := got["bad\xffname"]; e.Err != nil || !e.Refused || !strings.Contains(e.Skip, `"bad\xffname"`) || !strings.Contains(e.Skip, "S3 keys must be UTF-8") {
+		t.Errorf("invalid UTF-8 name: %+v", e)
 	}
 	if e := got["real"]; e.Err != nil || e.Size != 1 {
 		t.Errorf("real: %+v", e)
@@ -116,5 +118,39 @@ func TestWalkFilter(t *testing.T) {
 	}
 	if strings.Join(rels, ",") != "keep.parquet,sub/keep2.parquet" {
 		t.Fatalf("filtered walk = %v", rels)
+	}
+}
+
+// Filters see names that are not UTF-8 as their bytes, so such a file
+// can be excluded like any other.
+func TestWalkFilterExcludesNonUTF8Names(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "bad\xff.txt"), []byte("z"), 0o644)
+	os.WriteFile(filepath.Join(root, "good.txt"), []byte("z"), 0o644)
+	f, err := NewFilterRules([]Rule{{Exclude: true, Pattern: "bad*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := walkAll(t, root, WalkOptions{Filter: f})
+	if len(es) != 1 || es[0].Rel != "good.txt" {
+		t.Fatalf("walk with --exclude 'bad*': %+v", es)
+	}
+}
+
+// README: symbolic link loops are skipped, and said to be loops. Links
+// that lead to each other (or to themselves) are one.
+func TestWalkSymlinkFileCycleIsALoop(t *testing.T) {
+	root := t.TempDir()
+	os.Symlink("b", filepath.Join(root, "a"))
+	os.Symlink("a", filepath.Join(root, "b"))
+	os.Symlink("self", filepath.Join(root, "self"))
+	es := walkAll(t, root, WalkOptions{FollowSymlinks: true})
+	if len(es) != 3 {
+		t.Fatalf("walk: %+v", es)
+	}
+	for _, e := range es {
+		if e.Err != nil || !strings.Contains(e.Skip, "loop") {
+			t.Errorf("%s: err %v, skip %q; want skipped as a loop", e.Rel, e.Err, e.Skip)
+		}
 	}
 }

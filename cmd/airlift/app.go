@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
@@ -104,15 +105,52 @@ func location(what, url string) (transfer.Location, error) {
 }
 
 // selectFlags choose which files (and objects) a run takes.
-type selectFlags struct{ include, exclude []string }
-
-func (s *selectFlags) register(fl *pflag.FlagSet, include, exclude string) {
-	fl.StringArrayVar(&s.include, "include", nil, include)
-	fl.StringArrayVar(&s.exclude, "exclude", nil, exclude)
+type selectFlags struct {
+	rules            []transfer.Rule // --include and --exclude in the order given
+	include, exclude []string        // each on its own, for DataSync's unordered filters
 }
 
-func (s *selectFlags) filter() (*transfer.Filter, error) {
-	f, err := transfer.NewFilter(s.include, s.exclude)
+func (s *selectFlags) register(fl *pflag.FlagSet, include, exclude string) {
+	registerFilters(fl, &s.rules, &s.include, &s.exclude, include, exclude)
+}
+
+// filterFlag is --include or --exclude. Both append to one list, so that
+// the order they were given in survives (the engine applies them in that
+// order, the later match winning); each also keeps its own list.
+type filterFlag struct {
+	rules   *[]transfer.Rule
+	own     *[]string
+	exclude bool
+}
+
+func (f filterFlag) String() string { return "" }
+func (f filterFlag) Type() string   { return "glob" }
+func (f filterFlag) Set(s string) error {
+	*f.rules = append(*f.rules, transfer.Rule{Exclude: f.exclude, Pattern: s})
+	*f.own = append(*f.own, s)
+	return nil
+}
+
+// filterOrder is the rule --help states for --include and --exclude.
+const filterOrder = "; repeatable; filters apply in the order given and the later match wins, everything is included by default: --exclude '*' --include '*.txt' selects only .txt files"
+
+func registerFilters(fl *pflag.FlagSet, rules *[]transfer.Rule, include, exclude *[]string, inc, exc string) {
+	fl.Var(filterFlag{rules: rules, own: include}, "include", inc+filterOrder)
+	fl.Var(filterFlag{rules: rules, own: exclude, exclude: true}, "exclude", exc+filterOrder)
+}
+
+func (s *selectFlags) filter(errw io.Writer) (*transfer.Filter, error) {
+	return newFilter(errw, s.rules)
+}
+
+// newFilter compiles the rules. An --include that no --exclude comes
+// before selects nothing that was not selected already, which a user of
+// other tools may not expect: say so.
+func newFilter(errw io.Writer, rules []transfer.Rule) (*transfer.Filter, error) {
+	if len(rules) > 0 && !rules[0].Exclude {
+		fmt.Fprintf(errw, "warning: --include %s comes before any --exclude and so changes nothing (everything is included by default; put --exclude '*' first to copy only what --include selects)\n", transfer.DisplayName(rules[0].Pattern))
+	}
+	f, err := transfer.NewFilterRules(rules)
 	return f, outcome.As(outcome.Usage, err)
 }
 
@@ -241,6 +279,15 @@ func (p *progressFlags) register(f *pflag.FlagSet) {
 // start shows progress on stderr from poll (nil: snapshots are pushed).
 func (p progressFlags) start(a *app, poll func() ui.Snapshot) *ui.Progress {
 	return ui.StartProgress(a.stderr, ui.ProgressOptions{Quiet: p.quiet, Interval: p.interval}, poll)
+}
+
+// humanOut is where lines for people go: stdout, or stderr when stdout
+// carries JSON (one document, nothing else).
+func (a *app) humanOut(jsonOut bool) io.Writer {
+	if jsonOut {
+		return a.stderr
+	}
+	return a.stdout
 }
 
 // printJSON writes one JSON document to stdout.

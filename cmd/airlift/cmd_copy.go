@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -18,6 +19,7 @@ type copyFlags struct {
 	engineFlags
 	sel                      selectFlags
 	dryRun, followSymlinks   bool
+	allowEmpty, overwrite    bool // downloads
 	storageClass, sse, kmsID string
 	contentType              string
 	manifest, jsonOut        bool
@@ -33,7 +35,7 @@ func newCopyCmd(a *app) *cobra.Command {
 	var f copyFlags
 	cmd := &cobra.Command{
 		Use:   "copy SRC DST",
-		Short: "Copy a local file or directory to s3://bucket[/prefix]",
+		Short: "Copy a local file or directory to s3://bucket[/prefix], or download one: copy s3://bucket/prefix DIR",
 		Long: `Copy a local file or directory tree to S3.
 
 Files stream into transfers while the tree is still being walked. Small files
@@ -47,11 +49,13 @@ single PUTs, the object tag airlift-blake3 for multipart objects).`,
 	}
 	fl := cmd.Flags()
 	f.register(fl, uploadFlagHelp{
-		include: "only files matching this glob (repeatable)", exclude: "skip files matching this glob (repeatable)",
+		include: "copy files matching this glob", exclude: "skip files matching this glob",
 		dryRun: "print what would be copied; send nothing", follow: "follow symbolic links (loops and broken links are reported)",
 		manifest: "also write a run manifest (zstd JSON lines) under PREFIX/.airlift/manifests/", json: "print the summary as JSON",
 	})
 	fl.StringVar(&f.benchProfile, "bench-profile", "", "take --part-size, --part-concurrency and --max-memory from airlift bench --save (flags given win)")
+	fl.BoolVar(&f.allowEmpty, "allow-empty", false, "download: succeed when no object matches (otherwise exit 1 and create nothing)")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "download: replace local files that differ from their objects (otherwise they are listed and left alone)")
 	f.progress.register(fl)
 	fl.StringVar(&f.via, "via", "", "route: datasync hands the copy to AWS DataSync (implied by nfs://, smb://, hdfs://, objectstorage:// sources)")
 	f.ds.register(fl)
@@ -83,8 +87,8 @@ func (f *copyFlags) registerObjectFlags(fl *pflag.FlagSet) {
 }
 
 // uploadOptions are the engine options copy and sync share.
-func (f *copyFlags) uploadOptions() (transfer.UploadOptions, error) {
-	filter, err := f.sel.filter()
+func (f *copyFlags) uploadOptions(errw io.Writer) (transfer.UploadOptions, error) {
+	filter, err := f.sel.filter(errw)
 	if err != nil {
 		return transfer.UploadOptions{}, err
 	}
@@ -107,12 +111,14 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 		return outcome.Usagef("--%s works only with --via datasync", changedFrom(cmd.Flags(), (&dataSyncFlags{}).register))
 	case transfer.IsS3URL(src):
 		return a.runDownload(cmd, src, dst, f)
+	case f.allowEmpty || f.overwrite:
+		return outcome.Usagef("--allow-empty and --overwrite apply to downloads (an s3:// SRC) only")
 	}
 	loc, err := location("DST: ", dst)
 	if err != nil {
 		return err
 	}
-	o, err := f.uploadOptions()
+	o, err := f.uploadOptions(a.stderr)
 	if err != nil {
 		return err
 	}
@@ -146,7 +152,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	var api transfer.S3API
 	if f.dryRun {
 		o.OnFile = func(r transfer.FileResult) {
-			fmt.Fprintf(a.stdout, "would upload %s -> s3://%s/%s (%s)\n", r.Path, loc.Bucket, r.Key, units.FormatBytes(r.Size))
+			fmt.Fprintf(a.humanOut(f.jsonOut), "would upload %s -> s3://%s/%s (%s)\n", transfer.DisplayName(r.Path), loc.Bucket, r.Key, units.FormatBytes(r.Size))
 		}
 	} else {
 		t, err := a.connect(ctx, loc, f.concurrency+f.partConc)
@@ -197,8 +203,8 @@ func (a *app) runDownload(cmd *cobra.Command, src, dst string, f copyFlags) erro
 	if fl := changedFrom(cmd.Flags(), f.registerUploadOnly); fl != "" {
 		return outcome.Usagef("--%s applies to uploads only", fl)
 	}
-	o := transfer.DownloadOptions{DryRun: f.dryRun}
-	if o.Filter, err = f.sel.filter(); err != nil {
+	o := transfer.DownloadOptions{DryRun: f.dryRun, AllowEmpty: f.allowEmpty, Overwrite: f.overwrite}
+	if o.Filter, err = f.sel.filter(a.stderr); err != nil {
 		return err
 	}
 	if o.Sizing, err = f.engineFlags.sizing(); err != nil {
@@ -206,7 +212,7 @@ func (a *app) runDownload(cmd *cobra.Command, src, dst string, f copyFlags) erro
 	}
 	if f.dryRun {
 		o.OnFile = func(r transfer.FileResult) {
-			fmt.Fprintf(a.stdout, "would download %s -> %s (%s)\n", transfer.DisplayKey(loc, r.Key), r.Path, units.FormatBytes(r.Size))
+			fmt.Fprintf(a.humanOut(f.jsonOut), "would download %s -> %s (%s)\n", transfer.DisplayKey(loc, r.Key), transfer.DisplayName(r.Path), units.FormatBytes(r.Size))
 		}
 	}
 	st := &transfer.Stats{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,8 +61,8 @@ something changed or failed.`,
 	}
 	fl := cmd.Flags()
 	f.register(fl, uploadFlagHelp{
-		include:  "only files matching this glob (repeatable); other keys are left alone",
-		exclude:  "skip files matching this glob (repeatable); their keys are left alone",
+		include:  "sync files matching this glob (keys not selected are left alone)",
+		exclude:  "skip files matching this glob (their keys are left alone)",
 		dryRun:   "print what would be uploaded, adopted and deleted; change nothing",
 		follow:   "follow symbolic links",
 		manifest: "write a manifest of each run's uploads under PREFIX/.airlift/manifests/",
@@ -104,9 +105,9 @@ func parseMaxDelete(s string) (n int64, pct float64, err error) {
 }
 
 // options checks the flags and returns a pass's options.
-func (f *syncFlags) options(src string, loc transfer.Location) (syncer.Options, error) {
+func (f *syncFlags) options(errw io.Writer, src string, loc transfer.Location) (syncer.Options, error) {
 	var o syncer.Options
-	uo, err := f.uploadOptions()
+	uo, err := f.uploadOptions(errw)
 	if err != nil {
 		return o, err
 	}
@@ -143,7 +144,7 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 	if err != nil {
 		return err
 	}
-	o, err := f.options(src, loc)
+	o, err := f.options(a.stderr, src, loc)
 	if err != nil {
 		return err
 	}
@@ -159,6 +160,9 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 			return outcome.Failedf("%s", msg)
 		}
 		fmt.Fprintf(a.stderr, "airlift: %s; nothing done\n", msg)
+		if f.jsonOut {
+			return a.printJSON(ui.SkippedJSON{Skipped: true, Reason: msg, Destination: loc.String()})
+		}
 		return nil
 	} else if err != nil {
 		return err

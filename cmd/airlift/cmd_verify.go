@@ -49,7 +49,7 @@ configuration error.`,
 	})
 	fl.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
 	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links in the local tree (as copy --follow-symlinks)")
-	f.sel.register(fl, "only compare files and objects matching this glob (repeatable)", "leave out files and objects matching this glob (repeatable)")
+	f.sel.register(fl, "compare files and objects matching this glob", "leave out files and objects matching this glob")
 	f.progress.register(fl)
 	return cmd
 }
@@ -73,7 +73,7 @@ func (a *app) runVerify(cmd *cobra.Command, src, dst string, f verifyFlags) erro
 		return outcome.Usagef("%s is not a folder", local)
 	}
 	o := transfer.VerifyOptions{Deep: f.deep, Walk: transfer.WalkOptions{FollowSymlinks: f.followSymlinks}}
-	if o.Walk.Filter, err = f.sel.filter(); err != nil {
+	if o.Walk.Filter, err = f.sel.filter(a.stderr); err != nil {
 		return err
 	}
 	if o.Sizing, err = f.engineFlags.sizing(); err != nil {

@@ -188,6 +188,7 @@ func TestE2EDownloadDiskFull(t *testing.T) {
 			t.Fatalf("exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		mustContain(t, "stderr", r.stderr, "airlift: cannot write "+filepath.Join(mnt, "c.bin")+": no space left on device")
+		mustContain(t, "stdout", r.stdout, "1 failed") // the summary agrees with the exit code
 		entries, _ := os.ReadDir(mnt)
 		if len(entries) != 2 {
 			t.Errorf("destination holds %v, want a.bin and b.bin only", entries)

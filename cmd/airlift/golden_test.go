@@ -19,6 +19,7 @@ import (
 
 	"github.com/airlift-io/airlift/internal/datasynctest"
 	"github.com/airlift-io/airlift/internal/s3test"
+	"github.com/airlift-io/airlift/internal/state"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -149,6 +150,58 @@ func TestGoldenJSONShapes(t *testing.T) {
 				t.Fatalf("exit %d, want %d\n%s%s", r.code, c.code, r.stdout, r.stderr)
 			}
 			golden(t, fmt.Sprintf("json/%s.shape", c.name), jsonShape(t, r.stdout))
+		})
+	}
+}
+
+// Every command given --json writes exactly one JSON document to stdout
+// in every outcome: failure, refusal, dry run and a skipped run alike
+// (the successes are the golden shapes above).
+func TestJSONInEveryOutcome(t *testing.T) {
+	srv := s3test.Start(t, s3test.Options{})
+	srv.CreateBucket(t, "bkt")
+	src := tree(t, map[string]int{"a.txt": 10, "b/c.bin": 100})
+	stateDir := t.TempDir()
+
+	// Another sync of s3://bkt/locked holds the destination's store.
+	held, err := state.Open(stateDir, state.Dest{Endpoint: srv.URL, Bucket: "bkt", Prefix: "locked"}, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+
+	cases := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"copy --dry-run", []string{"copy", src, "s3://bkt/p", "--dry-run"}, 0},
+		{"copy to a missing bucket", []string{"copy", src, "s3://nobucket/p"}, 2},
+		{"copy --part-size bogus", []string{"copy", src, "s3://bkt/p", "--part-size", "bogus"}, 2},
+		{"copy --no-such-flag", []string{"copy", src, "s3://bkt/p", "--no-such-flag"}, 2},
+		{"copy of a missing source", []string{"copy", filepath.Join(src, "nothere"), "s3://bkt/p"}, 2},
+		{"download of nothing", []string{"copy", "s3://bkt/nothing-here", t.TempDir() + "/d"}, 1},
+		{"download --dry-run", []string{"copy", "s3://bkt/p", t.TempDir() + "/d", "--dry-run"}, 1},
+		{"verify against a missing bucket", []string{"verify", src, "s3://nobucket/p"}, 2},
+		{"sync while another holds the destination", []string{"sync", src, "s3://bkt/locked", "--state-dir", stateDir}, 0},
+		{"sync --fail-if-locked", []string{"sync", src, "s3://bkt/locked", "--state-dir", stateDir, "--fail-if-locked"}, 1},
+		{"sync --dry-run", []string{"sync", src, "s3://bkt/s", "--state-dir", stateDir, "--dry-run"}, 0},
+		{"status with nothing recorded", []string{"status", "s3://bkt/never", "--state-dir", stateDir}, 2},
+		{"cleanup of a missing bucket", []string{"cleanup", "s3://nobucket/p", "--state-dir", stateDir}, 2},
+		{"plan of a missing source", []string{"plan", filepath.Join(src, "nothere")}, 2},
+		{"bench with a bad grid", []string{"bench", "s3://bkt/b", "--concurrency", "0"}, 2},
+		{"datasync of a bad source", []string{"datasync", "ftp://x/y", "s3://bkt/d"}, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := airlift(t, srv, append(c.args, "--json")...)
+			if r.code != c.code {
+				t.Fatalf("exit %d, want %d\n%s%s", r.code, c.code, r.stdout, r.stderr)
+			}
+			jsonShape(t, r.stdout) // fails unless stdout is exactly one JSON document
+			if c.code != 0 && !strings.Contains(r.stdout, `"error"`) && !strings.Contains(r.stdout, `"failures"`) {
+				t.Errorf("a failed run's JSON says nothing of the failure:\n%s", r.stdout)
+			}
 		})
 	}
 }

@@ -89,7 +89,7 @@ func TestInterruptUnderBandwidthLimit(t *testing.T) {
 	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			r := newRig(t)
-			src, _, _ := faultTree(t)
+			src := bigTree(t)
 			inFlight := r.partInFlight()
 			cmd, stderr, done := r.startCopy(t, "", append(r.copyArgs(src, "bw/"), "--bwlimit", "1KiB/s")...)
 			awaitEvent(t, inFlight, done, stderr)
@@ -142,7 +142,18 @@ func awaitEvent(t *testing.T, ev chan struct{}, done chan error, stderr *watched
 	case <-ev:
 	case err := <-done:
 		t.Fatalf("airlift ended (%v) before the event; stderr:\n%s", err, stderr)
+	case <-time.After(time.Minute):
+		// A guard against a hang, not a measure: the event comes within a
+		// second or two.
+		t.Fatalf("the event did not come within a minute; stderr:\n%s", stderr)
 	}
+}
+
+// bigTree holds only multipart files, so that under a tiny bandwidth
+// limit the first requests to carry a body are parts (small files would
+// share the limit and hold the parts back for minutes).
+func bigTree(t *testing.T) string {
+	return tree(t, map[string]int{"big/a.bin": 12<<20 + 123, "big/b.bin": 6<<20 + 7})
 }
 
 // A second signal while the first is being handled exits at once, with
@@ -151,7 +162,7 @@ func awaitEvent(t *testing.T, ev chan struct{}, done chan error, stderr *watched
 // while the run's in-flight requests crawl under the bandwidth limit.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
 	r := newRig(t)
-	src, _, _ := faultTree(t)
+	src := bigTree(t)
 	inFlight := r.partInFlight()
 	cmd, stderr, done := r.startCopy(t, "signal again to exit at once", append(r.copyArgs(src, "twice/"), "--bwlimit", "1KiB/s")...)
 	awaitEvent(t, inFlight, done, stderr)

@@ -12,13 +12,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/airlift-io/airlift/internal/outcome"
 	"github.com/airlift-io/airlift/internal/ui"
+	"github.com/airlift-io/airlift/transfer"
 )
 
 func main() {
@@ -37,6 +41,7 @@ func newRoot(a *app) *cobra.Command {
 		Short:         "Move AI/ML datasets to Amazon S3 fast, verifiably, and without losing a byte",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
@@ -62,7 +67,8 @@ func newRoot(a *app) *cobra.Command {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr}
+	out := &countingWriter{w: stdout}
+	a := &app{stdout: out, stderr: stderr}
 	root := newRoot(a)
 	root.SetArgs(args)
 
@@ -101,7 +107,59 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil && !a.started {
 		err = outcome.As(outcome.Usage, err) // cobra refused the arguments or flags
 	}
-	return exitCode(err, stderr)
+	if err != nil && out.n == 0 && flagSet(root, args, "json") {
+		// Scripts that asked for JSON get one document in every outcome.
+		_ = ui.JSON(out, ui.ErrorJSON{Error: ui.OneLine(transfer.UserMessage(err, false)),
+			Outcome: outcome.Of(err).String(), ExitCode: exitCodes[outcome.Of(err)]})
+	}
+	return exitCode(err, stderr, flagSet(root, args, "verbose"))
+}
+
+// countingWriter counts what was written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// flagSet reports whether the command that ran was given the boolean
+// flag name (-v shows request ids; --json asks for JSON in every outcome).
+func flagSet(root *cobra.Command, args []string, name string) bool {
+	cmd, _, err := root.Find(args)
+	if err != nil {
+		return false
+	}
+	f := cmd.Flags().Lookup(name)
+	// When the flags could not be parsed, the value was never set: the
+	// arguments still say what was asked for.
+	return f != nil && (f.Value.String() == "true" || slices.Contains(args, "--"+name))
+}
+
+// version is the module version and VCS commit the binary was built
+// from, as the Go toolchain recorded them.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			v += " (commit " + s.Value
+		case s.Key == "vcs.modified" && s.Value == "true":
+			v += ", modified"
+		}
+	}
+	if strings.Contains(v, "(commit") {
+		v += ")"
+	}
+	return v
 }
 
 // Exit codes, documented in README.md.
@@ -114,10 +172,10 @@ var exitCodes = map[outcome.Class]int{
 
 // exitCode is the one place an outcome becomes an exit code; the error,
 // with the flag an engine option came from, is printed on one line.
-func exitCode(err error, stderr io.Writer) int {
+func exitCode(err error, stderr io.Writer, verbose bool) int {
 	code := exitCodes[outcome.Of(err)]
 	if err != nil && err.Error() != "" {
-		msg := err.Error()
+		msg := transfer.UserMessage(err, verbose)
 		var oe *outcome.OptionError
 		if errors.As(err, &oe) {
 			msg = oe.Render(flagOf)

@@ -585,7 +585,7 @@ func TestSyncSIGTERMFinishesInFlightFiles(t *testing.T) {
 		files[fmt.Sprintf("f%02d.bin", i)] = 512 << 10
 	}
 	e := newSyncEnv(t, files)
-	if r := e.sync("--include", "gone.txt"); r.code != 0 {
+	if r := e.sync("--exclude", "*", "--include", "gone.txt"); r.code != 0 {
 		t.Fatalf("seed: exit %d\n%s", r.code, r.stderr)
 	}
 	os.Remove(filepath.Join(e.src, "gone.txt"))

@@ -7,10 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/airlift-io/airlift/internal/s3client"
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/airlift-io/airlift/internal/s3client"
 )
 
 // Device is one Snowball device type and the capacity to ask for.

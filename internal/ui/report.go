@@ -21,6 +21,22 @@ func JSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// ErrorJSON is what a command given --json prints when it ends before it
+// has a report: scripts get one JSON document in every outcome.
+type ErrorJSON struct {
+	Error    string `json:"error"`
+	Outcome  string `json:"outcome"`
+	ExitCode int    `json:"exit_code"`
+}
+
+// SkippedJSON is what sync --json prints when another sync holds the
+// destination.
+type SkippedJSON struct {
+	Skipped     bool   `json:"skipped"`
+	Reason      string `json:"reason"`
+	Destination string `json:"destination"`
+}
+
 // OneLine keeps a message to one line: SDK errors can carry newlines.
 func OneLine(s string) string {
 	s = strings.ReplaceAll(s, "\r", " ")
@@ -29,7 +45,7 @@ func OneLine(s string) string {
 
 func PrintCopySummary(out, errw io.Writer, r *transfer.Report, quiet bool) {
 	for _, p := range r.Failures {
-		where := p.Path
+		where := transfer.DisplayName(p.Path)
 		if p.Key != "" {
 			where += " -> " + p.Key
 		}
@@ -37,7 +53,7 @@ func PrintCopySummary(out, errw io.Writer, r *transfer.Report, quiet bool) {
 	}
 	if !quiet {
 		for _, p := range r.Skipped {
-			fmt.Fprintf(errw, "skipped: %s: %s\n", p.Path, p.Err)
+			fmt.Fprintf(errw, "skipped: %s: %s\n", transfer.DisplayName(p.Path), OneLine(p.Err))
 		}
 	}
 	for _, w := range r.Warnings {
@@ -156,7 +172,7 @@ func PrintSyncReport(out, errw io.Writer, rep *syncer.Report, err error, o SyncR
 		return
 	}
 	for _, p := range rep.Failures {
-		where := p.Path
+		where := transfer.DisplayName(p.Path)
 		if p.Key != "" {
 			if where != "" {
 				where += " -> "
@@ -194,7 +210,10 @@ func PrintSyncReport(out, errw io.Writer, rep *syncer.Report, err error, o SyncR
 // PrintStatus prints how far a synced prefix is behind its source.
 func PrintStatus(w io.Writer, st *syncer.Status, now time.Time) {
 	fmt.Fprintf(w, "destination:  %s\nsource:       %s\n", st.Dest, st.Source)
-	if st.RunningPID > 0 || !st.Live {
+	switch {
+	case st.FirstPass:
+		fmt.Fprintf(w, "running:      the first sync is running (pid %d); no pass has completed yet, so everything in the source counts as pending\n", st.RunningPID)
+	case st.RunningPID > 0 || !st.Live:
 		fmt.Fprintf(w, "running:      a sync is running (pid %d); figures from its last pass at %s\n", st.RunningPID, st.AsOf.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintf(w, "pending:      %d files, %s to upload; %d objects whose source was deleted\n", st.PendingFiles, units.FormatBytes(st.PendingBytes), st.PendingDeletes)
@@ -260,7 +279,7 @@ func PrintDownloadFailures(errw io.Writer, loc transfer.Location, rep *transfer.
 	for _, p := range rep.Failures {
 		where := transfer.DisplayKey(loc, p.Key)
 		if p.Path != "" {
-			where += " -> " + p.Path
+			where += " -> " + transfer.DisplayName(p.Path)
 		}
 		fmt.Fprintf(errw, "failed: %s: %s\n", where, OneLine(p.Err))
 	}

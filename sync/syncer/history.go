@@ -25,6 +25,9 @@ type History struct {
 	// change made before it is in the bucket.
 	LastSuccess    time.Time `json:"last_success,omitzero"`
 	LastSuccessEnd time.Time `json:"last_success_end,omitzero"`
+	// SuccessSource is the source of the last pass that completed: a
+	// pass that failed on a mistyped path must not become the default.
+	SuccessSource string `json:"success_source,omitempty"`
 	PendingFiles   int64     `json:"pending_files"`
 	PendingBytes   int64     `json:"pending_bytes"`
 	OldestPending  time.Time `json:"oldest_pending,omitzero"`
@@ -76,7 +79,7 @@ func (h *History) Record(r *Report, end time.Time) {
 	h.LastRun = r.Started
 	h.LastRunOK = r.OK()
 	if h.LastRunOK {
-		h.LastSuccess, h.LastSuccessEnd = r.Started, end
+		h.LastSuccess, h.LastSuccessEnd, h.SuccessSource = r.Started, end, r.Source
 	}
 	h.PendingFiles, h.PendingBytes, h.OldestPending = r.Pending, r.PendingBytes, r.OldestPending
 }

@@ -28,6 +28,9 @@ type Status struct {
 	LastRun        *time.Time `json:"last_run,omitempty"`
 	LastRunOK      bool       `json:"last_run_ok"`
 	LagSeconds     float64    `json:"lag_seconds"`
+	// FirstPass: no pass has completed yet (a first sync is running);
+	// the pending figures are then counted from the source.
+	FirstPass bool `json:"first_pass,omitempty"`
 }
 
 // StatusOptions say where to look.
@@ -53,7 +56,10 @@ func ComputeStatus(ctx context.Context, o StatusOptions) (*Status, error) {
 	}
 	source := o.Source
 	if source == "" {
-		source = h.Source
+		source = h.SuccessSource
+	}
+	if source == "" && h.LastSuccess.IsZero() {
+		source = h.Source // no pass has succeeded yet: the one running or last tried
 	}
 	if o.Store != nil {
 		if source == "" {
@@ -66,6 +72,15 @@ func ComputeStatus(ctx context.Context, o StatusOptions) (*Status, error) {
 		st.Live, st.AsOf = true, o.Now
 		st.PendingFiles, st.PendingBytes, st.PendingDeletes = rep.Pending, rep.PendingBytes, rep.DeletePending
 		st.OldestChange = timePtr(rep.OldestPending)
+	} else if h.Updated.IsZero() {
+		// A first sync holds the store and no pass has finished: all of
+		// the source is pending, as far as anyone can tell.
+		st.RunningPID, st.AsOf, st.FirstPass, st.Live = o.RunningPID, o.Now, true, true
+		if source != "" {
+			if st.PendingFiles, st.PendingBytes, err = countSource(ctx, source); err != nil {
+				return nil, err
+			}
+		}
 	} else {
 		st.RunningPID, st.AsOf = o.RunningPID, h.Updated
 		st.PendingFiles, st.PendingBytes = h.PendingFiles, h.PendingBytes
@@ -87,4 +102,16 @@ func timePtr(t time.Time) *time.Time {
 		return nil
 	}
 	return &t
+}
+
+// countSource counts the files and bytes under source by walking it.
+func countSource(ctx context.Context, source string) (files, bytes int64, err error) {
+	err = transfer.Walk(ctx, source, transfer.WalkOptions{}, func(e transfer.Entry) error {
+		if e.Err == nil && e.Skip == "" {
+			files++
+			bytes += e.Size
+		}
+		return nil
+	})
+	return files, bytes, err
 }

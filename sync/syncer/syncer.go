@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/airlift-io/airlift/internal/outcome"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/airlift-io/airlift/internal/outcome"
 	"github.com/airlift-io/airlift/internal/state"
 	"github.com/airlift-io/airlift/transfer"
 )
@@ -238,10 +238,10 @@ func (s *Syncer) merge(ctx context.Context, rc *remoteCursor, fn func(item) erro
 			return errStopped
 		}
 		key, kerr := transfer.KeyFor(s.o.Dest, e.Rel, true)
-		if kerr != nil && e.Err == nil {
+		if kerr != nil && e.Err == nil && e.Skip == "" {
 			e.Err = kerr
 		}
-		if e.Err != nil && (kerr != nil || e.Mode == 0 && e.Inode == 0) {
+		if kerr != nil || e.Err != nil && e.Mode == 0 && e.Inode == 0 {
 			// An unreadable directory (or a name that is no key) comes
 			// at its directory's place, not in key order.
 			return fn(item{key: key, local: &e, unmatched: true})
@@ -405,6 +405,11 @@ func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 		rep.Retries = trep.Retries
 		rep.Failures = trep.Failures
 		rep.Warnings = append(rep.Warnings, trep.Warnings...)
+		for _, p := range trep.Skipped {
+			if p.Refused {
+				rep.Warnings = append(rep.Warnings, transfer.DisplayName(p.Path)+": "+p.Err)
+			}
+		}
 		for _, p := range trep.Failures {
 			if st, err := os.Stat(p.Path); err == nil && !st.IsDir() {
 				rs.notePending(st.ModTime())
@@ -617,7 +622,14 @@ func (s *Syncer) deletions(ctx context.Context, rep *Report, rs *runState, runEr
 		why = append(why, fmt.Sprintf("%d upload(s) failed", f))
 	}
 	if rs.seen.Load() == 0 && rs.walkErrs.Load() == 0 && rep.Pending == 0 {
-		why = append(why, "the source root is empty")
+		// No flag lifts this one: name the step that does.
+		why = append(why, fmt.Sprintf("the source root is empty, and a sync never deletes every object it tracks (if that is meant, delete them with: aws s3 rm --recursive %s)", s.o.Dest))
+	}
+	// The hint to --force only where --force would then let the
+	// deletions go ahead: after a reason it does not lift, it is a dead end.
+	forceHint := " (use --force, or --max-delete)"
+	if len(why) > 0 {
+		forceHint = ""
 	}
 	tracked := rs.tracked.Load()
 	switch {
@@ -626,7 +638,7 @@ func (s *Syncer) deletions(ctx context.Context, rep *Report, rs *runState, runEr
 	case s.o.MaxDeletePercent > 0 && float64(n) > s.o.MaxDeletePercent/100*float64(tracked):
 		why = append(why, fmt.Sprintf("%d deletions are over %g%% of the %d tracked objects (--max-delete)", n, s.o.MaxDeletePercent, tracked))
 	case s.o.MaxDelete < 0 && s.o.MaxDeletePercent == 0 && !s.o.Force && 2*n > tracked:
-		why = append(why, fmt.Sprintf("%d deletions are over half of the %d tracked objects (use --force, or --max-delete)", n, tracked))
+		why = append(why, fmt.Sprintf("%d deletions are over half of the %d tracked objects%s", n, tracked, forceHint))
 	}
 	if len(why) > 0 {
 		rep.DeleteRefused = strings.Join(why, "; ")

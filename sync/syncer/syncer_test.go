@@ -217,3 +217,46 @@ func TestStateCursorAcrossChunks(t *testing.T) {
 		t.Fatalf("read %d of %d records: %v", got, n, err)
 	}
 }
+
+// A name airlift refuses by rule (not UTF-8) is reported, but it is not a
+// failed read: deletions go ahead.
+func TestRefusedNameDoesNotWithholdDeletions(t *testing.T) {
+	f := newFixture(t, "a", "b", "c")
+	os.Remove(filepath.Join(f.src, "a"))
+	f.write("bad\xff.txt", "z")
+	rep, ev := f.plan(Options{Delete: true})
+	if rep.DeleteRefused != "" || rep.Failed != 0 || len(ev) != 1 || ev[0] != "delete p/a" {
+		t.Fatalf("report %+v, events %v", rep, ev)
+	}
+	found := false
+	for _, w := range rep.Warnings {
+		found = found || strings.Contains(w, `"bad\xff.txt"`) && strings.Contains(w, "UTF-8")
+	}
+	if !found {
+		t.Errorf("refusal not reported: %q", rep.Warnings)
+	}
+}
+
+// The refusal's hint must name a step that works: --force does not lift
+// "the source root is empty", so it must not be suggested there.
+func TestEmptySourceRefusalHintWorks(t *testing.T) {
+	f := newFixture(t, "a", "b", "c")
+	for _, n := range []string{"a", "b", "c"} {
+		os.Remove(filepath.Join(f.src, n))
+	}
+	rep, _ := f.plan(Options{Delete: true})
+	if r := rep.DeleteRefused; r == "" || strings.Contains(r, "--force") || !strings.Contains(r, "aws s3 rm --recursive s3://b/p") {
+		t.Fatalf("refusal %q", r)
+	}
+	rep, _ = f.plan(Options{Delete: true, Force: true})
+	if r := rep.DeleteRefused; !strings.Contains(r, "source root is empty") || strings.Contains(r, "--force") {
+		t.Fatalf("refusal with --force %q", r)
+	}
+	// Where --force does lift the refusal, it is still suggested.
+	g := newFixture(t, "a", "b", "c")
+	os.Remove(filepath.Join(g.src, "a"))
+	os.Remove(filepath.Join(g.src, "b"))
+	if rep, _ := g.plan(Options{Delete: true}); !strings.Contains(rep.DeleteRefused, "use --force") {
+		t.Fatalf("refusal %q lost its --force hint", rep.DeleteRefused)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/airlift-io/airlift/internal/s3client"
 	"strings"
 	"time"
 
@@ -18,6 +17,8 @@ import (
 	ds "github.com/aws/aws-sdk-go-v2/service/datasync"
 	"github.com/aws/aws-sdk-go-v2/service/datasync/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/airlift-io/airlift/internal/s3client"
 )
 
 // API is the part of the DataSync client airlift uses. *datasync.Client
