@@ -27,11 +27,11 @@ type History struct {
 	LastSuccessEnd time.Time `json:"last_success_end,omitzero"`
 	// SuccessSource is the source of the last pass that completed: a
 	// pass that failed on a mistyped path must not become the default.
-	SuccessSource string `json:"success_source,omitempty"`
-	PendingFiles   int64     `json:"pending_files"`
-	PendingBytes   int64     `json:"pending_bytes"`
-	OldestPending  time.Time `json:"oldest_pending,omitzero"`
-	Watching       bool      `json:"watching,omitempty"`
+	SuccessSource string    `json:"success_source,omitempty"`
+	PendingFiles  int64     `json:"pending_files"`
+	PendingBytes  int64     `json:"pending_bytes"`
+	OldestPending time.Time `json:"oldest_pending,omitzero"`
+	Watching      bool      `json:"watching,omitempty"`
 }
 
 // HistoryPath is the history file for the state store at storePath.
