@@ -29,6 +29,9 @@ type Entry struct {
 	Ctime   int64 // nanoseconds
 	Err     error
 	Skip    string
+	// ETag is set for an object-store entry: with Size, its identity
+	// (Inode then holds a digest of it; see idOfEntry).
+	ETag string
 }
 
 // WalkOptions shape a walk.
