@@ -45,7 +45,15 @@ type Bucket struct {
 var _ Source = (*Bucket)(nil)
 
 func (b *Bucket) String() string { return b.Loc.String() }
-func (b *Bucket) Tree() bool     { return true }
+
+// RetriesMade is how many requests to the source were retried.
+func (b *Bucket) RetriesMade() int64 {
+	if b.Retries == nil {
+		return 0
+	}
+	return b.Retries.Load()
+}
+func (b *Bucket) Tree() bool { return true }
 
 // Walk streams the objects below the prefix in key order. Empty
 // "folder/" markers are not files, and airlift's own .airlift/ folders

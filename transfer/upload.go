@@ -225,6 +225,9 @@ func (u *Uploader) CopyFrom(ctx context.Context, src Source, dst Location) (*Rep
 	} else {
 		rep, err = u.copyTree(ctx, src, dst)
 	}
+	if rc, ok := src.(interface{ RetriesMade() int64 }); ok && rep != nil {
+		rep.Retries += rc.RetriesMade() // the source's client retries apart
+	}
 	if resumable && !u.o.DryRun && err == nil && rep != nil && rep.Failed == 0 {
 		// Finished: the next copy of this source starts afresh.
 		if cerr := marks.SetMeta(copyRunKey(src.String()), ""); cerr != nil {

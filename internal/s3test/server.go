@@ -48,11 +48,17 @@ type Server struct {
 	keyPEM  string // its key, for proxies that pose as the server
 	cmd     *exec.Cmd
 	logPath string
+	// AccessKey and SecretKey are the server's root credentials.
+	AccessKey, SecretKey string
 }
 
 // Options for Start.
 type Options struct {
 	TLS bool
+	// AccessKey and SecretKey replace the default credentials, for a
+	// second server that must not accept the first one's (a migration
+	// between two stores).
+	AccessKey, SecretKey string
 }
 
 // Binary returns the versitygw path, or "" when there is none.
@@ -107,13 +113,16 @@ func Start(t testing.TB, o Options) *Server {
 	bin := Binary()
 	Require(t, "versitygw", bin)
 	dir := t.TempDir()
-	s := &Server{Root: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "versitygw.log")}
+	s := &Server{Root: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "versitygw.log"), AccessKey: AccessKey, SecretKey: SecretKey}
+	if o.AccessKey != "" {
+		s.AccessKey, s.SecretKey = o.AccessKey, o.SecretKey
+	}
 	if err := os.MkdirAll(s.Root, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	env := append(os.Environ(), "ROOT_ACCESS_KEY_ID="+AccessKey, "ROOT_SECRET_ACCESS_KEY="+SecretKey)
+	env := append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKey, "ROOT_SECRET_ACCESS_KEY="+s.SecretKey)
 	scheme := "http"
 	if o.TLS {
 		scheme = "https"
@@ -168,7 +177,7 @@ func (s *Server) Env() []string {
 		env = append(env, kv)
 	}
 	env = append(env,
-		"AWS_ACCESS_KEY_ID="+AccessKey, "AWS_SECRET_ACCESS_KEY="+SecretKey,
+		"AWS_ACCESS_KEY_ID="+s.AccessKey, "AWS_SECRET_ACCESS_KEY="+s.SecretKey,
 		"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
@@ -181,8 +190,8 @@ func (s *Server) Env() []string {
 // SetEnv puts the server's credentials into this process's environment
 // for the test's duration (for in-process clients).
 func (s *Server) SetEnv(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", SecretKey)
+	t.Setenv("AWS_ACCESS_KEY_ID", s.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s.SecretKey)
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
