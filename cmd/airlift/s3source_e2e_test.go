@@ -357,3 +357,135 @@ func TestS3SourceKillAndResume(t *testing.T) {
 		t.Errorf("uploads left open: %s", open)
 	}
 }
+
+// syncReport is the part of sync --json the tests read.
+type syncReport struct {
+	Uploaded      int64  `json:"uploaded"`
+	Deleted       int64  `json:"deleted"`
+	Failed        int64  `json:"failed"`
+	DeleteRefused string `json:"delete_refused"`
+}
+
+// TestS3SourceSync: sync from an S3 prefix judges changes from the
+// listing alone (a pass with nothing changed makes no request per object
+// on either side), sends new and rewritten objects, and deletes with
+// every guard of a folder sync: not after a failure, not beyond
+// --max-delete, not when the source lists nothing.
+func TestS3SourceSync(t *testing.T) {
+	m := newMigration(t)
+	files := map[string]int{"keep/a.bin": 6 * MiB, "gone/x": 10, "gone/y": 20, "edit.txt": 100, "empty": 0}
+	for i := 0; i < 30; i++ {
+		files[fmt.Sprintf("small/%02d", i)] = 500 + i
+	}
+	dir := tree(t, files)
+	m.fill(t, dir, "data/")
+	srcPx, dstPx := newFaultProxy(t, m.src.URL), newFaultProxy(t, m.dst.URL)
+	m.srcURL = srcPx.URL
+	pass := func(t *testing.T, extra ...string) (result, syncReport) {
+		t.Helper()
+		cmd := m.cmd(append([]string{"sync", "s3://onprem/data", "s3://cloud/mirror", "--json", "--part-size", "5MiB", "--max-attempts", "1"}, extra...)...)
+		for i, a := range cmd.Args {
+			if a == m.dst.URL {
+				cmd.Args[i] = dstPx.URL
+			}
+		}
+		res := runCmd(t, cmd)
+		var rep syncReport
+		if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
+			t.Fatalf("sync --json: %v\n%s\n%s", err, res.stdout, res.stderr)
+		}
+		return res, rep
+	}
+	mirror := m.dst.ObjectPath("cloud", "mirror")
+	var mu sync.Mutex
+	perObject := 0 // requests naming one object, on either side
+	count := func(op s3op, n int, r *http.Request) *fault {
+		headObject := r.Method == http.MethodHead && strings.Contains(strings.Trim(r.URL.Path, "/"), "/") // not HeadBucket
+		if op == opGet || op == opPut || op == opPart || headObject {
+			mu.Lock()
+			perObject++
+			mu.Unlock()
+		}
+		return nil
+	}
+
+	res, rep := pass(t)
+	wantCode(t, res, 0)
+	if rep.Uploaded != int64(len(files)) {
+		t.Fatalf("first pass uploaded %d, want %d\n%s", rep.Uploaded, len(files), res.stdout)
+	}
+	sameTree(t, dir, mirror)
+
+	t.Run("no change: listing pages only", func(t *testing.T) {
+		srcPx.set(count, nil)
+		dstPx.set(count, nil)
+		res, rep := pass(t)
+		wantCode(t, res, 0)
+		if rep.Uploaded != 0 || perObject != 0 {
+			t.Fatalf("uploaded %d, %d requests for single objects; want none\n%s", rep.Uploaded, perObject, res.stdout)
+		}
+	})
+
+	put := func(key, body string) {
+		t.Helper()
+		_, err := m.src.Client(t).S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("onprem"), Key: aws.String("data/" + key), Body: strings.NewReader(body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	del := func(key string) {
+		t.Helper()
+		m.src.AWS(t, "s3", "rm", "s3://onprem/data/"+key)
+		if err := os.Remove(filepath.Join(dir, filepath.FromSlash(key))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("nothing deleted after a failure", func(t *testing.T) {
+		del("gone/x")
+		srcPx.set(func(op s3op, n int, r *http.Request) *fault {
+			if op == opGet && strings.HasSuffix(r.URL.Path, "/edit.txt") {
+				return &fault{kind: faultStatus, status: 500, code: "InternalError"}
+			}
+			return nil
+		}, nil)
+		dstPx.set(nil, nil)
+		edited := strings.Repeat("E", 100) // same size, new bytes: only the ETag tells
+		put("edit.txt", edited)
+		res, rep := pass(t, "--delete")
+		wantCode(t, res, 1)
+		if rep.Deleted != 0 || rep.Failed != 1 || !strings.Contains(rep.DeleteRefused, "failed") {
+			t.Fatalf("deleted %d, failed %d, refused %q\n%s", rep.Deleted, rep.Failed, rep.DeleteRefused, res.stdout)
+		}
+		if _, err := os.Stat(filepath.Join(mirror, "gone", "x")); err != nil {
+			t.Fatal("an object was deleted after a failure")
+		}
+		if err := os.WriteFile(filepath.Join(dir, "edit.txt"), []byte(edited), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("--max-delete holds", func(t *testing.T) {
+		srcPx.set(nil, nil)
+		del("gone/y")
+		res, rep := pass(t, "--delete", "--max-delete", "1")
+		wantCode(t, res, 1)
+		if rep.Deleted != 0 || rep.Uploaded != 1 || !strings.Contains(rep.DeleteRefused, "--max-delete") {
+			t.Fatalf("deleted %d, uploaded %d, refused %q\n%s", rep.Deleted, rep.Uploaded, rep.DeleteRefused, res.stdout)
+		}
+		res, rep = pass(t, "--delete")
+		wantCode(t, res, 0)
+		if rep.Deleted != 2 {
+			t.Fatalf("deleted %d, want 2\n%s", rep.Deleted, res.stdout)
+		}
+		sameTree(t, dir, mirror)
+	})
+	t.Run("an empty source listing is a missing source", func(t *testing.T) {
+		m.src.AWS(t, "s3", "rm", "--recursive", "--only-show-errors", "s3://onprem/data/")
+		res, rep := pass(t, "--delete", "--force")
+		wantCode(t, res, 1)
+		mustContain(t, "stderr", res.stderr, "lists no object")
+		if rep.Deleted != 0 {
+			t.Fatalf("deleted %d objects of an empty source", rep.Deleted)
+		}
+		sameTree(t, dir, mirror)
+	})
+}
