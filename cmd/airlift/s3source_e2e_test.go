@@ -22,8 +22,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/airlift-io/airlift/bench/plan"
 	"github.com/airlift-io/airlift/checksum"
 	"github.com/airlift-io/airlift/internal/s3test"
+	"github.com/airlift-io/airlift/internal/ui"
 )
 
 // migration is a destination server (the default credentials, in the
@@ -72,7 +74,11 @@ func (m *migration) fill(t *testing.T, dir, prefix string) {
 
 // args adds the connection flags of both sides to an airlift command.
 func (m *migration) args(args ...string) []string {
-	return append(args, "--endpoint-url", m.dst.URL, "--source-endpoint-url", m.srcURL, "--source-profile", "onprem", "--state-dir", m.state)
+	args = append(args, "--endpoint-url", m.dst.URL, "--source-endpoint-url", m.srcURL, "--source-profile", "onprem")
+	if args[0] == "copy" || args[0] == "sync" {
+		args = append(args, "--state-dir", m.state)
+	}
+	return args
 }
 
 func (m *migration) cmd(args ...string) *exec.Cmd {
@@ -488,4 +494,53 @@ func TestS3SourceSync(t *testing.T) {
 		}
 		sameTree(t, dir, mirror)
 	})
+}
+
+// TestS3SourcePlan: plan s3://onprem/data scans the listing to the same
+// figures as a scan of the folder the source was filled from, and
+// samples compressibility with ranged GETs.
+func TestS3SourcePlan(t *testing.T) {
+	m := newMigration(t)
+	root := planTree(t)
+	m.fill(t, root, "data/")
+	px := newFaultProxy(t, m.src.URL)
+	m.srcURL = px.URL
+	var mu sync.Mutex
+	ranged := 0
+	px.set(func(op s3op, n int, r *http.Request) *fault {
+		if op == opGet && r.Header.Get("Range") != "" {
+			mu.Lock()
+			ranged++
+			mu.Unlock()
+		}
+		return nil
+	}, nil)
+	scanOf := func(res result) plan.Scan {
+		t.Helper()
+		wantCode(t, res, 0)
+		var out ui.PlanJSON
+		if err := json.Unmarshal([]byte(res.stdout), &out); err != nil {
+			t.Fatalf("%v\n%s", err, res.stdout)
+		}
+		return *out.Scan
+	}
+	local := scanOf(airlift(t, nil, "plan", root, "--json"))
+	remote := scanOf(m.run(t, "plan", "s3://onprem/data", "--json"))
+	if remote.Files != local.Files || remote.Bytes != local.Bytes || remote.Requests != local.Requests ||
+		remote.SmallFiles != local.SmallFiles || remote.LargestSize != local.LargestSize || remote.MultipartFiles != local.MultipartFiles {
+		t.Errorf("scan of the listing %+v\nscan of the folder %+v", remote, local)
+	}
+	if fmt.Sprint(remote.Histogram) != fmt.Sprint(local.Histogram) {
+		t.Errorf("histogram %v, want %v", remote.Histogram, local.Histogram)
+	}
+	ext := map[string]plan.ExtStat{}
+	for _, e := range remote.ByExt {
+		ext[e.Ext] = e
+	}
+	if remote.SampledFiles == 0 || ext[".csv"].Ratio > 0.05 || ext[".bin"].Ratio < 0.98 {
+		t.Errorf("sample: %d files; by extension %+v", remote.SampledFiles, remote.ByExt)
+	}
+	if ranged == 0 {
+		t.Error("no ranged GET reached the source")
+	}
 }
