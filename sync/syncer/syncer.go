@@ -62,7 +62,7 @@ type Options struct {
 	// LastModified and ETag against the state), with no request per
 	// object. --checksum and adoption cannot hash its objects locally:
 	// such objects are sent.
-	From transfer.Source
+	From   transfer.Source
 	Dest   transfer.Location
 	Upload transfer.UploadOptions // engine options; Walk selects the files
 
