@@ -190,8 +190,12 @@ func (s *Server) Env() []string {
 // SetEnv puts the server's credentials into this process's environment
 // for the test's duration (for in-process clients).
 func (s *Server) SetEnv(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", s.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", s.SecretKey)
+	ak, sk := s.AccessKey, s.SecretKey
+	if ak == "" { // a zero Server: the credentials of a test's own fake server
+		ak, sk = AccessKey, SecretKey
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", ak)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", sk)
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
