@@ -85,11 +85,11 @@ func (a *app) runVerify(cmd *cobra.Command, src, dst string, f verifyFlags) erro
 	if o.Sizing, err = f.engineFlags.sizing(); err != nil {
 		return err
 	}
-	t, err := a.connect(cmd.Context(), loc, f.concurrency+f.partConc)
-	if err != nil {
+	if o.Source, err = a.connectSource(cmd, f.source, local, o.Walk.Filter, f.concurrency+f.partConc); err != nil {
 		return err
 	}
-	if o.Source, err = a.connectSource(cmd, f.source, local, o.Walk.Filter, f.concurrency+f.partConc); err != nil {
+	t, err := a.connect(cmd.Context(), loc, f.concurrency+f.partConc)
+	if err != nil {
 		return err
 	}
 	st := &transfer.Stats{Retries: t.Client.Retries}

@@ -598,3 +598,26 @@ func TestS3SourceVerify(t *testing.T) {
 		t.Fatalf("--deep after corruption: equal %d, counts %v\n%s", rep.Equal, rep.Counts, res.stdout)
 	}
 }
+
+// TestS3SourceUsageErrors: source flags that cannot apply are refused
+// with one line and exit 2, before anything is contacted.
+func TestS3SourceUsageErrors(t *testing.T) {
+	src := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"copy", src, "s3://bucket/p", "--source-profile", "onprem"}, "--source-profile applies to an s3:// SRC only"},
+		{[]string{"verify", src, "s3://bucket/p", "--source-endpoint-url", "http://127.0.0.1:1"}, "--source-endpoint-url applies to an s3:// SRC only"},
+		{[]string{"sync", "s3://a/p", "s3://bucket/p", "--watch"}, "--watch follows a local folder"},
+		{[]string{"copy", "s3://bucket/p", src, "--source-region", "eu-west-1"}, "--source-region applies to uploads only"},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			r := airlift(t, nil, c.args...)
+			if r.code != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+				t.Fatalf("exit %d, want 2 and one line:\n%s", r.code, r.stderr)
+			}
+			mustContain(t, "stderr", r.stderr, c.want)
+		})
+	}
+}

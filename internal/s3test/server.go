@@ -169,6 +169,7 @@ func Start(t testing.TB, o Options) *Server {
 // talks to s: credentials in the standard variables, nothing else
 // inherited that could point elsewhere.
 func (s *Server) Env() []string {
+	ak, sk := s.keys()
 	var env []string
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "AWS_") {
@@ -177,7 +178,7 @@ func (s *Server) Env() []string {
 		env = append(env, kv)
 	}
 	env = append(env,
-		"AWS_ACCESS_KEY_ID="+s.AccessKey, "AWS_SECRET_ACCESS_KEY="+s.SecretKey,
+		"AWS_ACCESS_KEY_ID="+ak, "AWS_SECRET_ACCESS_KEY="+sk,
 		"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
@@ -187,13 +188,19 @@ func (s *Server) Env() []string {
 	return env
 }
 
+// keys are the server's credentials; a Server made by hand (around a
+// test's own fake server) has the default ones.
+func (s *Server) keys() (string, string) {
+	if s.AccessKey == "" {
+		return AccessKey, SecretKey
+	}
+	return s.AccessKey, s.SecretKey
+}
+
 // SetEnv puts the server's credentials into this process's environment
 // for the test's duration (for in-process clients).
 func (s *Server) SetEnv(t *testing.T) {
-	ak, sk := s.AccessKey, s.SecretKey
-	if ak == "" { // a zero Server: the credentials of a test's own fake server
-		ak, sk = AccessKey, SecretKey
-	}
+	ak, sk := s.keys()
 	t.Setenv("AWS_ACCESS_KEY_ID", ak)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", sk)
 	t.Setenv("AWS_REGION", "us-east-1")
