@@ -235,3 +235,20 @@ func (u *Uploader) copyBatched(ctx context.Context, src string, dst Location) (*
 		return b.flush(send)
 	})
 }
+
+// unchanged checks that the open file still has the size and mtime it had
+// when we opened it, and that no byte follows the ones we read.
+func unchanged(f *os.File, before os.FileInfo) error {
+	var one [1]byte
+	if n, _ := f.Read(one[:]); n > 0 {
+		return fmt.Errorf("grew while being read: %w", ErrChanged)
+	}
+	after, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+		return ErrChanged
+	}
+	return nil
+}

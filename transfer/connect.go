@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/airlift-io/airlift/internal/outcome"
@@ -66,4 +67,34 @@ func View(cli *s3client.Client) S3API {
 		return WithListV1(cli.API())
 	}
 	return cli.API()
+}
+
+// SourceConn says how to reach an s3:// source. An empty field takes the
+// destination's setting; each side resolves its own credentials (the
+// SDK's default chain, with its profile).
+type SourceConn struct {
+	EndpointURL, Profile, Region, CABundle string
+}
+
+// ConnectSource runs the preflight for the bucket a run reads from and
+// returns it as a Source. The destination's server copies the objects
+// itself (Bucket.ServerSide) when the source is reached exactly as the
+// destination is: same endpoint, profile, region and CA bundle, hence the
+// same server and credentials.
+func ConnectSource(ctx context.Context, dst s3client.Options, c SourceConn, loc Location, maxConns int, filter *Filter) (*Bucket, error) {
+	o, same := dst, true
+	for _, f := range []struct {
+		to   *string
+		from string
+	}{{&o.EndpointURL, c.EndpointURL}, {&o.Profile, c.Profile}, {&o.Region, c.Region}, {&o.CABundle, c.CABundle}} {
+		if f.from != "" && f.from != *f.to {
+			*f.to, same = f.from, false
+		}
+	}
+	o.Limiter = nil // --bwlimit paces what is sent, not what is read
+	t, err := Connect(ctx, o, loc, maxConns)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", loc, err)
+	}
+	return &Bucket{API: t.API, Loc: loc, Filter: filter, ServerSide: same, Retries: t.Client.Retries}, nil
 }

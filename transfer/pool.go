@@ -56,21 +56,9 @@ func (p *Pool) Get(ctx context.Context, n int) ([]byte, error) {
 	}
 	for {
 		p.mu.Lock()
-		if fl := p.free[c]; len(fl) > 0 {
-			b := fl[len(fl)-1]
-			p.free[c] = fl[:len(fl)-1]
-			p.take(c)
+		if b := p.tryGet(n, c); b != nil {
 			p.mu.Unlock()
-			return b[:n], nil
-		}
-		if p.used+int64(c) > p.budget {
-			p.evict(int64(c))
-		}
-		if p.used+int64(c) <= p.budget {
-			p.used += int64(c)
-			p.take(c)
-			p.mu.Unlock()
-			return make([]byte, n, c), nil
+			return b, nil
 		}
 		wake := p.wake
 		p.mu.Unlock()
@@ -80,6 +68,39 @@ func (p *Pool) Get(ctx context.Context, n int) ([]byte, error) {
 		case <-wake:
 		}
 	}
+}
+
+// TryGet returns a buffer of length n if the budget allows one now, else
+// nil: for a reader that already holds buffers and must not wait for
+// memory while holding them.
+func (p *Pool) TryGet(n int) []byte {
+	c := classOf(n)
+	if int64(c) > p.budget {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.tryGet(n, c)
+}
+
+// tryGet takes a buffer of class c from the free list or the budget; nil
+// when neither has one. Called with mu held.
+func (p *Pool) tryGet(n, c int) []byte {
+	if fl := p.free[c]; len(fl) > 0 {
+		b := fl[len(fl)-1]
+		p.free[c] = fl[:len(fl)-1]
+		p.take(c)
+		return b[:n]
+	}
+	if p.used+int64(c) > p.budget {
+		p.evict(int64(c))
+	}
+	if p.used+int64(c) <= p.budget {
+		p.used += int64(c)
+		p.take(c)
+		return make([]byte, n, c)
+	}
+	return nil
 }
 
 func (p *Pool) take(c int) {

@@ -59,11 +59,16 @@ type Report struct {
 	Retries      int64     `json:"retries"`
 	MBps         float64   `json:"mb_per_s"` // of bytes sent by this run (BytesResumed left out)
 	PeakBuffer   int64     `json:"peak_buffer_bytes"`
-	Manifest     string    `json:"manifest,omitempty"`
-	DryRun       bool      `json:"dry_run,omitempty"`
-	Failures     []Problem `json:"failures"`
-	Skipped      []Problem `json:"skipped,omitempty"`
-	Warnings     []string  `json:"warnings,omitempty"`
+	// CopiedInServer counts objects the destination's server copied from
+	// the source bucket itself; NoBLAKE3 those of them whose source held
+	// no BLAKE3 to carry over (copy --hash computes it).
+	CopiedInServer int64     `json:"copied_in_server,omitempty"`
+	NoBLAKE3       int64     `json:"objects_without_blake3,omitempty"`
+	Manifest       string    `json:"manifest,omitempty"`
+	DryRun         bool      `json:"dry_run,omitempty"`
+	Failures       []Problem `json:"failures"`
+	Skipped        []Problem `json:"skipped,omitempty"`
+	Warnings       []string  `json:"warnings,omitempty"`
 
 	mu sync.Mutex
 }

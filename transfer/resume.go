@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -151,7 +150,7 @@ func (rp *resumePoint) reuse(num int32, n int64, crc string) (types.CompletedPar
 // written from this very file and nothing need be sent; rp is an upload
 // to continue. A stale upload (the file changed since, or the part size
 // did) is aborted here and the user told.
-func (u *Uploader) fromJournal(ctx context.Context, f *os.File, key string, id fileID, plan PartPlan) (done bool, rp *resumePoint, err error) {
+func (u *Uploader) fromJournal(ctx context.Context, f Reader, key string, id fileID, plan PartPlan) (done bool, rp *resumePoint, err error) {
 	j := u.o.Journal
 	rec, ok, err := j.Get(key)
 	if err != nil {
@@ -286,7 +285,7 @@ func stopContext(ctx, gctx context.Context, grace time.Duration, finished <-chan
 // MD5s, "-N") computed from the local bytes. It answers a Complete that
 // was retried after its first attempt succeeded, and a run killed between
 // the server completing an upload and the journal recording it.
-func (u *Uploader) completedAlready(ctx context.Context, f *os.File, plan PartPlan, key string) (string, bool) {
+func (u *Uploader) completedAlready(ctx context.Context, f Reader, plan PartPlan, key string) (string, bool) {
 	if !plan.Multipart {
 		return "", false
 	}
@@ -298,7 +297,7 @@ func (u *Uploader) completedAlready(ctx context.Context, f *os.File, plan PartPl
 	if !strings.HasSuffix(strings.Trim(etag, `"`), fmt.Sprintf("-%d", plan.Count)) {
 		return "", false
 	}
-	want, err := multipartETag(f, plan)
+	want, err := multipartETag(ctx, f, plan)
 	if err != nil || strings.Trim(etag, `"`) != want {
 		return "", false
 	}
@@ -306,14 +305,19 @@ func (u *Uploader) completedAlready(ctx context.Context, f *os.File, plan PartPl
 }
 
 // multipartETag computes the ETag S3 gives an object made of f's parts.
-func multipartETag(f *os.File, plan PartPlan) (string, error) {
+func multipartETag(ctx context.Context, f Reader, plan PartPlan) (string, error) {
 	all := md5.New()
-	buf := make([]byte, 1<<20)
+	buf := make([]byte, min(plan.PartSize, 8<<20))
 	for i := 0; i < plan.Count; i++ {
 		off, n := plan.Part(i)
 		h := md5.New()
-		if _, err := io.CopyBuffer(h, io.NewSectionReader(f, off, n), buf); err != nil {
-			return "", err
+		for done := int64(0); done < n; {
+			b := buf[:min(int64(len(buf)), n-done)]
+			if err := f.ReadAt(ctx, b, off+done); err != nil {
+				return "", err
+			}
+			h.Write(b)
+			done += int64(len(b))
 		}
 		all.Write(h.Sum(nil))
 	}

@@ -95,13 +95,13 @@ func TestMultipartETag(t *testing.T) {
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(p)
+	f, err := openFile(Entry{Path: p})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	plan, _ := PlanParts(int64(len(data)), 5<<20)
-	got, err := multipartETag(f, plan)
+	got, err := multipartETag(context.Background(), f, plan)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"os"
 	"path"
 	"sync"
 	"sync/atomic"
@@ -38,7 +37,13 @@ type UploadOptions struct {
 	SSEKMSKeyID  string
 	ContentType  string // "" guesses from the extension
 
-	Walk     WalkOptions
+	Walk WalkOptions
+	// Source opens the entries jobs name; nil: local files, by path.
+	Source Source
+	// Hash makes an S3 source whose objects the destination's server
+	// could copy by itself stream them instead, so that their BLAKE3 is
+	// computed (see Bucket.ServerSide).
+	Hash     bool
 	DryRun   bool
 	Manifest bool // write a run manifest under PREFIX/.airlift/manifests/
 	// Stop, when closed, starts no new file (a graceful stop: files
@@ -115,6 +120,8 @@ type Uploader struct {
 	report   *Report
 	manifest *manifestSink
 	tagWarn  sync.Once
+
+	serverCopies, noBLAKE3 atomic.Int64 // objects copied by the server, and of those, without a BLAKE3
 }
 
 // NewUploader checks o and returns an uploader for bucket.
@@ -144,6 +151,9 @@ func NewUploader(api S3API, bucket string, o UploadOptions, st *Stats) (*Uploade
 	}
 	if st == nil {
 		st = &Stats{}
+	}
+	if o.Source == nil {
+		o.Source = localFiles{}
 	}
 	return &Uploader{api: api, bucket: bucket, o: o, pool: NewPool(o.MaxMemory), Stats: st}, nil
 }
@@ -234,40 +244,49 @@ func NewRunID() string {
 // error only when the run as a whole could not proceed (a *FatalError, the
 // source missing, or ctx cancelled); files that fail are in the report.
 func (u *Uploader) Copy(ctx context.Context, src string, dst Location) (*Report, error) {
-	fi, err := os.Stat(src)
+	f, err := NewFolder(src, u.o.Walk)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", src, unwrapPathError(err))
+		return nil, err
 	}
-	srcIsDir := fi.IsDir()
+	return u.CopyFrom(ctx, f, dst)
+}
+
+// CopyFrom sends every entry of src to dst, as Copy does for a folder.
+func (u *Uploader) CopyFrom(ctx context.Context, src Source, dst Location) (*Report, error) {
+	u.o.Source = src
 	marks, resumable := u.o.Journal.(RunMarks)
+	var err error
 	if resumable && !u.o.DryRun {
-		if u.o.TrustDoneSince, err = openCopyRun(marks, src); err != nil {
+		if u.o.TrustDoneSince, err = openCopyRun(marks, src.String()); err != nil {
 			return nil, journalErr(err)
 		}
 	}
 	var rep *Report
-	if srcIsDir && u.o.Batch != nil {
-		rep, err = u.copyBatched(ctx, src, dst)
+	if f, ok := src.(*Folder); ok && f.Tree() && u.o.Batch != nil {
+		rep, err = u.copyBatched(ctx, f.Root, dst)
 	} else {
-		rep, err = u.copyTree(ctx, src, srcIsDir, dst)
+		rep, err = u.copyTree(ctx, src, dst)
+	}
+	if rc, ok := src.(interface{ RetriesMade() int64 }); ok && rep != nil {
+		rep.Retries += rc.RetriesMade() // the source's client retries apart
 	}
 	if resumable && !u.o.DryRun && err == nil && rep != nil && rep.Failed == 0 {
 		// Finished: the next copy of this source starts afresh.
-		if cerr := marks.SetMeta(copyRunKey(src), ""); cerr != nil {
+		if cerr := marks.SetMeta(copyRunKey(src.String()), ""); cerr != nil {
 			rep.Warn("closing the run in the journal: " + cerr.Error())
 		}
 	}
 	return rep, err
 }
 
-func (u *Uploader) copyTree(ctx context.Context, src string, srcIsDir bool, dst Location) (*Report, error) {
-	return u.Run(ctx, src, dst, func(ctx context.Context, send func(Job) error) error {
-		return Walk(ctx, src, u.o.Walk, func(e Entry) error {
+func (u *Uploader) copyTree(ctx context.Context, src Source, dst Location) (*Report, error) {
+	return u.Run(ctx, src.String(), dst, func(ctx context.Context, send func(Job) error) error {
+		return src.Walk(ctx, func(e Entry) error {
 			u.Stats.FilesFound.Add(1)
 			u.Stats.BytesFound.Add(e.Size)
 			key := ""
 			if e.Err == nil && e.Skip == "" {
-				key, e.Err = KeyFor(dst, e.Rel, srcIsDir)
+				key, e.Err = KeyFor(dst, e.Rel, src.Tree())
 			}
 			return send(Job{Entry: e, Key: key})
 		})
@@ -361,6 +380,7 @@ func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(
 	if w := selectedNoneWarning(u.o.Walk.Filter); w != "" {
 		rep.Warn(w)
 	}
+	rep.CopiedInServer, rep.NoBLAKE3 = u.serverCopies.Load(), u.noBLAKE3.Load()
 	if u.manifest != nil && u.manifest.w.Len() > 0 {
 		// Written even after a failure, for what did complete; with a
 		// fresh context, since ctx may be the reason we stopped.
@@ -421,24 +441,18 @@ func (u *Uploader) upload(ctx context.Context, j Job) (FileResult, error) {
 		res.DryRun = true
 		return res, nil
 	}
-	f, err := os.Open(j.Entry.Path)
+	f, err := u.o.Source.Open(ctx, j.Entry)
 	if err != nil {
-		return res, unwrapPathError(err)
+		return res, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	e := f.Stat()
+	res.Size = e.Size
+	plan, err := PlanParts(e.Size, u.o.PartSize)
 	if err != nil {
 		return res, err
 	}
-	if !fi.Mode().IsRegular() {
-		return res, fmt.Errorf("not a regular file (%s)", fileKind(fi.Mode()))
-	}
-	res.Size = fi.Size()
-	plan, err := PlanParts(fi.Size(), u.o.PartSize)
-	if err != nil {
-		return res, err
-	}
-	id := idOf(j.Entry.Path, fi)
+	id := idOfEntry(e)
 	var rp *resumePoint
 	if u.o.Journal != nil {
 		done, p, err := u.fromJournal(ctx, f, res.Key, id, plan)
@@ -448,8 +462,11 @@ func (u *Uploader) upload(ctx context.Context, j Job) (FileResult, error) {
 		}
 		rp = p
 	}
+	if sc, ok := f.(serverCopier); ok && sc.inServer(u.o.Hash) {
+		return u.copyInServer(ctx, sc, id, res)
+	}
 	if !plan.Multipart {
-		return u.putSingle(ctx, f, fi, id, res)
+		return u.putSingle(ctx, f, id, res)
 	}
 	select {
 	case u.mpSlots <- struct{}{}:
@@ -457,11 +474,11 @@ func (u *Uploader) upload(ctx context.Context, j Job) (FileResult, error) {
 		return res, ctx.Err()
 	}
 	defer func() { <-u.mpSlots }()
-	return u.putMultipart(ctx, f, fi, plan, id, rp, res)
+	return u.putMultipart(ctx, f, plan, id, rp, res)
 }
 
-func (u *Uploader) putSingle(ctx context.Context, f *os.File, fi os.FileInfo, id fileID, res FileResult) (FileResult, error) {
-	size := int(fi.Size())
+func (u *Uploader) putSingle(ctx context.Context, f Reader, id fileID, res FileResult) (FileResult, error) {
+	size := int(res.Size)
 	var buf []byte
 	if size > 0 {
 		var err error
@@ -469,11 +486,11 @@ func (u *Uploader) putSingle(ctx context.Context, f *os.File, fi os.FileInfo, id
 			return res, err
 		}
 		defer u.pool.Put(buf)
-		if _, err := io.ReadFull(f, buf); err != nil {
-			return res, readErrOf(err)
+		if err := f.ReadAt(ctx, buf, 0); err != nil {
+			return res, err
 		}
 	}
-	if err := unchanged(f, fi); err != nil {
+	if err := f.Unchanged(); err != nil {
 		return res, err
 	}
 	res.BLAKE3 = checksum.Sum(buf)
@@ -585,7 +602,7 @@ func (u *Uploader) sendPart(pj partJob) {
 // journal intent), read and hash every part while sending those the
 // server does not hold, complete (with recovery of a lost response), and
 // keep the upload for the next run or abort it.
-func (u *Uploader) putMultipart(ctx context.Context, f *os.File, fi os.FileInfo, plan PartPlan, id fileID, rp *resumePoint, res FileResult) (FileResult, error) {
+func (u *Uploader) putMultipart(ctx context.Context, f Reader, plan PartPlan, id fileID, rp *resumePoint, res FileResult) (FileResult, error) {
 	uploadID := ""
 	if rp != nil {
 		uploadID = rp.uploadID
@@ -598,7 +615,7 @@ func (u *Uploader) putMultipart(ctx context.Context, f *os.File, fi os.FileInfo,
 	fctx, cancel := context.WithCancelCause(u.reqCtx)
 	defer cancel(nil)
 	up := &mpUpload{key: res.Key, id: uploadID, cancel: cancel, parts: make([]types.CompletedPart, plan.Count)}
-	sum := u.sendParts(ctx, fctx, f, fi, plan, rp, up)
+	sum := u.sendParts(ctx, fctx, f, plan, rp, up)
 	if up.err == nil {
 		res.BLAKE3 = sum
 		if done, ok, err := u.completeUpload(f, plan, id, up, res); ok {
@@ -661,16 +678,17 @@ func putFlushed(j Journal, key string, r state.Record) error {
 	return j.Flush()
 }
 
-// sendParts reads every part of f from pooled buffers, hashes it, and
-// hands the parts the server does not already hold to the part senders.
-// It returns the file's BLAKE3; up.err is set when the upload cannot
-// complete (after ctx is cancelled no more parts are sent; those in
-// flight finish).
-func (u *Uploader) sendParts(ctx, fctx context.Context, f *os.File, fi os.FileInfo, plan PartPlan, rp *resumePoint, up *mpUpload) string {
+// sendParts reads every part of f into pooled buffers (as many at once as
+// the source reads ahead), hashes the parts in order, and hands those the
+// server does not already hold to the part senders. It returns the file's
+// BLAKE3; up.err is set when the upload cannot complete (after ctx is
+// cancelled no more parts are sent; those in flight finish).
+func (u *Uploader) sendParts(ctx, fctx context.Context, f Reader, plan PartPlan, rp *resumePoint, up *mpUpload) string {
 	h := checksum.NewHasher()
 	var readErr error
 	var read int64
 	interrupted := false
+	rd := newPartReader(ctx, fctx, u.pool, f, plan)
 	for i := 0; i < plan.Count && readErr == nil && !interrupted; i++ {
 		if ctx.Err() != nil {
 			interrupted = true
@@ -678,17 +696,16 @@ func (u *Uploader) sendParts(ctx, fctx context.Context, f *os.File, fi os.FileIn
 		}
 		num := int32(i + 1)
 		_, n := plan.Part(i)
-		buf, err := u.pool.Get(ctx, int(n))
+		buf, err := rd.next()
 		if err != nil {
-			interrupted = ctx.Err() != nil
-			if !interrupted {
+			switch {
+			case ctx.Err() != nil:
+				interrupted = true
+			case fctx.Err() != nil:
+				readErr = context.Cause(fctx)
+			default:
 				readErr = err
 			}
-			break
-		}
-		if _, err := io.ReadFull(f, buf); err != nil {
-			u.pool.Put(buf)
-			readErr = readErrOf(err)
 			break
 		}
 		read += n
@@ -714,11 +731,12 @@ func (u *Uploader) sendParts(ctx, fctx context.Context, f *os.File, fi os.FileIn
 			interrupted = true
 		}
 	}
+	rd.close()
 	if !interrupted && readErr == nil && read != plan.Size {
 		readErr = fmt.Errorf("read %d bytes of %d: %w", read, plan.Size, ErrChanged)
 	}
 	if !interrupted && readErr == nil {
-		readErr = unchanged(f, fi)
+		readErr = f.Unchanged()
 	}
 	if readErr != nil {
 		up.fail(readErr)
@@ -735,11 +753,87 @@ func (u *Uploader) sendParts(ctx, fctx context.Context, f *os.File, fi os.FileIn
 	return h.Hex()
 }
 
+// partReader reads a file's parts in order, keeping up to the source's
+// ReadAhead of them in flight. The first read in flight waits for memory;
+// the others take only what the budget has free at once, so that reads
+// holding buffers never wait for memory that other such reads hold.
+type partReader struct {
+	ctx     context.Context
+	stop    context.CancelFunc
+	pool    *Pool
+	f       Reader
+	plan    PartPlan
+	ahead   int
+	started int
+	queue   []*pendingRead
+}
+
+type pendingRead struct {
+	buf  []byte
+	err  error
+	done chan struct{}
+}
+
+// newPartReader reads until the run is interrupted (ctx) or the upload
+// fails (fctx).
+func newPartReader(ctx, fctx context.Context, pool *Pool, f Reader, plan PartPlan) *partReader {
+	rctx, stop := context.WithCancel(ctx)
+	context.AfterFunc(fctx, stop)
+	return &partReader{ctx: rctx, stop: stop, pool: pool, f: f, plan: plan, ahead: max(f.ReadAhead(), 1)}
+}
+
+// next returns the next part's bytes, in a buffer the caller owns.
+func (r *partReader) next() ([]byte, error) {
+	for len(r.queue) < r.ahead && r.started < r.plan.Count {
+		off, n := r.plan.Part(r.started)
+		var buf []byte
+		if len(r.queue) == 0 {
+			b, err := r.pool.Get(r.ctx, int(n))
+			if err != nil {
+				return nil, err
+			}
+			buf = b
+		} else if buf = r.pool.TryGet(int(n)); buf == nil {
+			break
+		}
+		p := &pendingRead{buf: buf, done: make(chan struct{})}
+		if r.ahead == 1 {
+			p.err = r.f.ReadAt(r.ctx, buf, off)
+			close(p.done)
+		} else {
+			go func() {
+				defer close(p.done)
+				p.err = r.f.ReadAt(r.ctx, buf, off)
+			}()
+		}
+		r.queue = append(r.queue, p)
+		r.started++
+	}
+	p := r.queue[0]
+	r.queue = r.queue[1:]
+	<-p.done
+	if p.err != nil {
+		r.pool.Put(p.buf)
+		return nil, p.err
+	}
+	return p.buf, nil
+}
+
+// close stops the reads still in flight and returns their buffers.
+func (r *partReader) close() {
+	r.stop()
+	for _, p := range r.queue {
+		<-p.done
+		r.pool.Put(p.buf)
+	}
+	r.queue = nil
+}
+
 // completeUpload makes the parts the object. A retried Complete whose
 // first attempt succeeded (its response was lost) finds the object made
 // of our parts and counts as completed. ok says the object is there (err
 // is then only about recording it); otherwise up.err says why not.
-func (u *Uploader) completeUpload(f *os.File, plan PartPlan, id fileID, up *mpUpload, res FileResult) (_ FileResult, ok bool, err error) {
+func (u *Uploader) completeUpload(f Reader, plan PartPlan, id fileID, up *mpUpload, res FileResult) (_ FileResult, ok bool, err error) {
 	out, err := u.api.CompleteMultipartUpload(s3client.WithPatience(u.reqCtx, completePatience(plan.Size)), &s3.CompleteMultipartUploadInput{
 		Bucket:          aws.String(u.bucket),
 		Key:             aws.String(res.Key),
@@ -853,23 +947,6 @@ func (u *Uploader) tag(ctx context.Context, res FileResult) {
 			u.report.Warn(fmt.Sprintf("the target did not accept object tags (%v); BLAKE3 of multipart objects is kept only in the run manifest (--manifest)", err))
 		})
 	}
-}
-
-// unchanged checks that the open file still has the size and mtime it had
-// when we opened it, and that no byte follows the ones we read.
-func unchanged(f *os.File, before os.FileInfo) error {
-	var one [1]byte
-	if n, _ := f.Read(one[:]); n > 0 {
-		return fmt.Errorf("grew while being read: %w", ErrChanged)
-	}
-	after, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
-		return ErrChanged
-	}
-	return nil
 }
 
 func readErrOf(err error) error {

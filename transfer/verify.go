@@ -28,6 +28,11 @@ type VerifyOptions struct {
 	// Walk says how the local tree is read (symbolic links, filters); the
 	// filter applies to objects too, so a filtered upload verifies clean.
 	Walk WalkOptions
+	// Source, when set, is what the objects are compared with instead of
+	// the local tree: an S3 prefix (its Filter should be Walk's). Fast
+	// mode then compares the BLAKE3 stored on both sides, else the ETags
+	// where both sides have the same part layout (equal ETags).
+	Source *Bucket
 }
 
 // Kinds of Difference.
@@ -109,16 +114,23 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	if st.Retries == nil {
 		st.Retries = new(atomic.Int64)
 	}
+	var src Source
+	if o.Source != nil {
+		src, local = o.Source, o.Source.String()
+	} else {
+		// A source that cannot be read at all is bad input, reported
+		// before any comparison (the walk would report it only once
+		// running).
+		f, err := NewFolder(local, o.Walk)
+		if err != nil {
+			return nil, err
+		}
+		src = f
+	}
 	rep := &VerifyReport{Local: local, Remote: remote.String(), Deep: o.Deep, Started: time.Now(),
 		Counts: map[string]int64{}, HashSources: map[string]int64{}, Differences: []Difference{}}
 	if w := remote.Warning(); w != "" {
 		rep.warn(w)
-	}
-
-	// A source that cannot be read at all is bad input, reported before
-	// any comparison (the walk would report it only once running).
-	if _, err := os.Stat(local); err != nil {
-		return nil, fmt.Errorf("source %s: %w", local, unwrapPathError(err))
 	}
 	// Fast mode needs the run manifests (the BLAKE3 of multipart objects)
 	// before the first comparison; they are few objects, read first.
@@ -130,10 +142,15 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 		}
 		rep.Manifests = man.Files
 	}
-	var fe *fetcher
+	var fe, srcFe *fetcher
 	if o.Deep {
-		fe = newFetcher(api, remote.Bucket, NewPool(o.MaxMemory), o.PartSize, o.PartConcurrency, st)
+		pool := NewPool(o.MaxMemory) // one budget for both sides' reads
+		fe = newFetcher(api, remote.Bucket, pool, o.PartSize, o.PartConcurrency, st)
 		defer fe.close()
+		if o.Source != nil {
+			srcFe = newFetcher(o.Source.API, o.Source.Loc.Bucket, pool, o.PartSize, o.PartConcurrency, &Stats{})
+			defer srcFe.close()
+		}
 	}
 
 	// The walk and the listing both come in key order (byte order of
@@ -145,7 +162,7 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	objects := make(chan Object, 1024)
 	g.Go(func() error {
 		defer close(files)
-		return Walk(gctx, local, o.Walk, func(e Entry) error {
+		return src.Walk(gctx, func(e Entry) error {
 			if e.Refused {
 				rep.warn(DisplayName(e.Path) + ": " + e.Skip)
 			}
@@ -219,12 +236,12 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	})
 	var equalBytes atomic.Int64
 	var equal atomic.Int64
-	cmp := &comparer{api: api, bucket: remote.Bucket, man: man, fe: fe, deep: o.Deep}
+	cmp := &comparer{api: api, bucket: remote.Bucket, man: man, fe: fe, deep: o.Deep, src: o.Source, srcFe: srcFe}
 	for i := 0; i < o.Concurrency; i++ {
 		g.Go(func() error {
 			for p := range work {
 				d := Difference{Rel: p.rel, Path: p.e.Path, Key: p.ob.Key}
-				local, remoteSum, from, err := cmp.sums(gctx, p.e.Path, p.ob)
+				local, remoteSum, from, err := cmp.sums(gctx, p.e, p.ob)
 				switch {
 				case err != nil && gctx.Err() != nil && canceled(err):
 					return gctx.Err()
@@ -296,6 +313,8 @@ type comparer struct {
 	man    *Manifests
 	fe     *fetcher
 	deep   bool
+	src    *Bucket // nil: the source is the local tree
+	srcFe  *fetcher
 }
 
 // sums returns the BLAKE3 of the local file and of the object (read back
@@ -303,7 +322,11 @@ type comparer struct {
 // and where the latter came from. In deep mode the local file is hashed
 // while the object is read; in fast mode only once there is a recorded
 // hash to compare it with.
-func (c *comparer) sums(ctx context.Context, path string, ob Object) (local, remote, from string, err error) {
+func (c *comparer) sums(ctx context.Context, e Entry, ob Object) (local, remote, from string, err error) {
+	if c.src != nil {
+		return c.bucketSums(ctx, e, ob)
+	}
+	path := e.Path
 	if !c.deep {
 		remote, from, err = RecordedBLAKE3(ctx, c.api, c.bucket, ob, c.man)
 		if err != nil || remote == "" {
@@ -342,4 +365,46 @@ func (r *VerifyReport) Outcome(err error) error {
 		return outcome.Failedf("%d file(s) differ or could not be shown equal", r.Differ())
 	}
 	return nil
+}
+
+// bucketSums is sums for an S3 source. Fast: the BLAKE3 stored on both
+// sides, else (neither side read) the ETags when both sides were written
+// with the same part layout, where equal ETags mean equal bytes. Deep:
+// both objects read and hashed at once.
+func (c *comparer) bucketSums(ctx context.Context, e Entry, ob Object) (local, remote, from string, err error) {
+	so := Object{Key: FolderPrefix(c.src.Loc) + e.Rel, Rel: e.Rel, Size: e.Size, ETag: e.ETag, Modified: e.ModTime}
+	if c.deep {
+		var serr error
+		var got fetched
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			got, serr = c.srcFe.fetch(ctx, so, nil)
+		}()
+		theirs, err := c.fe.fetch(ctx, ob, nil)
+		<-done
+		if err != nil {
+			return "", "", "", err
+		}
+		if serr != nil {
+			return "", "", "", fmt.Errorf("source: %w", serr)
+		}
+		return got.BLAKE3, theirs.BLAKE3, "read", nil
+	}
+	remote, from, err = RecordedBLAKE3(ctx, c.api, c.bucket, ob, c.man)
+	if err != nil {
+		return "", "", "", err
+	}
+	if remote != "" {
+		if local, _, err = RecordedBLAKE3(ctx, c.src.API, c.src.Loc.Bucket, so, nil); err != nil {
+			return "", "", "", fmt.Errorf("source: %w", err)
+		}
+		if local != "" {
+			return local, remote, from, nil
+		}
+	}
+	if e.ETag != "" && e.ETag == ob.ETag {
+		return e.ETag, ob.ETag, "etag", nil
+	}
+	return "", "", from, nil
 }

@@ -34,6 +34,9 @@ type Entry struct {
 	Err     error
 	Skip    string
 	Refused bool
+	// ETag is set for an object-store entry: with Size, its identity
+	// (Inode then holds a digest of it; see idOfEntry).
+	ETag string
 }
 
 // WalkOptions shape a walk.

@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/bits"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -134,28 +135,7 @@ func ScanTree(ctx context.Context, root string, o ScanOptions) (*Scan, error) {
 	if err != nil {
 		return nil, outcome.Usagef("source %s: %v", root, transfer.UnwrapPathError(err))
 	}
-	if o.PartSize <= 0 {
-		o.PartSize = transfer.DefaultPartSize
-	}
-	if o.SmallFile <= 0 {
-		o.SmallFile = 1 << 20
-	}
-	if o.SampleBytes == 0 {
-		o.SampleBytes = 256 << 20
-	}
-	if o.Workers <= 0 {
-		o.Workers = 4 * runtime.GOMAXPROCS(0)
-	}
-	if o.Counters == nil {
-		o.Counters = &ScanCounters{}
-	}
-	k := sampleFiles
-	if o.SampleBytes > 0 && o.SampleBytes/minSampleRead < int64(k) {
-		k = int(max(o.SampleBytes/minSampleRead, 1))
-	}
-	if o.SampleBytes < 0 {
-		k = 0
-	}
+	k := o.fill()
 	newTally := func() *tally { return &tally{ext: map[string]*ExtStat{}} }
 
 	var tallies []*tally
@@ -194,12 +174,114 @@ func ScanTree(ctx context.Context, root string, o ScanOptions) (*Scan, error) {
 	s := merge(tallies, k)
 	s.Root, s.PartSize, s.SmallLimit = root, o.PartSize, o.SmallFile
 	if k > 0 {
-		if err := sampleCompression(ctx, root, !fi.IsDir(), s, tallies, k, o); err != nil {
+		read := func(_ context.Context, it sampleItem, p []byte, off int64) (int, error) {
+			path := filepath.Join(root, filepath.FromSlash(it.rel))
+			if !fi.IsDir() {
+				path = root
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				return 0, err
+			}
+			defer f.Close()
+			n, err := f.ReadAt(p, off)
+			if err == io.EOF {
+				err = nil
+			}
+			return n, err
+		}
+		if err := sampleCompression(ctx, read, s, tallies, k, o); err != nil {
 			return nil, err
 		}
 	}
 	s.Seconds = time.Since(start).Seconds()
 	return s, nil
+}
+
+// ScanSource is ScanTree over a Source's entries (an S3 listing): the
+// same histogram, small-object share and request counts, from the
+// listing alone; folders are counted where the key's parent changes; the
+// compressibility sample is read with ranged reads of the sampled
+// entries.
+func ScanSource(ctx context.Context, src transfer.Source, o ScanOptions) (*Scan, error) {
+	start := time.Now()
+	k := o.fill()
+	t := &tally{ext: map[string]*ExtStat{}}
+	entries := map[string]transfer.Entry{} // of the sampled entries, by Rel
+	lastDir := "\x00"
+	err := src.Walk(ctx, func(e transfer.Entry) error {
+		if e.Err != nil || e.Skip != "" {
+			t.skipped++
+			return nil
+		}
+		if dir := path.Dir(e.Rel); dir != lastDir {
+			t.dirs++
+			o.Counters.Dirs.Add(1)
+			lastDir = dir
+		}
+		t.file(e.Path, e.Rel, e.Size, o, k)
+		if k > 0 && e.Size > 0 {
+			entries[e.Rel] = e
+			if len(entries) > 4*k { // keep only what the sample still holds
+				keep := map[string]transfer.Entry{}
+				for _, it := range t.sample {
+					keep[it.rel] = entries[it.rel]
+				}
+				entries = keep
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := merge([]*tally{t}, k)
+	s.Root, s.PartSize, s.SmallLimit = src.String(), o.PartSize, o.SmallFile
+	if k > 0 {
+		read := func(ctx context.Context, it sampleItem, p []byte, off int64) (int, error) {
+			r, err := src.Open(ctx, entries[it.rel])
+			if err != nil {
+				return 0, err
+			}
+			defer r.Close()
+			if err := r.ReadAt(ctx, p, off); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+		if err := sampleCompression(ctx, read, s, []*tally{t}, k, o); err != nil {
+			return nil, err
+		}
+	}
+	s.Seconds = time.Since(start).Seconds()
+	return s, nil
+}
+
+// fill sets the defaults and returns how many files the sample takes.
+func (o *ScanOptions) fill() int {
+	if o.PartSize <= 0 {
+		o.PartSize = transfer.DefaultPartSize
+	}
+	if o.SmallFile <= 0 {
+		o.SmallFile = 1 << 20
+	}
+	if o.SampleBytes == 0 {
+		o.SampleBytes = 256 << 20
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4 * runtime.GOMAXPROCS(0)
+	}
+	if o.Counters == nil {
+		o.Counters = &ScanCounters{}
+	}
+	k := sampleFiles
+	if o.SampleBytes > 0 && o.SampleBytes/minSampleRead < int64(k) {
+		k = int(max(o.SampleBytes/minSampleRead, 1))
+	}
+	if o.SampleBytes < 0 {
+		k = 0
+	}
+	return k
 }
 
 // dirQueue is a LIFO of directories still to read (relative paths) and
@@ -476,7 +558,7 @@ func merge(ts []*tally, k int) *Scan {
 // smallest keys, reads a slice from the middle of each sampled file and
 // compresses it with zstd. Since the sample is size-weighted, the plain
 // mean of the per-file ratios estimates the bytes-weighted ratio.
-func sampleCompression(ctx context.Context, root string, single bool, s *Scan, ts []*tally, k int, o ScanOptions) error {
+func sampleCompression(ctx context.Context, read func(context.Context, sampleItem, []byte, int64) (int, error), s *Scan, ts []*tally, k int, o ScanOptions) error {
 	var all sampleHeap
 	for _, t := range ts {
 		for _, it := range t.sample {
@@ -519,19 +601,10 @@ func sampleCompression(ctx context.Context, root string, single bool, s *Scan, t
 			var out []byte
 			for i := range idx {
 				it := items[i]
-				p := filepath.Join(root, filepath.FromSlash(it.rel))
-				if single {
-					p = root
-				}
 				n := min(per, it.size)
-				f, err := os.Open(p)
-				if err != nil {
+				m, err := read(ctx, it, buf[:n], (it.size-n)/2)
+				if m == 0 || err != nil {
 					continue // gone since the walk: not part of the sample
-				}
-				m, err := f.ReadAt(buf[:n], (it.size-n)/2)
-				f.Close()
-				if m == 0 || err != nil && err != io.EOF {
-					continue
 				}
 				out = enc.EncodeAll(buf[:m], out[:0])
 				res[i] = result{ratio: math.Min(float64(len(out))/float64(m), 1), n: int64(m), ok: true}

@@ -94,6 +94,36 @@ func (a *app) connect(ctx context.Context, loc transfer.Location, maxConns int) 
 	return transfer.Connect(ctx, o, loc, maxConns)
 }
 
+// sourceFlags say how to reach an s3:// SRC; unset, as the destination.
+type sourceFlags struct{ c transfer.SourceConn }
+
+func (s *sourceFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&s.c.EndpointURL, "source-endpoint-url", "", "endpoint of an s3:// SRC (default: --endpoint-url)")
+	fl.StringVar(&s.c.Profile, "source-profile", "", "shared config profile for the credentials of an s3:// SRC (default: --profile)")
+	fl.StringVar(&s.c.Region, "source-region", "", "region of an s3:// SRC (default: --region)")
+	fl.StringVar(&s.c.CABundle, "source-ca-bundle", "", "PEM file of CA certificates to trust for an s3:// SRC (default: --ca-bundle)")
+}
+
+// connectSource runs the preflight of an s3:// SRC; a local SRC refuses
+// the source flags.
+func (a *app) connectSource(cmd *cobra.Command, s sourceFlags, src string, filter *transfer.Filter, maxConns int) (*transfer.Bucket, error) {
+	if !transfer.IsS3URL(src) {
+		if fl := changedFrom(cmd.Flags(), (&sourceFlags{}).register); fl != "" {
+			return nil, outcome.Usagef("--%s applies to an s3:// SRC only", fl)
+		}
+		return nil, nil
+	}
+	loc, err := location("SRC: ", src)
+	if err != nil {
+		return nil, err
+	}
+	o, err := a.conn.options()
+	if err != nil {
+		return nil, err
+	}
+	return transfer.ConnectSource(cmd.Context(), o, s.c, loc, maxConns, filter)
+}
+
 // location parses an s3:// argument; what names it (SRC, DST) prefixes
 // the error.
 func location(what, url string) (transfer.Location, error) {

@@ -23,6 +23,8 @@ type copyFlags struct {
 	storageClass, sse, kmsID string
 	contentType              string
 	manifest, jsonOut        bool
+	source                   sourceFlags
+	hash                     bool
 	benchProfile             string
 	progress                 progressFlags
 	via                      string
@@ -35,13 +37,19 @@ func newCopyCmd(a *app) *cobra.Command {
 	var f copyFlags
 	cmd := &cobra.Command{
 		Use:   "copy SRC DST",
-		Short: "Copy a local file or directory to s3://bucket[/prefix], or download one: copy s3://bucket/prefix DIR",
-		Long: `Copy a local file or directory tree to S3.
+		Short: "Copy a local file or directory, or an s3:// prefix, to s3://bucket[/prefix]; or download a prefix: copy s3://bucket/prefix DIR",
+		Long: `Copy a local file or directory tree, or the objects under an s3:// prefix, to S3.
 
 Files stream into transfers while the tree is still being walked. Small files
 go as one PutObject each, large ones as parallel multipart parts; every byte
 is read once, and its BLAKE3 is stored with the object (x-amz-meta-blake3 for
-single PUTs, the object tag airlift-blake3 for multipart objects).`,
+single PUTs, the object tag airlift-blake3 for multipart objects).
+
+An s3:// SRC on another endpoint or with other credentials (--source-*) is
+streamed: listing pages feed the copy, objects are read with ranged GETs
+pinned to their listed ETag. With the destination's endpoint and credentials
+the server copies each object itself (CopyObject), carrying BLAKE3 over where
+the source has it; --hash streams them instead, to compute it.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runCopy(cmd, args[0], args[1], f)
@@ -53,6 +61,7 @@ single PUTs, the object tag airlift-blake3 for multipart objects).`,
 		dryRun: "print what would be copied; send nothing", follow: "follow symbolic links (loops and broken links are reported)",
 		manifest: "also write a run manifest (zstd JSON lines) under PREFIX/.airlift/manifests/", json: "print the summary as JSON",
 	})
+	fl.BoolVar(&f.hash, "hash", false, "s3:// SRC on the destination's endpoint: stream the objects to compute their BLAKE3 instead of a server-side copy")
 	fl.StringVar(&f.benchProfile, "bench-profile", "", "take --part-size, --part-concurrency and --max-memory from airlift bench --save (flags given win)")
 	fl.BoolVar(&f.allowEmpty, "allow-empty", false, "download: succeed when no object matches (otherwise exit 1 and create nothing)")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "download: replace local files that differ from their objects (otherwise they are listed and left alone)")
@@ -76,6 +85,7 @@ func (f *copyFlags) register(fl *pflag.FlagSet, h uploadFlagHelp) {
 	f.registerObjectFlags(fl)
 	fl.BoolVar(&f.manifest, "manifest", false, h.manifest)
 	fl.BoolVar(&f.jsonOut, "json", false, h.json)
+	f.source.register(fl)
 }
 
 // registerObjectFlags adds the attributes every new object gets.
@@ -109,7 +119,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 			storageClass: f.storageClass, dryRun: f.dryRun, jsonOut: f.jsonOut, progress: f.progress})
 	case changedFrom(cmd.Flags(), (&dataSyncFlags{}).register) != "":
 		return outcome.Usagef("--%s works only with --via datasync", changedFrom(cmd.Flags(), (&dataSyncFlags{}).register))
-	case transfer.IsS3URL(src):
+	case transfer.IsS3URL(src) && !transfer.IsS3URL(dst):
 		return a.runDownload(cmd, src, dst, f)
 	case f.allowEmpty || f.overwrite:
 		return outcome.Usagef("--allow-empty and --overwrite apply to downloads (an s3:// SRC) only")
@@ -146,8 +156,19 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	if _, err := transfer.NewUploader(nil, loc.Bucket, o, st); err != nil {
 		return err
 	}
-	if err := transfer.CheckSource(src); err != nil {
+	o.Hash = f.hash
+	if !transfer.IsS3URL(src) {
+		if err := transfer.CheckSource(src); err != nil {
+			return err
+		}
+	}
+	var source transfer.Source
+	if b, err := a.connectSource(cmd, f.source, src, o.Walk.Filter, f.concurrency+f.partConc); err != nil {
 		return err
+	} else if b != nil {
+		source = b
+	} else if source, err = transfer.NewFolder(src, o.Walk); err != nil {
+		return outcome.As(outcome.Usage, err)
 	}
 	var api transfer.S3API
 	if f.dryRun {
@@ -174,7 +195,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 		return err
 	}
 	p := f.progress.start(a, ui.TransferProgress(st, "copied"))
-	rep, err := up.Copy(ctx, src, loc)
+	rep, err := up.CopyFrom(ctx, source, loc)
 	p.Stop()
 	a.printReport(rep, f.jsonOut, f.progress.quiet)
 	return rep.Outcome(err)
@@ -196,9 +217,6 @@ func (a *app) runDownload(cmd *cobra.Command, src, dst string, f copyFlags) erro
 	loc, err := location("SRC: ", src)
 	if err != nil {
 		return err
-	}
-	if transfer.IsS3URL(dst) {
-		return outcome.Usagef("copying from S3 to S3 is not supported; DST must be a local folder")
 	}
 	if fl := changedFrom(cmd.Flags(), f.registerUploadOnly); fl != "" {
 		return outcome.Usagef("--%s applies to uploads only", fl)
@@ -244,6 +262,8 @@ func (a *app) runDownload(cmd *cobra.Command, src, dst string, f copyFlags) erro
 // registerUploadOnly names the flags a download refuses.
 func (f *copyFlags) registerUploadOnly(fl *pflag.FlagSet) {
 	f.registerObjectFlags(fl)
+	(&sourceFlags{}).register(fl)
+	fl.Bool("hash", false, "")
 	fl.Bool("manifest", false, "")
 	fl.Bool("follow-symlinks", false, "")
 	fl.String("bench-profile", "", "")

@@ -22,6 +22,7 @@ type planFlags struct {
 	existingSnowball, printConfig                 bool
 	jsonOut, markdown, quiet                      bool
 	snow                                          planSnowballFlags
+	source                                        sourceFlags
 }
 
 func newPlanCmd(a *app) *cobra.Command {
@@ -35,7 +36,8 @@ Acceleration, AWS DataSync and physical routes, how long moving it takes and
 what it costs; recommend one. Link figures come from --bandwidth and
 --utilization, or from a bench profile (airlift bench --save). Every price and
 threshold comes from an embedded config (--print-config) that --config
-overrides.`,
+overrides. SRC may be an s3:// prefix (see the --source-* flags): its listing
+is scanned, and the sample read with ranged GETs.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.printConfig {
@@ -66,6 +68,7 @@ overrides.`,
 	fl.BoolVar(&f.markdown, "markdown", false, "print the plan as a Markdown report")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress while scanning")
 	f.snow.register(fl)
+	f.source.register(fl)
 	return cmd
 }
 
@@ -152,9 +155,15 @@ func (a *app) runPlan(cmd *cobra.Command, src string, f planFlags) error {
 
 	counters := &plan.ScanCounters{}
 	p := ui.StartProgress(a.stderr, ui.ProgressOptions{Quiet: f.quiet, TerminalOnly: true}, ui.ScanProgress(counters))
-	scan, err := plan.ScanTree(cmd.Context(), src, plan.ScanOptions{
-		Workers: f.workers, PartSize: ps, SmallFile: int64(cfg.S3.SmallFileBytes.Value), SampleBytes: sample, Counters: counters,
-	})
+	so := plan.ScanOptions{Workers: f.workers, PartSize: ps, SmallFile: int64(cfg.S3.SmallFileBytes.Value), SampleBytes: sample, Counters: counters}
+	var scan *plan.Scan
+	if b, cerr := a.connectSource(cmd, f.source, src, nil, 16); cerr != nil {
+		err = cerr
+	} else if b != nil {
+		scan, err = plan.ScanSource(cmd.Context(), b, so)
+	} else {
+		scan, err = plan.ScanTree(cmd.Context(), src, so)
+	}
 	p.Stop()
 	if err != nil {
 		return err

@@ -47,6 +47,8 @@ airlift's back. The first sync into a prefix that already holds the data
 adopts objects whose size and stored BLAKE3 match instead of uploading
 them again (--adopt=deep reads them back when no BLAKE3 is stored).
 
+SRC may be an s3:// prefix (see the --source-* flags): changes are then
+judged from its listing (size, LastModified, ETag) against the state store.
 Objects are deleted only with --delete, and never when any part of the run
 failed. Runs never overlap: a second one exits 0 saying which process is
 running (or 1 with --fail-if-locked). Nothing is printed on stdout unless
@@ -137,8 +139,8 @@ func (f *syncFlags) options(errw io.Writer, src string, loc transfer.Location) (
 }
 
 func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
-	if transfer.IsS3URL(src) {
-		return outcome.Usagef("sync uploads a local folder: SRC must not be an s3:// URL")
+	if transfer.IsS3URL(src) && f.watch {
+		return outcome.Usagef("--watch follows a local folder: an s3:// SRC is synced one run at a time")
 	}
 	loc, err := location("DST: ", dst)
 	if err != nil {
@@ -147,6 +149,11 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 	o, err := f.options(a.stderr, src, loc)
 	if err != nil {
 		return err
+	}
+	if b, err := a.connectSource(cmd, f.source, src, o.Upload.Walk.Filter, f.concurrency+f.partConc); err != nil {
+		return err
+	} else if b != nil {
+		o.From = b
 	}
 	// The store's lock is the run lock: one sync (or copy) per
 	// destination at a time.

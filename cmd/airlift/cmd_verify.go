@@ -17,15 +17,18 @@ type verifyFlags struct {
 	followSymlinks bool
 	sel            selectFlags
 	progress       progressFlags
+	source         sourceFlags
 }
 
 func newVerifyCmd(a *app) *cobra.Command {
 	var f verifyFlags
 	cmd := &cobra.Command{
 		Use:   "verify SRC DST",
-		Short: "Prove that a local tree and an s3:// prefix hold the same files (either order)",
+		Short: "Prove that a local tree (or an s3:// SRC) and an s3:// prefix hold the same files",
 		Long: `Compare a local folder with the objects under s3://bucket/prefix, file by file:
-missing on either side, size differs, BLAKE3 differs, BLAKE3 unknown.
+missing on either side, size differs, BLAKE3 differs, BLAKE3 unknown. SRC may
+be an s3:// prefix too (reached with the --source-* flags): fast mode then
+compares the BLAKE3 stored on both sides, else equal ETags (same part layout).
 
 By default the BLAKE3 recorded at upload is used (run manifests under
 PREFIX/.airlift/manifests/ where they vouch for an object's current ETag, else
@@ -51,32 +54,38 @@ configuration error.`,
 	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links in the local tree (as copy --follow-symlinks)")
 	f.sel.register(fl, "compare files and objects matching this glob", "leave out files and objects matching this glob")
 	f.progress.register(fl)
+	f.source.register(fl)
 	return cmd
 }
 
 func (a *app) runVerify(cmd *cobra.Command, src, dst string, f verifyFlags) error {
 	local, remote := src, dst
-	if transfer.IsS3URL(src) {
+	if transfer.IsS3URL(src) && !transfer.IsS3URL(dst) {
 		local, remote = dst, src
 	}
-	if transfer.IsS3URL(local) || !transfer.IsS3URL(remote) {
-		return outcome.Usagef("verify compares a local folder with an s3:// prefix: one of SRC and DST must be s3://, the other local")
+	if !transfer.IsS3URL(remote) {
+		return outcome.Usagef("verify compares a local folder or an s3:// prefix with an s3:// prefix: DST (or SRC) must be s3://")
 	}
 	loc, err := location("", remote)
 	if err != nil {
 		return err
 	}
-	if err := transfer.CheckSource(local); err != nil {
-		return err
-	}
-	if fi, _ := os.Stat(local); !fi.IsDir() {
-		return outcome.Usagef("%s is not a folder", local)
+	if !transfer.IsS3URL(local) {
+		if err := transfer.CheckSource(local); err != nil {
+			return err
+		}
+		if fi, _ := os.Stat(local); !fi.IsDir() {
+			return outcome.Usagef("%s is not a folder", local)
+		}
 	}
 	o := transfer.VerifyOptions{Deep: f.deep, Walk: transfer.WalkOptions{FollowSymlinks: f.followSymlinks}}
 	if o.Walk.Filter, err = f.sel.filter(a.stderr); err != nil {
 		return err
 	}
 	if o.Sizing, err = f.engineFlags.sizing(); err != nil {
+		return err
+	}
+	if o.Source, err = a.connectSource(cmd, f.source, local, o.Walk.Filter, f.concurrency+f.partConc); err != nil {
 		return err
 	}
 	t, err := a.connect(cmd.Context(), loc, f.concurrency+f.partConc)

@@ -32,6 +32,7 @@ const (
 	opComplete s3op = "CompleteMultipartUpload"
 	opList     s3op = "ListParts"
 	opAbort    s3op = "AbortMultipartUpload"
+	opGet      s3op = "GetObject"
 	opOther    s3op = "other"
 )
 
@@ -55,8 +56,11 @@ func opOf(r *http.Request) s3op {
 			return opComplete
 		}
 	case http.MethodGet:
-		if q.Has("uploadId") {
+		switch {
+		case q.Has("uploadId"):
 			return opList
+		case objectPath && !q.Has("tagging"):
+			return opGet
 		}
 	case http.MethodDelete:
 		if q.Has("uploadId") {

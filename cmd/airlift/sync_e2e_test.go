@@ -642,7 +642,7 @@ func TestSyncUsageErrors(t *testing.T) {
 		{[]string{"sync", src, "s3://bucket/p", "--adopt", "maybe"}, "--adopt"},
 		{[]string{"sync", src, "s3://bucket/p", "--watch", "--dry-run"}, "cannot be combined"},
 		{[]string{"sync", src, "s3://bucket/p", "--metrics-addr", "127.0.0.1:1"}, "needs --watch"},
-		{[]string{"sync", "s3://bucket/p", src}, "must not be an s3:// URL"},
+		{[]string{"sync", "s3://bucket/p", src}, "DST: "}, // an s3:// SRC needs an s3:// DST
 		{[]string{"sync", src, "/not/s3"}, "not an s3:// URL"},
 		{[]string{"status", "s3://bucket/p", "--state-dir", t.TempDir()}, "give --source"},
 	} {

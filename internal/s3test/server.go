@@ -48,11 +48,17 @@ type Server struct {
 	keyPEM  string // its key, for proxies that pose as the server
 	cmd     *exec.Cmd
 	logPath string
+	// AccessKey and SecretKey are the server's root credentials.
+	AccessKey, SecretKey string
 }
 
 // Options for Start.
 type Options struct {
 	TLS bool
+	// AccessKey and SecretKey replace the default credentials, for a
+	// second server that must not accept the first one's (a migration
+	// between two stores).
+	AccessKey, SecretKey string
 }
 
 // Binary returns the versitygw path, or "" when there is none.
@@ -107,13 +113,16 @@ func Start(t testing.TB, o Options) *Server {
 	bin := Binary()
 	Require(t, "versitygw", bin)
 	dir := t.TempDir()
-	s := &Server{Root: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "versitygw.log")}
+	s := &Server{Root: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "versitygw.log"), AccessKey: AccessKey, SecretKey: SecretKey}
+	if o.AccessKey != "" {
+		s.AccessKey, s.SecretKey = o.AccessKey, o.SecretKey
+	}
 	if err := os.MkdirAll(s.Root, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	env := append(os.Environ(), "ROOT_ACCESS_KEY_ID="+AccessKey, "ROOT_SECRET_ACCESS_KEY="+SecretKey)
+	env := append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKey, "ROOT_SECRET_ACCESS_KEY="+s.SecretKey)
 	scheme := "http"
 	if o.TLS {
 		scheme = "https"
@@ -160,6 +169,7 @@ func Start(t testing.TB, o Options) *Server {
 // talks to s: credentials in the standard variables, nothing else
 // inherited that could point elsewhere.
 func (s *Server) Env() []string {
+	ak, sk := s.keys()
 	var env []string
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "AWS_") {
@@ -168,7 +178,7 @@ func (s *Server) Env() []string {
 		env = append(env, kv)
 	}
 	env = append(env,
-		"AWS_ACCESS_KEY_ID="+AccessKey, "AWS_SECRET_ACCESS_KEY="+SecretKey,
+		"AWS_ACCESS_KEY_ID="+ak, "AWS_SECRET_ACCESS_KEY="+sk,
 		"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1",
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
@@ -178,11 +188,21 @@ func (s *Server) Env() []string {
 	return env
 }
 
+// keys are the server's credentials; a Server made by hand (around a
+// test's own fake server) has the default ones.
+func (s *Server) keys() (string, string) {
+	if s.AccessKey == "" {
+		return AccessKey, SecretKey
+	}
+	return s.AccessKey, s.SecretKey
+}
+
 // SetEnv puts the server's credentials into this process's environment
 // for the test's duration (for in-process clients).
 func (s *Server) SetEnv(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", SecretKey)
+	ak, sk := s.keys()
+	t.Setenv("AWS_ACCESS_KEY_ID", ak)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", sk)
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_CONFIG_FILE", "/dev/null")

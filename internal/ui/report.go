@@ -72,6 +72,13 @@ func PrintCopySummary(out, errw io.Writer, r *transfer.Report, quiet bool) {
 	if r.BytesResumed > 0 {
 		fmt.Fprintf(out, "resumed: %s of unfinished uploads were already on the server and not sent again\n", units.FormatBytes(r.BytesResumed))
 	}
+	if r.CopiedInServer > 0 {
+		fmt.Fprintf(out, "copied by the server: %d objects", r.CopiedInServer)
+		if r.NoBLAKE3 > 0 {
+			fmt.Fprintf(out, "; %d have no BLAKE3 yet (copy --hash streams them to compute it)", r.NoBLAKE3)
+		}
+		fmt.Fprintln(out)
+	}
 	if r.Manifest != "" {
 		fmt.Fprintf(out, "manifest: %s\n", r.Manifest)
 	}

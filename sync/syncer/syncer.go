@@ -56,7 +56,13 @@ func ParseAdopt(s string) (AdoptMode, error) {
 
 // Options shape a sync pass.
 type Options struct {
-	Source string // a directory
+	Source string // a directory, or the name of From
+	// From, when set, is the source instead of the folder Source: an S3
+	// prefix, whose changes are judged from its listing (size,
+	// LastModified and ETag against the state), with no request per
+	// object. --checksum and adoption cannot hash its objects locally:
+	// such objects are sent.
+	From   transfer.Source
 	Dest   transfer.Location
 	Upload transfer.UploadOptions // engine options; Walk selects the files
 
@@ -164,9 +170,10 @@ func New(api transfer.S3API, store Store, o Options) *Syncer {
 	}
 	o.Upload.DryRun = o.DryRun
 	// Records name files by absolute path, as the copy journal does.
-	if abs, err := filepath.Abs(o.Source); err == nil {
+	if abs, err := filepath.Abs(o.Source); err == nil && o.From == nil {
 		o.Source = abs
 	}
+	o.Upload.Source = o.From
 	return &Syncer{api: api, store: store, o: o}
 }
 
@@ -233,7 +240,13 @@ func (s *Syncer) merge(ctx context.Context, rc *remoteCursor, fn func(item) erro
 		}
 		return nil
 	}
-	err := transfer.Walk(ctx, s.o.Source, s.o.Upload.Walk, func(e transfer.Entry) error {
+	walk := func(ctx context.Context, fn func(transfer.Entry) error) error {
+		return transfer.Walk(ctx, s.o.Source, s.o.Upload.Walk, fn)
+	}
+	if s.o.From != nil {
+		walk = s.o.From.Walk
+	}
+	err := walk(ctx, func(e transfer.Entry) error {
 		if s.stopped() {
 			return errStopped
 		}
@@ -340,13 +353,15 @@ type check struct {
 func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 	rep := &Report{Source: s.o.Source, Dest: s.o.Dest.String(), Started: s.o.Now(), DryRun: s.o.DryRun, Failures: []transfer.Problem{}}
 	defer func() { rep.Seconds = s.o.Now().Sub(rep.Started).Seconds() }()
-	fi, err := os.Stat(s.o.Source)
-	if err != nil {
-		rep.DeleteRefused = "the source root is missing"
-		return rep, fmt.Errorf("%w: %s: %v", ErrSourceMissing, s.o.Source, transfer.UnwrapPathError(err))
-	}
-	if !fi.IsDir() {
-		return rep, fmt.Errorf("source %s is not a directory", s.o.Source)
+	if s.o.From == nil {
+		fi, err := os.Stat(s.o.Source)
+		if err != nil {
+			rep.DeleteRefused = "the source root is missing"
+			return rep, fmt.Errorf("%w: %s: %v", ErrSourceMissing, s.o.Source, transfer.UnwrapPathError(err))
+		}
+		if !fi.IsDir() {
+			return rep, fmt.Errorf("source %s is not a directory", s.o.Source)
+		}
 	}
 
 	isEmpty, err := empty(s.store, s.scope())
@@ -395,6 +410,13 @@ func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 	})
 	if s.stopped() {
 		rep.Interrupted = true
+	}
+	if s.o.From != nil && runErr == nil && rs.seen.Load() == 0 && rs.walkErrs.Load() == 0 && rs.tracked.Load() > 0 {
+		// A prefix that lists nothing where objects were synced before
+		// is more likely a wrong endpoint, bucket or credentials than a
+		// dataset deleted: it is treated as a missing source root.
+		rep.DeleteRefused = "the source listing is empty"
+		runErr = fmt.Errorf("%w: %s lists no object", ErrSourceMissing, s.o.Source)
 	}
 	if rc != nil {
 		rep.Requests = int64(rc.pages)

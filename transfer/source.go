@@ -1,0 +1,169 @@
+package transfer
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Source is where a run's bytes come from: a local folder (Folder) or the
+// objects below an S3 prefix (Bucket). copy, sync and verify take a
+// Source, and the one upload pipeline reads every file through it, so
+// that a new kind of source is a new implementation here, never a second
+// pipeline.
+//
+// Walk streams the entries in key order (byte order of Rel, the order S3
+// lists keys in), so that a sync can merge them with its sorted state in
+// one pass; an entry that cannot be sent carries Err, one passed over
+// carries Skip. A root that cannot be read at all is Walk's error.
+//
+// Open opens an entry Walk yielded. The Reader's Stat is the entry as it
+// is now (for a folder, the file's metadata once open), and is what the
+// journal records as the entry's identity.
+type Source interface {
+	String() string
+	// Tree says whether entries are named below the destination as a
+	// folder (false: a single file, copied as cp copies one).
+	Tree() bool
+	Walk(ctx context.Context, fn func(Entry) error) error
+	Open(ctx context.Context, e Entry) (Reader, error)
+}
+
+// Reader reads one opened entry.
+//
+// ReadAt fills p from offset off, or fails; a failure that says the entry
+// is no longer the one opened wraps ErrChanged (a rewritten object, a
+// file that shrank), and the upload is then not completed as a mixture of
+// old and new bytes. Unchanged, called after the last byte was read, says
+// (with ErrChanged) whether the entry changed while it was read.
+//
+// ReadAhead is how many ranges of one entry are worth reading at once: 1
+// for a local disk (the page cache reads ahead), more for an object store,
+// where each range is a request with its own latency.
+type Reader interface {
+	Stat() Entry
+	ReadAt(ctx context.Context, p []byte, off int64) error
+	Unchanged() error
+	ReadAhead() int
+	Close() error
+}
+
+// Folder is a local file or folder tree as a Source.
+type Folder struct {
+	Root    string
+	Options WalkOptions
+	dir     bool
+}
+
+// NewFolder returns the Source for the file or folder at root; the root
+// must exist.
+func NewFolder(root string, o WalkOptions) (*Folder, error) {
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", root, unwrapPathError(err))
+	}
+	return &Folder{Root: root, Options: o, dir: fi.IsDir()}, nil
+}
+
+func (s *Folder) String() string { return s.Root }
+func (s *Folder) Tree() bool     { return s.dir }
+
+// Walk is Walk over the root.
+func (s *Folder) Walk(ctx context.Context, fn func(Entry) error) error {
+	return Walk(ctx, s.Root, s.Options, fn)
+}
+
+// Open opens the file e names.
+func (s *Folder) Open(_ context.Context, e Entry) (Reader, error) { return openFile(e) }
+
+// localFiles opens entries by their path: the source of a run fed
+// entries directly (sync, auto-extract archives).
+type localFiles struct{}
+
+func (localFiles) String() string                                  { return "" }
+func (localFiles) Tree() bool                                      { return true }
+func (localFiles) Walk(context.Context, func(Entry) error) error   { return nil }
+func (localFiles) Open(_ context.Context, e Entry) (Reader, error) { return openFile(e) }
+
+// fileReader is an open local file; reads are pread(2), so parts may be
+// read in any order.
+type fileReader struct {
+	f  *os.File
+	fi os.FileInfo
+	e  Entry
+}
+
+func openFile(e Entry) (Reader, error) {
+	f, err := os.Open(e.Path)
+	if err != nil {
+		return nil, unwrapPathError(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("not a regular file (%s)", fileKind(fi.Mode()))
+	}
+	now := entryFor(e.Path, e.Rel, fi)
+	return &fileReader{f: f, fi: fi, e: now}, nil
+}
+
+func (r *fileReader) Stat() Entry    { return r.e }
+func (r *fileReader) ReadAhead() int { return 1 }
+func (r *fileReader) Close() error   { return r.f.Close() }
+
+func (r *fileReader) ReadAt(_ context.Context, p []byte, off int64) error {
+	n, err := r.f.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		return fmt.Errorf("shrank while being read: %w", ErrChanged)
+	}
+	return unwrapPathError(err)
+}
+
+// Unchanged checks that the file still has the size and mtime it had when
+// opened, and that no byte follows the ones read.
+func (r *fileReader) Unchanged() error {
+	var one [1]byte
+	if n, _ := r.f.ReadAt(one[:], r.fi.Size()); n > 0 {
+		return fmt.Errorf("grew while being read: %w", ErrChanged)
+	}
+	after, err := r.f.Stat()
+	if err != nil {
+		return err
+	}
+	if after.Size() != r.fi.Size() || !after.ModTime().Equal(r.fi.ModTime()) {
+		return ErrChanged
+	}
+	return nil
+}
+
+// idOfEntry is what the journal records as the identity of an opened
+// entry: for a file its absolute path, size, mtime and inode; for an
+// object its URL, size, LastModified and (in Inode) a digest of its ETag,
+// so that a rewritten object never matches the record of the old one.
+func idOfEntry(e Entry) fileID {
+	p := e.Path
+	if e.ETag == "" {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+	}
+	return fileID{path: p, size: e.Size, mtime: e.ModTime.UnixNano(), dev: e.Dev, ino: e.Inode, ctime: e.Ctime}
+}
+
+// etagDigest folds an ETag into the 64 bits the journal and the sync
+// state keep for a file's inode.
+func etagDigest(etag string) uint64 {
+	h := fnv.New64a()
+	_, _ = io.WriteString(h, etag)
+	return h.Sum64() | 1 // never 0: 0 reads as "no identity"
+}
