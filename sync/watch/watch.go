@@ -36,6 +36,11 @@ type Options struct {
 	// MaxDelay bounds how long events can keep postponing a pass under
 	// continuous churn; 0: 10 x Debounce, at most Interval.
 	MaxDelay time.Duration
+	// Clock is the time the watch runs on; nil: the real one.
+	Clock Clock
+
+	// events, when set, replaces the file events (tests feed their own).
+	events <-chan fsnotify.Event
 }
 
 // Run watches until Stop is closed or ctx is done. It runs a pass at once.
@@ -55,10 +60,19 @@ func Run(ctx context.Context, o Options) error {
 	if o.Warn == nil {
 		o.Warn = func(string) {}
 	}
-	w, err := fsnotify.NewWatcher()
-	var events <-chan fsnotify.Event
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
+	var w *fsnotify.Watcher
+	var err error
+	if o.events == nil {
+		w, err = fsnotify.NewWatcher()
+	}
+	events := o.events
 	var errs <-chan error
-	if err != nil {
+	if o.events != nil {
+		// fed by the caller
+	} else if err != nil {
 		o.Warn("file events unavailable (" + err.Error() + "); rescanning every " + o.Interval.String())
 	} else {
 		defer w.Close()
@@ -68,16 +82,16 @@ func Run(ctx context.Context, o Options) error {
 		events, errs = w.Events, w.Errors
 	}
 
-	timer := time.NewTimer(0) // the first pass, at once
+	timer := o.Clock.NewTimer(0) // the first pass, at once
 	defer timer.Stop()
-	rescan := time.NewTicker(o.Interval)
+	rescan := o.Clock.NewTicker(o.Interval)
 	defer rescan.Stop()
 	armed := true
 	arm := func(d time.Duration) {
 		if armed {
 			if !timer.Stop() {
 				select {
-				case <-timer.C:
+				case <-timer.C():
 				default:
 				}
 			}
@@ -87,7 +101,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	var firstEvent time.Time // of the events the next pass will answer
 	onEvent := func() {
-		now := time.Now()
+		now := o.Clock.Now()
 		if firstEvent.IsZero() {
 			firstEvent = now
 		}
@@ -133,9 +147,9 @@ func Run(ctx context.Context, o Options) error {
 				continue
 			}
 			o.Warn("file events: " + err.Error())
-		case <-timer.C:
+		case <-timer.C():
 			pass()
-		case <-rescan.C:
+		case <-rescan.C():
 			pass()
 		}
 		select {
