@@ -72,6 +72,34 @@ func TestE2ECopyProgressBarOnTerminal(t *testing.T) {
 	mustContain(t, "terminal", out, "copied 3 files, 7.1 MiB")
 }
 
+// sync shows the same bar as copy on a terminal: a first sync of a few
+// megabytes under a bandwidth limit moves it through the upload, counting
+// the files the pass sends.
+func TestE2ESyncProgressBarOnTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e")
+	}
+	srv := s3test.Start(t, s3test.Options{})
+	srv.CreateBucket(t, "tty")
+	src := s3test.Tree(t, map[string]int{"a.bin": 6 * MiB, "c/small.txt": 100 << 10})
+	out, code := onTerminal(t, srv.Env(), "sync", src, "s3://tty/sync/", "--bwlimit", "2.5MiB/s", "--state-dir", t.TempDir(), "--endpoint-url", srv.URL)
+	if code != 0 {
+		t.Fatalf("exit %d\n%q", code, out)
+	}
+	between := 0
+	for _, m := range barPercent.FindAllStringSubmatch(out, -1) {
+		if p, _ := strconv.Atoi(m[1]); p > 0 && p < 100 {
+			between++
+		}
+	}
+	if between < 2 {
+		t.Errorf("the bar never moved through the upload\n%q", out)
+	}
+	if !regexp.MustCompile(`synced [0-2]/2 files +[0-9]+% \|`).MatchString(out) {
+		t.Errorf("no file count beside the bar\n%q", out)
+	}
+}
+
 // DataSync's bar on a terminal: the phases as they come, then the
 // summary.
 func TestE2EDataSyncProgressOnTerminal(t *testing.T) {

@@ -402,7 +402,14 @@ func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 		return rep, err
 	}
 	trep, runErr := up.Run(ctx, s.o.Source, s.o.Dest, func(fctx context.Context, send func(transfer.Job) error) error {
-		err := s.plan(fctx, rc, rs, send)
+		// What the pass sends is what progress counts toward (a copy
+		// counts what its walk finds; a pass finds mostly what it skips).
+		counted := func(j transfer.Job) error {
+			up.Stats.FilesFound.Add(1)
+			up.Stats.BytesFound.Add(j.Entry.Size)
+			return send(j)
+		}
+		err := s.plan(fctx, rc, rs, counted)
 		if errors.Is(err, errStopped) {
 			return nil // let in-flight files finish
 		}
