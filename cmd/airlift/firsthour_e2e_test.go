@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -91,4 +92,18 @@ func TestFirstHourE2E(t *testing.T) {
 			t.Errorf("stderr suggests --region: %s", r.stderr)
 		}
 	})
+
+	t.Run("copy DIR s3://bkt/x --part-size 5GiB", func(t *testing.T) {
+		r := airlift(t, srv, "copy", src, "s3://bkt/x", "--part-size", "5GiB")
+		if r.code != 2 {
+			t.Fatalf("exit %d, want 2: %s", r.code, r.stderr)
+		}
+		// The flag at fault and the sizes in the user's units, not
+		// "--max-memory 167772160 is smaller than one part (8589934592 bytes)".
+		mustContain(t, "stderr", r.stderr, "--max-memory: memory budget 160.0 MiB is smaller than one part buffer (8.0 GiB for 5.0 GiB parts)")
+		if regexp.MustCompile(`[0-9]{7,}`).MatchString(r.stderr) {
+			t.Errorf("raw byte counts: %s", r.stderr)
+		}
+	})
+
 }
