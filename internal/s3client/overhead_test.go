@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // answer200 is an in-process HTTP peer that reads the body and answers
@@ -46,11 +47,38 @@ func BenchmarkPutObjectOverhead(b *testing.B) {
 	o := c.S3.Options()
 	o.HTTPClient = answer200{}
 	sdk := s3.New(o)
+	// The other way issue #12 weighed: the SDK with every middleware taken
+	// out that airlift's small PUTs do not need (ARN and Object Lambda
+	// handling, input validation, the SDK's own checksum setup, recursion
+	// detection, interceptors, logging, the 200-error check of Copy and
+	// Complete). What is left (endpoint resolution, user agent, retry,
+	// signing, deserialization) is what the lean path also does.
+	to := o.Copy()
+	to.APIOptions = append(to.APIOptions, func(st *middleware.Stack) error {
+		for _, id := range []string{"AWSChecksum:SetupInputContext", "S3Shared:ARNLookup", "OperationInputValidation"} {
+			st.Initialize.Remove(id)
+		}
+		for _, id := range []string{"S3:ProcessARNResource", "S3:ObjectLambdaEndpoint", "isExpressUserAgent"} {
+			st.Serialize.Remove(id)
+		}
+		for _, id := range []string{"RecursionDetection", "AWSChecksum:RequestMetricsTracking"} {
+			st.Build.Remove(id)
+		}
+		for _, id := range []string{"AWSChecksum:ComputeInputPayloadChecksum", "addInputChecksumTrailer", "InterceptBeforeRetryLoop", "InterceptAttempt"} {
+			st.Finalize.Remove(id)
+		}
+		for _, id := range []string{"RequestResponseLogger", "S3:ProcessResponseFor200Error"} {
+			st.Deserialize.Remove(id)
+		}
+		return nil
+	})
+	trimmed := s3.New(to)
 	for _, tc := range []struct {
 		name string
 		api  *API
 	}{
 		{"sdk", &API{Client: sdk}},
+		{"sdk-trimmed", &API{Client: trimmed}},
 		{"lean", &API{Client: sdk, lean: newLeanPut(sdk, new(atomic.Int64), len(o.APIOptions))}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
