@@ -16,6 +16,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -107,7 +108,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil && !a.started {
 		err = outcome.As(outcome.Usage, err) // cobra refused the arguments or flags
 	}
-	if err != nil && out.n == 0 && flagSet(root, args, "json") {
+	if err != nil && out.written() == 0 && flagSet(root, args, "json") {
 		// Scripts that asked for JSON get one document in every outcome.
 		_ = ui.JSON(out, ui.ErrorJSON{Error: ui.OneLine(transfer.UserMessage(err, false)),
 			Outcome: outcome.Of(err).String(), ExitCode: exitCodes[outcome.Of(err)]})
@@ -115,16 +116,27 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitCode(err, stderr, flagSet(root, args, "verbose"))
 }
 
-// countingWriter counts what was written through it.
+// countingWriter counts what was written through it. Commands write to
+// stdout from the engine's goroutines (dry-run lines), so it locks: each
+// write also stays whole.
 type countingWriter struct {
-	w io.Writer
-	n int64
+	mu sync.Mutex
+	w  io.Writer
+	n  int64
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+func (c *countingWriter) written() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
 }
 
 // flagSet reports whether the command that ran was given the boolean
