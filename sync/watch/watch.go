@@ -63,23 +63,20 @@ func Run(ctx context.Context, o Options) error {
 	if o.Clock == nil {
 		o.Clock = realClock{}
 	}
-	var w *fsnotify.Watcher
-	var err error
-	if o.events == nil {
-		w, err = fsnotify.NewWatcher()
-	}
 	events := o.events
 	var errs <-chan error
-	if o.events != nil {
-		// fed by the caller
-	} else if err != nil {
-		o.Warn("file events unavailable (" + err.Error() + "); rescanning every " + o.Interval.String())
-	} else {
-		defer w.Close()
-		if !addTree(w, o.Root, o.Warn) {
-			o.Warn("not every folder could be watched; changes there are found by the rescan every " + o.Interval.String())
+	var w *fsnotify.Watcher
+	if events == nil {
+		var err error
+		if w, err = fsnotify.NewWatcher(); err != nil {
+			o.Warn("file events unavailable (" + err.Error() + "); rescanning every " + o.Interval.String())
+		} else {
+			defer w.Close()
+			if !addTree(w, o.Root, o.Warn) {
+				o.Warn("not every folder could be watched; changes there are found by the rescan every " + o.Interval.String())
+			}
+			events, errs = w.Events, w.Errors
 		}
-		events, errs = w.Events, w.Errors
 	}
 
 	timer := o.Clock.NewTimer(0) // the first pass, at once
