@@ -3,11 +3,12 @@ package transfer
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+
+	"github.com/airlift-io/airlift/internal/outcome"
 )
 
 // AutoExtractMeta is the user metadata that tells a Snowball Edge import
@@ -44,13 +45,13 @@ func (b *BatchOptions) check() error {
 		b.ArchiveSize = 1 << 30
 	}
 	if b.MaxFileSize < 0 || b.MaxFileSize > 64<<20 {
-		return errors.New("--batch-file-max must be between 1 byte and 64 MiB")
+		return outcome.BadOption("MaxFileSize", "{MaxFileSize} must be between 1 byte and 64 MiB")
 	}
 	if b.ArchiveSize > MaxArchiveSize {
-		return fmt.Errorf("--batch-size may be at most %d bytes (100 GB), Snowball's limit for auto-extract", int64(MaxArchiveSize))
+		return outcome.BadOption("ArchiveSize", "{ArchiveSize} may be at most 100 GB, Snowball's limit for auto-extract")
 	}
 	if b.ArchiveSize < b.MaxFileSize+4096 {
-		return errors.New("--batch-size must be larger than --batch-file-max")
+		return outcome.BadOption("ArchiveSize", "{ArchiveSize} must be larger than {MaxFileSize}")
 	}
 	return nil
 }

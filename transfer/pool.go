@@ -2,9 +2,11 @@ package transfer
 
 import (
 	"context"
-	"fmt"
 	"math/bits"
 	"sync"
+
+	"github.com/airlift-io/airlift/internal/outcome"
+	"github.com/airlift-io/airlift/internal/units"
 )
 
 // Pool hands out byte buffers under one budget for the whole run: every
@@ -52,7 +54,7 @@ func classOf(n int) int {
 func (p *Pool) Get(ctx context.Context, n int) ([]byte, error) {
 	c := classOf(n)
 	if int64(c) > p.budget {
-		return nil, fmt.Errorf("a %d-byte buffer does not fit in the memory budget of %d bytes (raise --max-memory or lower --part-size)", n, p.budget)
+		return nil, outcome.BadOption("MaxMemory", "a %s buffer does not fit in the memory budget of %s (raise {MaxMemory} or lower {PartSize})", units.FormatBytes(int64(n)), units.FormatBytes(p.budget))
 	}
 	for {
 		p.mu.Lock()

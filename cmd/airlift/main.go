@@ -83,6 +83,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return
 		case <-ctx.Done():
 		}
+		select {
+		case <-finished:
+			// The run ended (and then stop cancelled ctx): both were ready
+			// when this goroutine woke. Not a signal.
+			return
+		default:
+		}
 		// A second signal while the first one is being handled exits at
 		// once, with an exit code and a message of its own (the default
 		// action would kill silently with 143). This is the one exit
@@ -191,7 +198,7 @@ func exitCode(err error, stderr io.Writer, verbose bool) int {
 		var oe *outcome.OptionError
 		if errors.As(err, &oe) {
 			msg = oe.Render(flagOf)
-			if f := flagOf(oe.Option); f != oe.Option {
+			if f := flagOf(oe.Option); f != oe.Option && !strings.Contains(msg, f) {
 				msg = f + ": " + msg
 			}
 		}
@@ -202,11 +209,17 @@ func exitCode(err error, stderr io.Writer, verbose bool) int {
 
 // flagOf names the flag behind an engine option.
 func flagOf(option string) string {
-	if f, ok := map[string]string{
-		"PartSize": "part-size", "MaxMemory": "max-memory", "SSE": "sse", "SSEKMSKeyID": "sse-kms-key-id",
-		"StorageClass": "storage-class", "Concurrency": "concurrency", "PartSizes": "part-sizes", "Source": "source",
-	}[option]; ok {
+	if f, ok := optionFlags[option]; ok {
 		return "--" + f
 	}
 	return option
+}
+
+// optionFlags maps engine options (the field names of the engines'
+// options) to the flags they come from.
+var optionFlags = map[string]string{
+	"PartSize": "part-size", "MaxMemory": "max-memory", "SSE": "sse", "SSEKMSKeyID": "sse-kms-key-id",
+	"StorageClass": "storage-class", "Concurrency": "concurrency", "PartSizes": "part-sizes", "Source": "source",
+	"BytesPerSecond": "bwlimit", "VerifyMode": "verify-mode", "BucketAccessRoleArn": "role-arn", "AgentArns": "agent-arn",
+	"ReportTo": "report-to", "MaxFileSize": "batch-file-max", "ArchiveSize": "batch-size", "Adopt": "adopt",
 }

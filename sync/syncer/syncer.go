@@ -51,7 +51,7 @@ func ParseAdopt(s string) (AdoptMode, error) {
 	case "deep":
 		return AdoptDeep, nil
 	}
-	return AdoptOff, fmt.Errorf("--adopt must be off, meta or deep, not %q", s)
+	return AdoptOff, outcome.BadOption("Adopt", "{Adopt} must be off, meta or deep, not %q", s)
 }
 
 // Options shape a sync pass.

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/datasync/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/airlift-io/airlift/internal/outcome"
 	"github.com/airlift-io/airlift/internal/s3client"
 )
 
@@ -129,10 +130,10 @@ func (o *Options) Validate() error {
 	}
 	enhanced := o.TaskMode == string(types.TaskModeEnhanced)
 	if enhanced && o.BytesPerSecond > 0 {
-		return errors.New("a bandwidth limit (--bwlimit) works only in BASIC task mode")
+		return outcome.BadOption("BytesPerSecond", "a bandwidth limit ({BytesPerSecond}) works only in BASIC task mode")
 	}
 	if enhanced && o.VerifyMode == string(types.VerifyModePointInTimeConsistent) {
-		return errors.New("ENHANCED task mode verifies only the files transferred (use --verify-mode ONLY_FILES_TRANSFERRED)")
+		return outcome.BadOption("VerifyMode", "ENHANCED task mode verifies only the files transferred (use {VerifyMode} ONLY_FILES_TRANSFERRED)")
 	}
 	if o.BucketAccessRoleArn == "" {
 		return errors.New("--role-arn is required: the IAM role DataSync assumes to write the bucket")
@@ -155,7 +156,7 @@ func (o *Options) Validate() error {
 	}
 	if o.ReportTo != "" {
 		if _, err := ParseDest(o.ReportTo); err != nil {
-			return fmt.Errorf("--report-to: %w", err)
+			return outcome.BadOption("ReportTo", "%v", err)
 		}
 	}
 	return nil
