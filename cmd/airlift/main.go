@@ -33,7 +33,7 @@ func main() {
 // commands are airlift's commands, in the order --help lists them.
 var commands = []func(*app) *cobra.Command{
 	newCopyCmd, newSyncCmd, newVerifyCmd, newPlanCmd, newBenchCmd, newCleanupCmd, newStatusCmd,
-	newDataSyncCmd, newSnowballCmd,
+	newDataSyncCmd, newSnowballCmd, newIAMPolicyCmd,
 }
 
 func newRoot(a *app) *cobra.Command {
@@ -205,6 +205,7 @@ func flagOf(option string) string {
 	if f, ok := map[string]string{
 		"PartSize": "part-size", "MaxMemory": "max-memory", "SSE": "sse", "SSEKMSKeyID": "sse-kms-key-id",
 		"StorageClass": "storage-class", "Concurrency": "concurrency", "PartSizes": "part-sizes", "Source": "source",
+		"RoleARN": "role-arn",
 	}[option]; ok {
 		return "--" + f
 	}
