@@ -50,7 +50,7 @@ func golden(t *testing.T, name, got string) {
 
 func TestGoldenHelp(t *testing.T) {
 	cmds := [][]string{{}, {"copy"}, {"sync"}, {"verify"}, {"plan"}, {"bench"}, {"cleanup"}, {"status"},
-		{"datasync"}, {"snowball"}, {"snowball", "job-spec"}}
+		{"datasync"}, {"snowball"}, {"snowball", "job-spec"}, {"iam-policy"}}
 	for _, c := range cmds {
 		name := "airlift"
 		if len(c) > 0 {
@@ -135,6 +135,7 @@ func TestGoldenJSONShapes(t *testing.T) {
 		{"plan", nil, []string{"plan", src, "--json", "-q"}, 0},
 		{"bench", srv, []string{"bench", "s3://bkt/b", "--json", "-q", "--concurrency", "1", "--part-sizes", "5MiB",
 			"--cell-time", "100ms", "--cell-bytes", "5MiB", "--cpu-time", "50ms", "--small-time", "100ms", "--small-concurrency", "2"}, 0},
+		{"iam-policy", nil, []string{"iam-policy", "copy", "s3://bkt/c", "--sse", "aws:kms", "--sse-kms-key-id", "k", "--json"}, 0},
 		{"datasync-dry-run", nil, []string{"datasync", "nfs://filer/export/data", "s3://bkt/d", "--dry-run", "--json",
 			"--agent-arn", testAgent, "--role-arn", testRole}, 0},
 	}
@@ -191,6 +192,9 @@ func TestJSONInEveryOutcome(t *testing.T) {
 		{"plan of a missing source", []string{"plan", filepath.Join(src, "nothere")}, 2},
 		{"bench with a bad grid", []string{"bench", "s3://bkt/b", "--concurrency", "0"}, 2},
 		{"datasync of a bad source", []string{"datasync", "ftp://x/y", "s3://bkt/d"}, 2},
+		{"iam-policy sync", []string{"iam-policy", "sync", "s3://bkt/s", "--delete"}, 0},
+		{"iam-policy datasync without --role-arn", []string{"iam-policy", "datasync", "s3://bkt/d"}, 2},
+		{"iam-policy of an unknown command", []string{"iam-policy", "rm", "s3://bkt/d"}, 2},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -33,7 +33,7 @@ func main() {
 // commands are airlift's commands, in the order --help lists them.
 var commands = []func(*app) *cobra.Command{
 	newCopyCmd, newSyncCmd, newVerifyCmd, newPlanCmd, newBenchCmd, newCleanupCmd, newStatusCmd,
-	newDataSyncCmd, newSnowballCmd,
+	newDataSyncCmd, newSnowballCmd, newIAMPolicyCmd,
 }
 
 func newRoot(a *app) *cobra.Command {
@@ -222,4 +222,5 @@ var optionFlags = map[string]string{
 	"StorageClass": "storage-class", "Concurrency": "concurrency", "PartSizes": "part-sizes", "Source": "source",
 	"BytesPerSecond": "bwlimit", "VerifyMode": "verify-mode", "BucketAccessRoleArn": "role-arn", "AgentArns": "agent-arn",
 	"ReportTo": "report-to", "MaxFileSize": "batch-file-max", "ArchiveSize": "batch-size", "Adopt": "adopt",
+	"RoleARN": "role-arn",
 }

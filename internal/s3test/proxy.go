@@ -1,7 +1,9 @@
 package s3test
 
 import (
+	"bytes"
 	"crypto/tls"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -18,6 +20,9 @@ type Request struct {
 	Path   string // escaped path
 	Query  url.Values
 	Header http.Header
+	// Body of a DeleteObjects request (the keys are in it); nil for
+	// every other request, whose bodies are not kept.
+	Body []byte
 }
 
 // Recorder is a reverse proxy on 127.0.0.1 in front of a Server that
@@ -46,8 +51,18 @@ func (s *Server) Record(t *testing.T) *Recorder {
 		Transport: insecureTransport(),
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body []byte
+		if r.Method == http.MethodPost && r.URL.Query().Has("delete") {
+			b, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			body = b
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
 		rec.mu.Lock()
-		rec.reqs = append(rec.reqs, Request{Method: r.Method, Host: r.Host, Path: r.URL.EscapedPath(), Query: r.URL.Query(), Header: r.Header.Clone()})
+		rec.reqs = append(rec.reqs, Request{Method: r.Method, Host: r.Host, Path: r.URL.EscapedPath(), Query: r.URL.Query(), Header: r.Header.Clone(), Body: body})
 		rec.mu.Unlock()
 		rp.ServeHTTP(w, r)
 	})
