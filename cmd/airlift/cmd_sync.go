@@ -188,7 +188,7 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 		if err != nil {
 			return err
 		}
-		s.API, s.Retries = t.API, t.Client.Retries.Load
+		s.API, s.Retries = t.API, t.Client.Retries
 	}
 	var outMu sync.Mutex
 	if (f.verbose || f.dryRun) && !f.jsonOut {

@@ -809,3 +809,31 @@ func syncOpenUploads(t *testing.T, e *syncEnv) int {
 	}
 	return len(out.Uploads)
 }
+
+// A CreateMultipartUpload whose response is lost is retried; the upload
+// the first attempt created belongs to nobody, and sync (like copy)
+// aborts it: a sync never leaves a billed upload behind. The engine sees
+// the retry through the client's retry counter, which sync's passes did
+// not hand it.
+func TestSyncAbortsTheUploadOfALostCreateResponse(t *testing.T) {
+	e := newSyncEnv(t, map[string]int{"big.bin": 12 << 20})
+	px := newFaultProxy(t, e.srv.URL)
+	px.set(func(op s3op, n int, _ *http.Request) *fault {
+		if op == opCreate && n == 0 {
+			return &fault{kind: faultTruncate} // created on the server, answer cut off
+		}
+		return nil
+	}, nil)
+	cmd := exec.Command(airliftBin, "sync", e.src, e.dst(), "--state-dir", e.state, "--endpoint-url", px.URL, "--part-size", "5MiB")
+	cmd.Env = e.srv.Env()
+	if r := runCmd(t, cmd); r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if px.injected.Load() == 0 {
+		t.Fatal("no Create response was cut")
+	}
+	e.mirrored("after a lost Create response")
+	if n := syncOpenUploads(t, e); n != 0 {
+		t.Fatalf("%d multipart uploads left open", n)
+	}
+}

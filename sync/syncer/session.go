@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/airlift-io/airlift/transfer"
@@ -23,8 +24,11 @@ type Session struct {
 	// per pass.
 	Options  Options
 	Watching bool
-	// Retries reads the client's retry count for the report; may be nil.
-	Retries func() int64
+	// Retries is the client's retry counter (nil without a client): the
+	// engine reads it to notice a retried CreateMultipartUpload (whose
+	// lost response may have left an upload nobody owns), progress and
+	// the report show it.
+	Retries *atomic.Int64
 }
 
 // HistoryPath is where this session keeps its history.
@@ -35,9 +39,12 @@ func (s *Session) HistoryPath() string { return HistoryPath(s.Store.Path()) }
 func (s *Session) Pass(ctx context.Context, st *transfer.Stats, settle time.Duration) (*Report, error) {
 	o := s.Options
 	o.Stats, o.Settle = st, settle
+	if st != nil && st.Retries == nil {
+		st.Retries = s.Retries
+	}
 	rep, err := New(s.API, s.Store, o).Run(ctx)
 	if rep != nil && s.Retries != nil {
-		rep.Retries = s.Retries()
+		rep.Retries = s.Retries.Load()
 	}
 	if rep != nil && !o.DryRun {
 		now := time.Now()
