@@ -26,7 +26,7 @@ type Link struct {
 	Concurrency    int     `json:"concurrency"`
 	// PutsPerSec, when measured by bench, replaces Concurrency/Latency.
 	PutsPerSec float64 `json:"puts_per_sec,omitempty"`
-	From       string  `json:"from"` // "flags" or the bench profile's path
+	From       string  `json:"from"` // --bandwidth, the bench profile's path, the last copy, a probe
 }
 
 // Effective is the byte rate a transfer gets.
@@ -193,6 +193,9 @@ func EstimateRoutes(cfg *Config, d Dataset, l Link, o Options) (*Estimate, error
 	}
 	agents := max(o.DataSyncAgents, 1)
 	dsRate := math.Min(rate, float64(agents)*dsCap)
+	// Each execution launches and prepares before it moves a byte: on a
+	// small dataset that, not the rate, is DataSync's time.
+	start := cfg.DataSync.ExecutionStartSeconds.Value
 	dsSec := float64(d.Bytes) / dsRate
 	dsNote := fmt.Sprintf("%d agent(s) at up to %s each: %s", agents, humanRate(dsCap), humanRate(dsRate))
 	if dsRate == rate {
@@ -202,16 +205,16 @@ func EstimateRoutes(cfg *Config, d Dataset, l Link, o Options) (*Estimate, error
 	execs := int64(math.Ceil(float64(items) / cfg.DataSync.BasicMaxItemsPerExecution.Value))
 	execs = max(execs, 1)
 	basic := Route{
-		Name: RouteDataSyncB, Title: "AWS DataSync (Basic)", Seconds: dsSec, BytesPerSec: dsRate,
+		Name: RouteDataSyncB, Title: "AWS DataSync (Basic)", Seconds: dsSec + float64(execs)*start, BytesPerSec: dsRate,
 		CostUSD: gb*cfg.DataSync.BasicPricePerGB.Value + reqCost, Requests: d.Requests, Executions: execs,
-		Notes: []string{dsNote, "on-premises NFS/SMB/HDFS sources need a DataSync agent", "time from bytes only: per-file overhead is not modelled"},
+		Notes: []string{dsNote, "on-premises NFS/SMB/HDFS sources need a DataSync agent", "time from bytes and each execution's start: per-file overhead is not modelled"},
 	}
 	if execs > 1 {
 		basic.Notes = append(basic.Notes, fmt.Sprintf("%d files and directories exceed Basic mode's %.0f per execution: split into %d task executions (by folder or manifest)",
 			items, cfg.DataSync.BasicMaxItemsPerExecution.Value, execs))
 	}
 	e.Routes = append(e.Routes, basic, Route{
-		Name: RouteDataSyncE, Title: "AWS DataSync (Enhanced)", Seconds: dsSec, BytesPerSec: dsRate,
+		Name: RouteDataSyncE, Title: "AWS DataSync (Enhanced)", Seconds: dsSec + start, BytesPerSec: dsRate,
 		CostUSD:    gb*cfg.DataSync.EnhancedPricePerGB.Value + cfg.DataSync.EnhancedPricePerExecution.Value + reqCost,
 		Requests:   d.Requests,
 		Executions: 1,
