@@ -134,3 +134,26 @@ func (d *Decision) Route(name string) (Route, bool) {
 func (c *Config) SnowballDevices(bytes int64) int64 {
 	return max(int64(math.Ceil(float64(bytes)/c.Snowball.Device210Bytes.Value)), 1)
 }
+
+// BacklogWarning is what sync says before its first pass when sending
+// the dataset at root over the network takes longer than the deadline in
+// o: it keeps uploading (it is the ongoing-sync path), but the user
+// learns what the plan would do instead. "" when the network meets it.
+// It never probes: a sync should not write to learn the link.
+func BacklogWarning(ctx context.Context, root string, o AutoOptions) (string, error) {
+	if o.Options.Deadline <= 0 {
+		return "", nil
+	}
+	o.Probe = nil
+	d, _, err := Decide(ctx, root, o)
+	if err != nil {
+		return "", err
+	}
+	net, _ := d.Route(RouteNetwork)
+	if net.Seconds <= d.Deadline {
+		return "", nil
+	}
+	return fmt.Sprintf("SRC holds %s in %d files: sending it over the network takes about %s at %s (link from %s), longer than --deadline %s; the plan recommends %s (%s)",
+		humanBytes(float64(d.Dataset.Bytes)), d.Dataset.Files, HumanDuration(net.Seconds), humanRate(net.BytesPerSec), d.Link.From,
+		HumanDuration(d.Deadline), d.Chosen, d.Reason), nil
+}

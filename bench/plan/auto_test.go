@@ -152,3 +152,25 @@ func TestDecide(t *testing.T) {
 		t.Errorf("failed probe: %v", err)
 	}
 }
+
+func TestBacklogWarning(t *testing.T) {
+	cfg := DefaultConfig()
+	root := sparseTree(t, 1, 150<<30)
+	for _, c := range []struct {
+		name     string
+		deadline time.Duration
+		want     string
+	}{
+		{"no deadline", 0, ""},
+		{"deadline met", 5 * time.Hour, ""},
+		{"deadline missed", time.Hour, "takes about 4.5 hours at 10 MB/s (link from --bandwidth), longer than --deadline 60 min"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w, err := BacklogWarning(context.Background(), root, AutoOptions{Config: cfg, Figures: Figures{Bandwidth: 100e6 / 8},
+				Options: Options{Deadline: c.deadline}, Probe: func(context.Context) (float64, error) { t.Error("probed"); return 0, nil }})
+			if err != nil || (c.want == "") != (w == "") || !strings.Contains(w, c.want) {
+				t.Errorf("warning %q (%v), want %q", w, err, c.want)
+			}
+		})
+	}
+}

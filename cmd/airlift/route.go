@@ -89,37 +89,19 @@ func (a *app) chooseRoute(cmd *cobra.Command, src, dst string, loc transfer.Loca
 		a.conn.accelerate = true
 		return nil, true, nil
 	}
-	cfg := plan.DefaultConfig()
-	o := plan.Options{DataSyncAgents: f.route.agents}
-	var fig plan.Figures
-	var err error
-	if o.Deadline, err = plan.ParseDeadline(f.route.deadline); err != nil {
-		return nil, false, outcome.Usagef("--deadline: %v", err)
-	}
-	if fig.Bandwidth, err = rateFlag("bandwidth", f.route.bandwidth); err != nil {
+	ao, err := a.autoOptions(f)
+	if err != nil {
 		return nil, false, err
 	}
-	if fig.HostRate, err = rateFlag("host-throughput", f.route.hostRate); err != nil {
-		return nil, false, err
-	}
-	if f.route.agents < 0 {
-		return nil, false, outcome.Usagef("--datasync-agents must not be negative")
-	}
-	if f.benchProfile != "" {
-		if fig.Profile, err = plan.LoadProfile(f.benchProfile); err != nil {
-			return nil, false, outcome.As(outcome.Usage, err)
-		}
-		fig.ProfileFrom = f.benchProfile
-	}
-	fig.Saved = a.savedRate(f.state.stateDir)
-	probe := func(ctx context.Context) (float64, error) {
+	cfg := ao.Config
+	ao.Probe = func(ctx context.Context) (float64, error) {
 		t, err := a.connect(ctx, loc, f.partConc)
 		if err != nil {
 			return 0, err
 		}
 		return bench.Probe(ctx, t.API, loc, plan.ProbeTime, f.partConc)
 	}
-	d, _, err := plan.Decide(cmd.Context(), src, plan.AutoOptions{Config: cfg, Figures: fig, Options: o, Probe: probe})
+	d, _, err := plan.Decide(cmd.Context(), src, ao)
 	if err != nil {
 		return nil, false, err
 	}
@@ -141,6 +123,47 @@ func (a *app) chooseRoute(cmd *cobra.Command, src, dst string, loc transfer.Loca
 	next := []string{fmt.Sprintf("airlift snowball job-spec --bucket %s --dataset-bytes %d --out snowball-job.json   # existing Snowball customers",
 		loc.Bucket, d.Dataset.Bytes), "AWS Data Transfer Terminal: book a slot at https://aws.amazon.com/data-transfer-terminal/"}
 	return d, false, a.stopAtRoute(d, cfg, next, f.jsonOut)
+}
+
+// autoOptions turns the route flags into what plan.Decide takes.
+func (a *app) autoOptions(f copyFlags) (plan.AutoOptions, error) {
+	ao := plan.AutoOptions{Config: plan.DefaultConfig(), Options: plan.Options{DataSyncAgents: f.route.agents}}
+	var err error
+	if ao.Options.Deadline, err = plan.ParseDeadline(f.route.deadline); err != nil {
+		return ao, outcome.Usagef("--deadline: %v", err)
+	}
+	if ao.Figures.Bandwidth, err = rateFlag("bandwidth", f.route.bandwidth); err != nil {
+		return ao, err
+	}
+	if ao.Figures.HostRate, err = rateFlag("host-throughput", f.route.hostRate); err != nil {
+		return ao, err
+	}
+	if f.route.agents < 0 {
+		return ao, outcome.Usagef("--datasync-agents must not be negative")
+	}
+	if f.benchProfile != "" {
+		if ao.Figures.Profile, err = plan.LoadProfile(f.benchProfile); err != nil {
+			return ao, outcome.As(outcome.Usage, err)
+		}
+		ao.Figures.ProfileFrom = f.benchProfile
+	}
+	ao.Figures.Saved = a.savedRate(f.state.stateDir)
+	return ao, nil
+}
+
+// warnBacklog is sync's look ahead: it keeps uploading over the network,
+// but says so before the first pass when that takes longer than
+// --deadline.
+func (a *app) warnBacklog(cmd *cobra.Command, src string, f copyFlags) error {
+	ao, err := a.autoOptions(f)
+	if err != nil || ao.Options.Deadline == 0 || transfer.IsS3URL(src) {
+		return err
+	}
+	w, err := plan.BacklogWarning(cmd.Context(), src, ao)
+	if w != "" {
+		fmt.Fprintf(a.stderr, "warning: %s\n", w)
+	}
+	return err
 }
 
 // handOff gives the copy to DataSync when copy knows how the agent

@@ -225,6 +225,18 @@ func TestE2ECopyViaAuto(t *testing.T) {
 		})
 	}
 
+	t.Run("sync 150GiB --deadline 1h --bandwidth 100Mbps --dry-run", func(t *testing.T) {
+		r := airlift(t, srv, "sync", one50, "s3://bkt/sync", "--deadline", "1h", "--bandwidth", "100Mbps", "--dry-run", "--state-dir", stateDir)
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		mustContain(t, "stderr", r.stderr, "warning: SRC holds 161.1 GB in 1 files: sending it over the network takes about 4.5 hours")
+		r = airlift(t, srv, "sync", one50, "s3://bkt/sync", "--deadline", "5h", "--bandwidth", "100Mbps", "--dry-run", "--state-dir", stateDir)
+		if r.code != 0 || strings.Contains(r.stderr, "warning: SRC holds") {
+			t.Errorf("exit %d, a deadline met warned: %s", r.code, r.stderr)
+		}
+	})
+
 	t.Run("copy --via bogus", func(t *testing.T) {
 		r := airlift(t, srv, "copy", one50, "s3://bkt/x", "--via", "bogus")
 		if r.code != 2 {
