@@ -166,13 +166,6 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 			return err
 		}
 	}
-	var route *plan.Decision
-	if !transfer.IsS3URL(src) {
-		var goOn bool
-		if route, goOn, err = a.chooseRoute(cmd, src, dst, loc, f); !goOn || err != nil {
-			return err
-		}
-	}
 	var source transfer.Source
 	if b, err := a.connectSource(cmd, f.source, src, o.Walk.Filter, f.concurrency+f.partConc); err != nil {
 		return err
@@ -180,6 +173,13 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 		source = b
 	} else if source, err = transfer.NewFolder(src, o.Walk); err != nil {
 		return outcome.As(outcome.Usage, err)
+	}
+	var route *plan.Decision // printed once the preflight passed: a refusal stays one line
+	if !transfer.IsS3URL(src) {
+		var goOn bool
+		if route, goOn, err = a.chooseRoute(cmd, src, dst, loc, f); !goOn || err != nil {
+			return err
+		}
 	}
 	var api transfer.S3API
 	if f.dryRun {
@@ -204,6 +204,9 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	up, err := transfer.NewUploader(api, loc.Bucket, o, st)
 	if err != nil {
 		return err
+	}
+	if route != nil && !f.progress.quiet {
+		fmt.Fprintln(a.stderr, ui.RouteLine(route))
 	}
 	p := f.progress.start(a, ui.TransferProgress(st, "copied"))
 	rep, err := up.CopyFrom(ctx, source, loc)

@@ -113,9 +113,6 @@ func (a *app) chooseRoute(cmd *cobra.Command, src, dst string, loc transfer.Loca
 		a.conn.accelerate = true
 		fallthrough
 	case plan.KindNetwork:
-		if !f.progress.quiet {
-			fmt.Fprintln(a.stderr, ui.RouteLine(d))
-		}
 		return d, true, nil
 	case plan.KindDataSync:
 		return d, false, a.handOff(cmd.Context(), src, dst, d, cfg, f)
