@@ -51,6 +51,7 @@ type Config struct {
 		EnhancedPricePerExecution Figure `json:"enhanced_price_per_execution"`
 		BasicMaxItemsPerExecution Figure `json:"basic_max_items_per_execution"`
 		TaskThroughput            Figure `json:"task_throughput_bytes_per_sec"`
+		ExecutionStartSeconds     Figure `json:"execution_start_seconds"`
 	} `json:"datasync"`
 	Terminal struct {
 		PortBytesPerSec  Figure `json:"port_bytes_per_sec"`
@@ -139,6 +140,7 @@ func (c *Config) validate() error {
 		"datasync.basic_price_per_gb":           c.DataSync.BasicPricePerGB.Value,
 		"datasync.enhanced_price_per_gb":        c.DataSync.EnhancedPricePerGB.Value,
 		"datasync.enhanced_price_per_execution": c.DataSync.EnhancedPricePerExecution.Value,
+		"datasync.execution_start_seconds":      c.DataSync.ExecutionStartSeconds.Value,
 		"terminal.price_per_port_hour":          c.Terminal.PricePerPortHour.Value,
 		"terminal.lead_days":                    c.Terminal.LeadDays.Value,
 		"snowball.job_price_80tb":               c.Snowball.JobPrice80.Value,

@@ -26,7 +26,7 @@ type Link struct {
 	Concurrency    int     `json:"concurrency"`
 	// PutsPerSec, when measured by bench, replaces Concurrency/Latency.
 	PutsPerSec float64 `json:"puts_per_sec,omitempty"`
-	From       string  `json:"from"` // "flags" or the bench profile's path
+	From       string  `json:"from"` // --bandwidth, the bench profile's path, the last copy, a probe
 }
 
 // Effective is the byte rate a transfer gets.
@@ -56,6 +56,14 @@ type Options struct {
 	ExistingSnowballCustomer bool
 	SnowballTurnaroundDays   float64 // 0: config
 	ChangeBytesPerDay        float64 // 0: no continuous sync sizing
+	// HostBytesPerSec is what this host reaches copying to S3 (a bench
+	// profile, the last copy, --host-throughput): the network routes go
+	// no faster than it, whatever the link. 0: unknown, the link decides.
+	HostBytesPerSec float64
+	HostFrom        string // where HostBytesPerSec came from, for the reason
+	// DataSyncAgents run tasks in parallel, each up to DataSyncThroughput,
+	// together no faster than the link; 0 means one.
+	DataSyncAgents int
 }
 
 // Route names.
@@ -81,6 +89,7 @@ type Route struct {
 	Name          string   `json:"name"`
 	Title         string   `json:"title"`
 	Seconds       float64  `json:"seconds"`
+	BytesPerSec   float64  `json:"bytes_per_sec,omitempty"` // the online routes' rate, bytes only
 	CostUSD       float64  `json:"cost_usd"`
 	Requests      int64    `json:"requests"`
 	Executions    int64    `json:"executions,omitempty"`
@@ -136,22 +145,39 @@ func EstimateRoutes(cfg *Config, d Dataset, l Link, o Options) (*Estimate, error
 	reqCost := float64(d.Requests) / 1000 * cfg.S3.PutPricePer1000.Value
 	ingress := gb * cfg.S3.IngressPricePerGB.Value
 	rate := l.Effective()
+	// This host's own copy rate bounds the routes it sends itself; a
+	// DataSync agent is another machine, bound by the link alone.
+	host := rate
+	if o.HostBytesPerSec > 0 {
+		host = math.Min(rate, o.HostBytesPerSec)
+	}
 
-	// Network: bytes at the effective rate, plus the time the requests
-	// themselves take when the link is not the limit (many small files).
-	netSec := float64(d.Bytes)/rate + float64(d.Requests)/l.RequestRate()
+	// Network: bytes at the rate this host gets through the link, plus the
+	// time the requests themselves take when the link is not the limit
+	// (many small files).
+	netSec := float64(d.Bytes)/host + float64(d.Requests)/l.RequestRate()
+	netNote := fmt.Sprintf("%.0f%% of the link; request cost only, data in to S3 is free", l.Utilization*100)
+	if host < rate {
+		netNote = fmt.Sprintf("this host reaches %s (%s), less than the link's %s; request cost only, data in to S3 is free",
+			humanRate(host), o.HostFrom, humanRate(rate))
+	}
 	e.Routes = append(e.Routes, Route{
-		Name: RouteNetwork, Title: "Network (airlift copy)", Seconds: netSec, CostUSD: reqCost + ingress,
-		Requests: d.Requests,
-		Notes:    []string{fmt.Sprintf("%.0f%% of the link; request cost only, data in to S3 is free", l.Utilization*100)},
+		Name: RouteNetwork, Title: "Network (airlift copy)", Seconds: netSec, BytesPerSec: host, CostUSD: reqCost + ingress,
+		Requests: d.Requests, Notes: []string{netNote},
 	})
 
 	speedup := o.AccelerationSpeedup
 	if speedup <= 0 {
 		speedup = cfg.Acceleration.DefaultSpeedup.Value
 	}
+	// Acceleration shortens the path, not this host's own limit.
+	taRate := rate * speedup
+	if o.HostBytesPerSec > 0 {
+		taRate = math.Min(rate*speedup, o.HostBytesPerSec)
+	}
 	ta := Route{
-		Name: RouteAcceleration, Title: "S3 Transfer Acceleration", Seconds: netSec / speedup,
+		Name: RouteAcceleration, Title: "S3 Transfer Acceleration", BytesPerSec: taRate,
+		Seconds: float64(d.Bytes)/taRate + float64(d.Requests)/(l.RequestRate()*speedup),
 		CostUSD: reqCost + gb*cfg.Acceleration.PricePerGB.Value, Requests: d.Requests,
 	}
 	if speedup == 1 {
@@ -165,25 +191,34 @@ func EstimateRoutes(cfg *Config, d Dataset, l Link, o Options) (*Estimate, error
 	if dsCap <= 0 {
 		dsCap = cfg.DataSync.TaskThroughput.Value
 	}
-	dsSec := float64(d.Bytes) / math.Min(rate, dsCap)
+	agents := max(o.DataSyncAgents, 1)
+	dsRate := math.Min(rate, float64(agents)*dsCap)
+	// Each execution launches and prepares before it moves a byte: on a
+	// small dataset that, not the rate, is DataSync's time.
+	start := cfg.DataSync.ExecutionStartSeconds.Value
+	dsSec := float64(d.Bytes) / dsRate
+	dsNote := fmt.Sprintf("%d agent(s) at up to %s each: %s", agents, humanRate(dsCap), humanRate(dsRate))
+	if dsRate == rate {
+		dsNote += ", the link's share"
+	}
 	items := d.Files + d.Dirs
 	execs := int64(math.Ceil(float64(items) / cfg.DataSync.BasicMaxItemsPerExecution.Value))
 	execs = max(execs, 1)
 	basic := Route{
-		Name: RouteDataSyncB, Title: "AWS DataSync (Basic)", Seconds: dsSec,
+		Name: RouteDataSyncB, Title: "AWS DataSync (Basic)", Seconds: dsSec + float64(execs)*start, BytesPerSec: dsRate,
 		CostUSD: gb*cfg.DataSync.BasicPricePerGB.Value + reqCost, Requests: d.Requests, Executions: execs,
-		Notes: []string{"on-premises NFS/SMB/HDFS sources need a DataSync agent", "time from bytes only: per-file overhead is not modelled"},
+		Notes: []string{dsNote, "on-premises NFS/SMB/HDFS sources need a DataSync agent", "time from bytes and each execution's start: per-file overhead is not modelled"},
 	}
 	if execs > 1 {
 		basic.Notes = append(basic.Notes, fmt.Sprintf("%d files and directories exceed Basic mode's %.0f per execution: split into %d task executions (by folder or manifest)",
 			items, cfg.DataSync.BasicMaxItemsPerExecution.Value, execs))
 	}
 	e.Routes = append(e.Routes, basic, Route{
-		Name: RouteDataSyncE, Title: "AWS DataSync (Enhanced)", Seconds: dsSec,
+		Name: RouteDataSyncE, Title: "AWS DataSync (Enhanced)", Seconds: dsSec + start, BytesPerSec: dsRate,
 		CostUSD:    gb*cfg.DataSync.EnhancedPricePerGB.Value + cfg.DataSync.EnhancedPricePerExecution.Value + reqCost,
 		Requests:   d.Requests,
 		Executions: 1,
-		Notes:      []string{"on-premises NFS/SMB sources need an Enhanced mode DataSync agent; no per-execution item limit"},
+		Notes:      []string{dsNote, "on-premises NFS/SMB sources need an Enhanced mode DataSync agent; no per-execution item limit"},
 	})
 
 	// Data Transfer Terminal: fill your own drives, carry them to the
@@ -261,48 +296,103 @@ func inBand(band, route string) bool {
 	return route == RouteTerminal || route == RouteSnowball80 || route == RouteSnowball210 || route == RouteNetwork
 }
 
-// recommend picks the cheapest route that meets the deadline; without a
-// deadline, the cheapest in the dataset's band. Ties go to the band, then
-// to the faster route.
+// Within is how much slower than the fastest route a cheaper one may be
+// and still be recommended when there is no deadline: a fifth more time
+// for a fraction of the cost is what most migrations would choose, and
+// more than that is a choice the user should make with --deadline.
+const Within = 1.2
+
+// recommend picks, on the figures, the cheapest route that meets the
+// deadline, or without one the cheapest within Within of the fastest.
+// Costs within a cent are a tie, broken by AWS's size band (context, not
+// a rule), then by time. The reason names the figures that decided.
 func recommend(e *Estimate, o Options) {
+	fastest := e.Routes[0]
+	for _, r := range e.Routes[1:] {
+		if r.Seconds < fastest.Seconds {
+			fastest = r
+		}
+	}
 	cands := []Route{}
 	for _, r := range e.Routes {
-		if o.Deadline > 0 && *r.MeetsDeadline || o.Deadline == 0 && r.InBand {
+		if o.Deadline > 0 && *r.MeetsDeadline || o.Deadline == 0 && r.Seconds <= fastest.Seconds*Within {
 			cands = append(cands, r)
 		}
 	}
-	size := humanBytes(float64(e.Dataset.Bytes))
-	if len(cands) == 0 && o.Deadline > 0 {
-		best := e.Routes[0]
-		for _, r := range e.Routes[1:] {
-			if r.Seconds < best.Seconds {
-				best = r
-			}
-		}
-		e.Recommended = best.Name
+	if len(cands) == 0 {
+		e.Recommended = fastest.Name
 		e.Reason = fmt.Sprintf("No route meets the deadline of %s, so %s, the fastest at %s, is recommended.",
-			HumanDuration(o.Deadline.Seconds()), best.Title, HumanDuration(best.Seconds))
+			HumanDuration(o.Deadline.Seconds()), fastest.Title, HumanDuration(fastest.Seconds))
 		return
 	}
+	tiedOnBand := false
 	sort.SliceStable(cands, func(i, j int) bool {
 		a, b := cands[i], cands[j]
 		if math.Abs(a.CostUSD-b.CostUSD) > 0.01 {
 			return a.CostUSD < b.CostUSD
 		}
 		if a.InBand != b.InBand {
+			tiedOnBand = true
 			return a.InBand
 		}
 		return a.Seconds < b.Seconds
 	})
 	best := cands[0]
 	e.Recommended = best.Name
-	if o.Deadline > 0 {
-		e.Reason = fmt.Sprintf("%s is the cheapest route that meets the deadline of %s (%s, about $%.2f) for %s in the %s band.",
-			best.Title, HumanDuration(o.Deadline.Seconds()), HumanDuration(best.Seconds), best.CostUSD, size, e.Band)
-	} else {
-		e.Reason = fmt.Sprintf("%s is the cheapest route in the %s band for %s (%s, about $%.2f); give --deadline to weigh time against cost.",
-			best.Title, e.Band, size, HumanDuration(best.Seconds), best.CostUSD)
+	why := fmt.Sprintf("the cheapest route within %.1fx of the fastest (%s, %s)", Within, fastest.Title, HumanDuration(fastest.Seconds))
+	if best.Name == fastest.Name {
+		why = "the fastest route and the cheapest within " + fmt.Sprintf("%.1fx", Within) + " of it"
 	}
+	if o.Deadline > 0 {
+		why = "the cheapest route that meets the deadline of " + HumanDuration(o.Deadline.Seconds())
+	}
+	// The comparison that decided: against the network route when it lost,
+	// else against the next candidate, or the fastest route it beat on cost.
+	var alt *Route
+	for i := range e.Routes {
+		r := &e.Routes[i]
+		switch {
+		case r.Name == best.Name:
+		case best.Name != RouteNetwork && r.Name == RouteNetwork:
+			alt = r
+		case best.Name == RouteNetwork && alt == nil && len(cands) > 1 && r.Name == cands[1].Name:
+			alt = r
+		}
+	}
+	if alt == nil && best.Name != fastest.Name {
+		alt = &fastest
+	}
+	vs := ""
+	if alt != nil {
+		vs = fmt.Sprintf(", against %s at %s%s for $%.2f", alt.Title, HumanDuration(alt.Seconds), rateIn(*alt), alt.CostUSD)
+	}
+	tie := ""
+	if tiedOnBand && len(cands) > 1 && math.Abs(cands[0].CostUSD-cands[1].CostUSD) <= 0.01 {
+		tie = fmt.Sprintf("; a tie on cost went to the route of AWS's %s band", e.Band)
+	}
+	e.Reason = fmt.Sprintf("%s is %s: %s%s for about $%.2f for %s%s%s.",
+		best.Title, why, HumanDuration(best.Seconds), rateIn(best), best.CostUSD, humanBytes(float64(e.Dataset.Bytes)), vs, tie)
+}
+
+// rateIn names an online route's rate, for a reason sentence.
+func rateIn(r Route) string {
+	if r.BytesPerSec <= 0 {
+		return ""
+	}
+	return " at " + humanRate(r.BytesPerSec)
+}
+
+// humanRate renders bytes/s in decimal units, as links are sold.
+func humanRate(bps float64) string {
+	for _, u := range []struct {
+		f float64
+		s string
+	}{{1e12, "TB/s"}, {1e9, "GB/s"}, {1e6, "MB/s"}, {1e3, "kB/s"}} {
+		if bps >= u.f {
+			return fmt.Sprintf("%.3g %s", bps/u.f, u.s)
+		}
+	}
+	return fmt.Sprintf("%.0f B/s", bps)
 }
 
 func sizeSync(e *Estimate, change, rate float64) *Sync {

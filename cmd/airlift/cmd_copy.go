@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -28,6 +30,7 @@ type copyFlags struct {
 	benchProfile             string
 	progress                 progressFlags
 	via                      string
+	route                    routeFlags
 	ds                       dataSyncFlags
 	ax                       autoExtractFlags
 	state                    stateFlags
@@ -66,7 +69,8 @@ the source has it; --hash streams them instead, to compute it.`,
 	fl.BoolVar(&f.allowEmpty, "allow-empty", false, "download: succeed when no object matches (otherwise exit 1 and create nothing)")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "download: replace local files that differ from their objects (otherwise they are listed and left alone)")
 	f.progress.register(fl)
-	fl.StringVar(&f.via, "via", "", "route: datasync hands the copy to AWS DataSync (implied by nfs://, smb://, hdfs://, objectstorage:// sources)")
+	fl.StringVar(&f.via, "via", "auto", "route for a local SRC: auto (scan, estimate each route, take the plan's choice), network, transfer-acceleration, datasync (implied by nfs://, smb://, hdfs://, objectstorage:// sources) or physical")
+	f.route.register(fl)
 	f.ds.register(fl)
 	f.ax.register(fl)
 	f.state.register(fl, journalHelp, true)
@@ -112,13 +116,13 @@ func (f *copyFlags) uploadOptions(errw io.Writer) (transfer.UploadOptions, error
 func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	ctx := cmd.Context()
 	switch {
-	case f.via != "" && f.via != "datasync":
-		return outcome.Usagef("unknown --via %q (want datasync)", f.via)
+	case !slices.Contains(vias, f.via):
+		return outcome.Usagef("unknown --via %q (want %s)", f.via, strings.Join(vias, ", "))
 	case f.via == "datasync" || datasync.IsSourceURL(src):
-		return a.runDataSync(ctx, src, dst, dataSyncRun{ds: f.ds, include: f.sel.include, exclude: f.sel.exclude,
+		return a.runDataSync(ctx, or(f.route.dsSource, src), dst, dataSyncRun{ds: f.ds, include: f.sel.include, exclude: f.sel.exclude,
 			storageClass: f.storageClass, dryRun: f.dryRun, jsonOut: f.jsonOut, progress: f.progress})
-	case changedFrom(cmd.Flags(), (&dataSyncFlags{}).register) != "":
-		return outcome.Usagef("--%s works only with --via datasync", changedFrom(cmd.Flags(), (&dataSyncFlags{}).register))
+	case changedFrom(cmd.Flags(), (&dataSyncFlags{}).register) != "" && (f.via != "auto" || f.route.dsSource+f.route.routesFile == ""):
+		return outcome.Usagef("--%s works only with --via datasync (or --via auto with --datasync-source or --routes)", changedFrom(cmd.Flags(), (&dataSyncFlags{}).register))
 	case transfer.IsS3URL(src) && !transfer.IsS3URL(dst):
 		return a.runDownload(cmd, src, dst, f)
 	case f.allowEmpty || f.overwrite:
@@ -170,6 +174,13 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	} else if source, err = transfer.NewFolder(src, o.Walk); err != nil {
 		return outcome.As(outcome.Usage, err)
 	}
+	var route *plan.Decision // printed once the preflight passed: a refusal stays one line
+	if !transfer.IsS3URL(src) {
+		var goOn bool
+		if route, goOn, err = a.chooseRoute(cmd, src, dst, loc, f); !goOn || err != nil {
+			return err
+		}
+	}
 	var api transfer.S3API
 	if f.dryRun {
 		o.OnFile = func(r transfer.FileResult) {
@@ -194,19 +205,26 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	if err != nil {
 		return err
 	}
+	if route != nil && !f.progress.quiet {
+		fmt.Fprintln(a.stderr, ui.RouteLine(route))
+	}
 	p := f.progress.start(a, ui.TransferProgress(st, "copied"))
 	rep, err := up.CopyFrom(ctx, source, loc)
 	p.Stop()
-	a.printReport(rep, f.jsonOut, f.progress.quiet)
+	if err == nil && api != nil {
+		a.recordRate(f.state, rep)
+	}
+	a.printReport(rep, route, f.jsonOut, f.progress.quiet)
 	return rep.Outcome(err)
 }
 
-// printReport prints a copy's or download's summary.
-func (a *app) printReport(rep *transfer.Report, jsonOut, quiet bool) {
+// printReport prints a copy's or download's summary, with the route copy
+// chose in --json.
+func (a *app) printReport(rep *transfer.Report, route *plan.Decision, jsonOut, quiet bool) {
 	switch {
 	case rep == nil:
 	case jsonOut:
-		_ = a.printJSON(rep)
+		_ = a.printJSON(ui.WithRoute(rep, route))
 	default:
 		ui.PrintCopySummary(a.stdout, a.stderr, rep, quiet)
 	}
@@ -255,7 +273,7 @@ func (a *app) runDownload(cmd *cobra.Command, src, dst string, f copyFlags) erro
 	if rep != nil && !f.jsonOut {
 		ui.PrintDownloadFailures(a.stderr, loc, rep)
 	}
-	a.printReport(rep, f.jsonOut, f.progress.quiet)
+	a.printReport(rep, nil, f.jsonOut, f.progress.quiet)
 	return rep.Outcome(err)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/airlift-io/airlift/bench/plan"
 	"github.com/airlift-io/airlift/internal/bwlimit"
 	"github.com/airlift-io/airlift/internal/outcome"
 	"github.com/airlift-io/airlift/internal/ui"
@@ -52,6 +53,7 @@ type dataSyncRun struct {
 	storageClass     string
 	dryRun, jsonOut  bool
 	progress         progressFlags
+	route            *plan.Decision // copy --via auto's, for --json
 }
 
 func newDataSyncCmd(a *app) *cobra.Command {
@@ -145,7 +147,7 @@ func (a *app) runDataSync(ctx context.Context, src, dst string, f dataSyncRun) e
 	p.Stop()
 	if res != nil && res.ExecutionArn != "" {
 		if f.jsonOut {
-			_ = a.printJSON(res)
+			_ = a.printJSON(ui.WithRoute(res, f.route))
 		} else if !f.progress.quiet || err != nil {
 			ui.PrintDataSyncSummary(a.stdout, res)
 		}

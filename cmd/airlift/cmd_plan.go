@@ -15,6 +15,8 @@ import (
 
 type planFlags struct {
 	bandwidth, deadline, changeRate, dsThroughput string
+	hostRate                                      string
+	dsAgents                                      int
 	sample, partSize, configFile, benchProfile    string
 	utilization, speedup, snowTurnaround          float64
 	latency                                       time.Duration
@@ -57,6 +59,8 @@ is scanned, and the sample read with ranged GETs.`,
 	fl.StringVar(&f.changeRate, "change-rate", "", "how fast the source changes, e.g. 50GiB/day: sizes the continuous sync")
 	fl.Float64Var(&f.speedup, "acceleration-speedup", 0, "speed-up S3 Transfer Acceleration gives you (default: none claimed)")
 	fl.StringVar(&f.dsThroughput, "datasync-throughput", "", "throughput one DataSync task reaches, e.g. 5Gbps (default from the config)")
+	fl.IntVar(&f.dsAgents, "datasync-agents", 0, "DataSync agents running in parallel, each up to --datasync-throughput (default 1)")
+	fl.StringVar(&f.hostRate, "host-throughput", "", "what this host reaches copying, e.g. 200MB/s (default: --bench-profile, else the last copy's rate to this endpoint)")
 	fl.BoolVar(&f.existingSnowball, "existing-snowball-customer", false, "also consider Snowball Edge (closed to new customers)")
 	fl.Float64Var(&f.snowTurnaround, "snowball-turnaround", 0, "Snowball Edge turnaround in days (default from the config)")
 	fl.StringVar(&f.sample, "sample", "256MiB", "bytes of file content to read for the compressibility sample (0 for none)")
@@ -94,13 +98,17 @@ func (a *app) runPlan(cmd *cobra.Command, src string, f planFlags) error {
 		return outcome.Usagef("--bandwidth: invalid rate %q (want e.g. 1Gbps or 100MiB/s)", f.bandwidth)
 	case !(f.utilization > 0 && f.utilization <= 1):
 		return outcome.Usagef("--utilization must be in (0, 1], not %v", f.utilization)
-	case f.speedup < 0 || f.snowTurnaround < 0 || f.latency < 0 || f.concurrency < 0 || f.workers < 0:
-		return outcome.Usagef("--acceleration-speedup, --snowball-turnaround, --latency, --concurrency and --workers must not be negative")
+	case f.speedup < 0 || f.snowTurnaround < 0 || f.latency < 0 || f.concurrency < 0 || f.workers < 0 || f.dsAgents < 0:
+		return outcome.Usagef("--acceleration-speedup, --snowball-turnaround, --latency, --concurrency, --workers and --datasync-agents must not be negative")
 	case f.speedup > 0 && f.speedup < 1:
 		return outcome.Usagef("--acceleration-speedup is a factor of at least 1, not %v", f.speedup)
 	}
 	o := plan.Options{AccelerationSpeedup: f.speedup, ExistingSnowballCustomer: f.existingSnowball || f.snow.job != "",
-		SnowballTurnaroundDays: f.snowTurnaround}
+		SnowballTurnaroundDays: f.snowTurnaround, DataSyncAgents: f.dsAgents}
+	fig := plan.Figures{Bandwidth: bw, Utilization: f.utilization, Saved: a.savedRate("")}
+	if fig.HostRate, err = rateFlag("host-throughput", f.hostRate); err != nil {
+		return err
+	}
 	if err := f.snow.check(); err != nil {
 		return err
 	}
@@ -126,10 +134,6 @@ func (a *app) runPlan(cmd *cobra.Command, src string, f planFlags) error {
 	if err != nil {
 		return err
 	}
-	link := plan.Link{
-		BytesPerSec: bw, Utilization: f.utilization,
-		RequestLatency: cfg.S3.RequestLatencySeconds.Value, Concurrency: int(cfg.S3.Concurrency.Value), From: "flags",
-	}
 	if f.benchProfile != "" {
 		if fl := changedFrom(cmd.Flags(), f.registerLink); fl != "" {
 			return outcome.Usagef("--%s and --bench-profile cannot be used together: the profile measured it", fl)
@@ -138,11 +142,12 @@ func (a *app) runPlan(cmd *cobra.Command, src string, f planFlags) error {
 		if err != nil {
 			return outcome.As(outcome.Usage, err)
 		}
-		link = prof.Link("bench profile " + f.benchProfile)
+		fig.Bandwidth, fig.Profile, fig.ProfileFrom = 0, prof, f.benchProfile
 		if ps == 0 {
 			ps = prof.Recommend.PartSize
 		}
 	}
+	link, _ := fig.Resolve(cfg, &o) // as copy --via auto resolves them
 	if f.latency > 0 {
 		link.RequestLatency = f.latency.Seconds()
 	}

@@ -62,6 +62,8 @@ something changed or failed.`,
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringVar(&f.route.deadline, "deadline", "", "warn before the first pass when sending SRC over the network takes longer than this, e.g. 14d")
+	fl.StringVar(&f.route.bandwidth, "bandwidth", "", "with --deadline: the site's link, e.g. 1Gbps (default: the last copy's rate to this endpoint)")
 	f.register(fl, uploadFlagHelp{
 		include:  "sync files matching this glob (keys not selected are left alone)",
 		exclude:  "skip files matching this glob (their keys are left alone)",
@@ -154,6 +156,9 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 		return err
 	} else if b != nil {
 		o.From = b
+	}
+	if err := a.warnBacklog(cmd, src, f.copyFlags); err != nil {
+		return err
 	}
 	// The store's lock is the run lock: one sync (or copy) per
 	// destination at a time.
