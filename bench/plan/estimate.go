@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/airlift-io/airlift/internal/outcome"
 )
 
 // Dataset is what the estimator needs to know about the source; a Scan
@@ -446,4 +448,15 @@ func humanBytes(b float64) string {
 		}
 	}
 	return fmt.Sprintf("%.0f B", b)
+}
+
+// Validate checks o before anything is scanned.
+func (o Options) Validate() error {
+	switch {
+	case o.AccelerationSpeedup < 0 || o.AccelerationSpeedup > 0 && o.AccelerationSpeedup < 1:
+		return outcome.BadOption("AccelerationSpeedup", "{AccelerationSpeedup} is a factor of at least 1, not %v", o.AccelerationSpeedup)
+	case o.DataSyncAgents < 0:
+		return outcome.BadOption("DataSyncAgents", "{DataSyncAgents} must not be negative")
+	}
+	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/airlift-io/airlift/internal/state"
 )
 
 // Figures are what is known about the site's link and this host's copy
@@ -84,8 +86,20 @@ const MinRecordBytes = 256 << 20
 // ratesFile holds SavedRate by endpoint ("" is AWS) in the state directory.
 const ratesFile = "rates.json"
 
-// LoadRate returns the rate saved for endpoint, or nil.
+// stateDir is dir, or the default state directory for "".
+func stateDir(dir string) string {
+	if dir == "" {
+		dir, _ = state.DefaultDir()
+	}
+	return dir
+}
+
+// LoadRate returns the rate saved for endpoint in the state directory dir
+// ("" the default), or nil.
 func LoadRate(dir, endpoint string) (*SavedRate, error) {
+	if dir = stateDir(dir); dir == "" {
+		return nil, nil
+	}
 	m, err := loadRates(dir)
 	if err != nil || m[endpoint] == nil || !(m[endpoint].BytesPerSec > 0) {
 		return nil, err
@@ -113,7 +127,7 @@ func loadRates(dir string) (map[string]*SavedRate, error) {
 // so a reader never sees half of it; two copies ending together keep the
 // last one's rate.
 func RecordRate(dir, endpoint string, bytes int64, d time.Duration, now time.Time) error {
-	if bytes < MinRecordBytes || d <= 0 {
+	if dir = stateDir(dir); bytes < MinRecordBytes || d <= 0 || dir == "" {
 		return nil
 	}
 	m, err := loadRates(dir)

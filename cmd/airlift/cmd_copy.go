@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -119,7 +120,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	case !slices.Contains(vias, f.via):
 		return outcome.Usagef("unknown --via %q (want %s)", f.via, strings.Join(vias, ", "))
 	case f.via == "datasync" || datasync.IsSourceURL(src):
-		return a.runDataSync(ctx, or(f.route.dsSource, src), dst, dataSyncRun{ds: f.ds, include: f.sel.include, exclude: f.sel.exclude,
+		return a.runDataSync(ctx, cmp.Or(f.route.dsSource, src), dst, dataSyncRun{ds: f.ds, include: f.sel.include, exclude: f.sel.exclude,
 			storageClass: f.storageClass, dryRun: f.dryRun, jsonOut: f.jsonOut, progress: f.progress})
 	case changedFrom(cmd.Flags(), (&dataSyncFlags{}).register) != "" && (f.via != "auto" || f.route.dsSource+f.route.routesFile == ""):
 		return outcome.Usagef("--%s works only with --via datasync (or --via auto with --datasync-source or --routes)", changedFrom(cmd.Flags(), (&dataSyncFlags{}).register))

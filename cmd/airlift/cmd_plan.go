@@ -98,14 +98,16 @@ func (a *app) runPlan(cmd *cobra.Command, src string, f planFlags) error {
 		return outcome.Usagef("--bandwidth: invalid rate %q (want e.g. 1Gbps or 100MiB/s)", f.bandwidth)
 	case !(f.utilization > 0 && f.utilization <= 1):
 		return outcome.Usagef("--utilization must be in (0, 1], not %v", f.utilization)
-	case f.speedup < 0 || f.snowTurnaround < 0 || f.latency < 0 || f.concurrency < 0 || f.workers < 0 || f.dsAgents < 0:
-		return outcome.Usagef("--acceleration-speedup, --snowball-turnaround, --latency, --concurrency, --workers and --datasync-agents must not be negative")
-	case f.speedup > 0 && f.speedup < 1:
-		return outcome.Usagef("--acceleration-speedup is a factor of at least 1, not %v", f.speedup)
+	case f.snowTurnaround < 0 || f.latency < 0 || f.concurrency < 0 || f.workers < 0:
+		return outcome.Usagef("--snowball-turnaround, --latency, --concurrency and --workers must not be negative")
 	}
 	o := plan.Options{AccelerationSpeedup: f.speedup, ExistingSnowballCustomer: f.existingSnowball || f.snow.job != "",
 		SnowballTurnaroundDays: f.snowTurnaround, DataSyncAgents: f.dsAgents}
-	fig := plan.Figures{Bandwidth: bw, Utilization: f.utilization, Saved: a.savedRate("")}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	fig := plan.Figures{Bandwidth: bw, Utilization: f.utilization}
+	fig.Saved, _ = plan.LoadRate("", a.endpointID()) // unreadable: not known
 	if fig.HostRate, err = rateFlag("host-throughput", f.hostRate); err != nil {
 		return err
 	}

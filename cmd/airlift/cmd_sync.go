@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -91,23 +89,6 @@ something changed or failed.`,
 	return cmd
 }
 
-// parseMaxDelete reads --max-delete: "" (unset), "N" or "N%".
-func parseMaxDelete(s string) (n int64, pct float64, err error) {
-	if s == "" {
-		return -1, 0, nil
-	}
-	if p, ok := strings.CutSuffix(s, "%"); ok {
-		if v, err := strconv.ParseFloat(p, 64); err == nil && v > 0 && v <= 100 {
-			return -1, v, nil
-		}
-		return 0, 0, outcome.Usagef("--max-delete %q: want a count or a percentage in (0, 100]", s)
-	}
-	if v, err := strconv.ParseInt(s, 10, 64); err == nil && v >= 0 {
-		return v, 0, nil
-	}
-	return 0, 0, outcome.Usagef("--max-delete %q: want a count or a percentage such as 10%%", s)
-}
-
 // options checks the flags and returns a pass's options.
 func (f *syncFlags) options(errw io.Writer, src string, loc transfer.Location) (syncer.Options, error) {
 	var o syncer.Options
@@ -120,7 +101,7 @@ func (f *syncFlags) options(errw io.Writer, src string, loc transfer.Location) (
 	if err != nil {
 		return o, outcome.As(outcome.Usage, err)
 	}
-	maxN, maxPct, err := parseMaxDelete(f.maxDelete)
+	maxN, maxPct, err := syncer.ParseMaxDelete(f.maxDelete)
 	switch {
 	case err != nil:
 		return o, err

@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -42,7 +41,7 @@ func newRoot(a *app) *cobra.Command {
 		Short:         "Move AI/ML datasets to Amazon S3 fast, verifiably, and without losing a byte",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       version(),
+		Version:       ui.Version(),
 	}
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
@@ -159,28 +158,6 @@ func flagSet(root *cobra.Command, args []string, name string) bool {
 	return f != nil && (f.Value.String() == "true" || slices.Contains(args, "--"+name))
 }
 
-// version is the module version and VCS commit the binary was built
-// from, as the Go toolchain recorded them.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		switch {
-		case s.Key == "vcs.revision":
-			v += " (commit " + s.Value
-		case s.Key == "vcs.modified" && s.Value == "true":
-			v += ", modified"
-		}
-	}
-	if strings.Contains(v, "(commit") {
-		v += ")"
-	}
-	return v
-}
-
 // Exit codes, documented in README.md.
 var exitCodes = map[outcome.Class]int{
 	outcome.Done:        0,
@@ -222,5 +199,6 @@ var optionFlags = map[string]string{
 	"StorageClass": "storage-class", "Concurrency": "concurrency", "PartSizes": "part-sizes", "Source": "source",
 	"BytesPerSecond": "bwlimit", "VerifyMode": "verify-mode", "BucketAccessRoleArn": "role-arn", "AgentArns": "agent-arn",
 	"ReportTo": "report-to", "MaxFileSize": "batch-file-max", "ArchiveSize": "batch-size", "Adopt": "adopt",
-	"RoleARN": "role-arn",
+	"RoleARN": "role-arn", "MaxDelete": "max-delete", "AccelerationSpeedup": "acceleration-speedup",
+	"DataSyncAgents": "datasync-agents",
 }

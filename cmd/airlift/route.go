@@ -12,7 +12,6 @@ import (
 	"github.com/airlift-io/airlift/bench"
 	"github.com/airlift-io/airlift/bench/plan"
 	"github.com/airlift-io/airlift/internal/outcome"
-	"github.com/airlift-io/airlift/internal/state"
 	"github.com/airlift-io/airlift/internal/ui"
 	"github.com/airlift-io/airlift/internal/units"
 	"github.com/airlift-io/airlift/transfer"
@@ -51,28 +50,16 @@ func rateFlag(name, v string) (float64, error) {
 	return r, nil
 }
 
-// savedRate is the last copy's rate to the endpoint in use; a state
-// directory that cannot be read only means it is not known.
-func (a *app) savedRate(dir string) *plan.SavedRate {
-	if dir == "" {
-		dir, _ = state.DefaultDir()
-	}
-	r, _ := plan.LoadRate(dir, strings.TrimRight(a.conn.endpoint, "/"))
-	return r
-}
+// endpointID names the endpoint in use for the saved rates ("" is AWS).
+func (a *app) endpointID() string { return strings.TrimRight(a.conn.endpoint, "/") }
 
 // recordRate keeps what an upload reached, for the next plan and auto.
 func (a *app) recordRate(j stateFlags, rep *transfer.Report) {
-	dir := j.stateDir
-	if dir == "" {
-		dir, _ = state.DefaultDir()
-	}
-	if rep == nil || rep.DryRun || dir == "" {
+	if rep == nil || rep.DryRun {
 		return
 	}
-	sent := rep.Bytes - rep.BytesResumed
 	d := time.Duration(rep.Seconds * float64(time.Second))
-	if err := plan.RecordRate(dir, strings.TrimRight(a.conn.endpoint, "/"), sent, d, time.Now()); err != nil {
+	if err := plan.RecordRate(j.stateDir, a.endpointID(), rep.Bytes-rep.BytesResumed, d, time.Now()); err != nil {
 		fmt.Fprintf(a.stderr, "warning: %v\n", err)
 	}
 }
@@ -144,7 +131,7 @@ func (a *app) autoOptions(f copyFlags) (plan.AutoOptions, error) {
 		}
 		ao.Figures.ProfileFrom = f.benchProfile
 	}
-	ao.Figures.Saved = a.savedRate(f.state.stateDir)
+	ao.Figures.Saved, _ = plan.LoadRate(f.state.stateDir, a.endpointID()) // unreadable: not known
 	return ao, nil
 }
 
@@ -166,25 +153,12 @@ func (a *app) warnBacklog(cmd *cobra.Command, src string, f copyFlags) error {
 // handOff gives the copy to DataSync when copy knows how the agent
 // reaches SRC, else stops with the command to run.
 func (a *app) handOff(ctx context.Context, src, dst string, d *plan.Decision, cfg *plan.Config, f copyFlags) error {
-	h := datasync.Handoff{Source: f.route.dsSource, AgentArns: f.ds.agentArns, RoleArn: f.ds.roleArn}
-	if f.route.routesFile != "" {
-		rs, err := datasync.LoadRoutes(f.route.routesFile)
-		if err != nil {
-			return outcome.As(outcome.Usage, err)
-		}
-		if r, ok := rs.For(src); ok {
-			h.Source = or(h.Source, r.Source)
-			h.AgentArns = append(h.AgentArns, r.AgentArns...)
-			h.RoleArn = or(h.RoleArn, r.RoleArn)
-		}
+	h, err := datasync.Handoff{Source: f.route.dsSource, AgentArns: f.ds.agentArns, RoleArn: f.ds.roleArn}.Resolve(f.route.routesFile, src)
+	if err != nil {
+		return outcome.As(outcome.Usage, err)
 	}
-	if h.Source == "" || h.RoleArn == "" || len(h.AgentArns) == 0 {
-		agent := "AGENT_ARN"
-		if len(h.AgentArns) > 0 {
-			agent = strings.Join(h.AgentArns, " --agent-arn ")
-		}
-		next := fmt.Sprintf("airlift datasync %s %s --agent-arn %s --role-arn %s", or(h.Source, "nfs://FILER/EXPORT/PATH"), dst, agent, or(h.RoleArn, "ROLE_ARN"))
-		return a.stopAtRoute(d, cfg, []string{next}, f.jsonOut)
+	if !h.Complete() {
+		return a.stopAtRoute(d, cfg, []string{h.Command(dst)}, f.jsonOut)
 	}
 	if !f.progress.quiet {
 		fmt.Fprintln(a.stderr, ui.RouteLine(d))
@@ -205,11 +179,4 @@ func (a *app) stopAtRoute(d *plan.Decision, cfg *plan.Config, next []string, jso
 		ui.RouteSummary(a.stdout, d, cfg, next)
 	}
 	return err
-}
-
-func or(s, alt string) string {
-	if s != "" {
-		return s
-	}
-	return alt
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -738,4 +739,22 @@ func (r *Report) Outcome(err error, deleteAsked bool) error {
 		return outcome.Failedf("deleted nothing: %s", r.DeleteRefused)
 	}
 	return nil
+}
+
+// ParseMaxDelete reads a deletion cap: "" (unset: -1), "N" objects or
+// "N%" of the tracked ones.
+func ParseMaxDelete(s string) (n int64, pct float64, err error) {
+	if s == "" {
+		return -1, 0, nil
+	}
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		if v, err := strconv.ParseFloat(p, 64); err == nil && v > 0 && v <= 100 {
+			return -1, v, nil
+		}
+		return 0, 0, outcome.BadOption("MaxDelete", "{MaxDelete} %q: want a count or a percentage in (0, 100]", s)
+	}
+	if v, err := strconv.ParseInt(s, 10, 64); err == nil && v >= 0 {
+		return v, 0, nil
+	}
+	return 0, 0, outcome.BadOption("MaxDelete", "{MaxDelete} %q: want a count or a percentage such as 10%%", s)
 }

@@ -69,3 +69,47 @@ func (r *Routes) For(path string) (Handoff, bool) {
 	}
 	return best, found
 }
+
+// Resolve completes h (what the command line gave) from the routes file
+// at routesFile ("" for none) for the local source src.
+func (h Handoff) Resolve(routesFile, src string) (Handoff, error) {
+	if routesFile == "" {
+		return h, nil
+	}
+	rs, err := LoadRoutes(routesFile)
+	if err != nil {
+		return h, err
+	}
+	if r, ok := rs.For(src); ok {
+		if h.Source == "" {
+			h.Source = r.Source
+		}
+		h.AgentArns = append(h.AgentArns, r.AgentArns...)
+		if h.RoleArn == "" {
+			h.RoleArn = r.RoleArn
+		}
+	}
+	return h, nil
+}
+
+// Complete says whether h holds all a hand-off needs.
+func (h Handoff) Complete() bool {
+	return h.Source != "" && h.RoleArn != "" && len(h.AgentArns) > 0
+}
+
+// Command is the airlift datasync command that runs h's copy into dst,
+// with placeholders for what is missing.
+func (h Handoff) Command(dst string) string {
+	agent := "AGENT_ARN"
+	if len(h.AgentArns) > 0 {
+		agent = strings.Join(h.AgentArns, " --agent-arn ")
+	}
+	source, role := h.Source, h.RoleArn
+	if source == "" {
+		source = "nfs://FILER/EXPORT/PATH"
+	}
+	if role == "" {
+		role = "ROLE_ARN"
+	}
+	return fmt.Sprintf("airlift datasync %s %s --agent-arn %s --role-arn %s", source, dst, agent, role)
+}
