@@ -69,6 +69,8 @@ type Report struct {
 	Failures       []Problem `json:"failures"`
 	Skipped        []Problem `json:"skipped,omitempty"`
 	Warnings       []string  `json:"warnings,omitempty"`
+	// Selection is the sample or slice of the source the run took.
+	Selection *Selection `json:"subset,omitempty"`
 
 	mu sync.Mutex
 }

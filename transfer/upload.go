@@ -261,6 +261,9 @@ func (u *Uploader) CopyFrom(ctx context.Context, src Source, dst Location) (*Rep
 			return nil, journalErr(err)
 		}
 	}
+	if err := u.o.Walk.Filter.Resolve(ctx, src.Walk); err != nil {
+		return nil, err
+	}
 	var rep *Report
 	if f, ok := src.(*Folder); ok && f.Tree() && u.o.Batch != nil {
 		rep, err = u.copyBatched(ctx, f.Root, dst)
@@ -270,7 +273,10 @@ func (u *Uploader) CopyFrom(ctx context.Context, src Source, dst Location) (*Rep
 	if rc, ok := src.(interface{ RetriesMade() int64 }); ok && rep != nil {
 		rep.Retries += rc.RetriesMade() // the source's client retries apart
 	}
-	if resumable && !u.o.DryRun && err == nil && rep != nil && rep.Failed == 0 {
+	// A sample or a slice is a part of the source's copy, not all of
+	// it: the run stays open, so that the next copy of the source (a
+	// larger sample, the whole) continues it and sends only the rest.
+	if resumable && !u.o.DryRun && err == nil && rep != nil && rep.Failed == 0 && rep.Selection == nil {
 		// Finished: the next copy of this source starts afresh.
 		if cerr := marks.SetMeta(copyRunKey(src.String()), ""); cerr != nil {
 			rep.Warn("closing the run in the journal: " + cerr.Error())
@@ -296,7 +302,8 @@ func (u *Uploader) copyTree(ctx context.Context, src Source, dst Location) (*Rep
 // Run sends the jobs that feed yields. feed runs in its own goroutine and
 // must stop when ctx is done; send blocks while the engine is busy.
 func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(context.Context, func(Job) error) error) (*Report, error) {
-	u.report = &Report{Source: src, Dest: dst.String(), RunID: NewRunID(), Started: time.Now(), DryRun: u.o.DryRun, Failures: []Problem{}}
+	u.report = &Report{Source: src, Dest: dst.String(), RunID: NewRunID(), Started: time.Now(), DryRun: u.o.DryRun, Failures: []Problem{},
+		Selection: u.o.Walk.Filter.Selection()}
 	rep := u.report
 	if w := dst.Warning(); w != "" {
 		rep.Warn(w)
