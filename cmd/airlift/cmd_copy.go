@@ -111,6 +111,9 @@ func (f *copyFlags) uploadOptions(errw io.Writer) (transfer.UploadOptions, error
 
 func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	ctx := cmd.Context()
+	if err := f.sel.sub.notOnDataSync(f.via == "datasync" || datasync.IsSourceURL(src)); err != nil {
+		return err
+	}
 	switch {
 	case f.via != "" && f.via != "datasync":
 		return outcome.Usagef("unknown --via %q (want datasync)", f.via)
