@@ -215,7 +215,7 @@ func (u *Uploader) copyInServer(ctx context.Context, r serverCopier, id fileID, 
 			CopySourceIfMatch: etagHeader(e.ETag), MetadataDirective: types.MetadataDirectiveReplace, Metadata: meta,
 			ContentType: head.ContentType, TaggingDirective: types.TaggingDirectiveReplace}
 		var ct *string
-		u.objectAttrs(res.Key, &ct, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
+		u.objectAttrs(res, &ct, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
 		if u.o.ContentType != "" || in.ContentType == nil {
 			in.ContentType = ct
 		}
@@ -255,7 +255,7 @@ func (u *Uploader) copyPartsInServer(ctx context.Context, src string, e Entry, h
 	}
 	in := &s3.CreateMultipartUploadInput{Bucket: aws.String(u.bucket), Key: aws.String(res.Key), Metadata: meta, ContentType: head.ContentType}
 	var ct *string
-	u.objectAttrs(res.Key, &ct, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
+	u.objectAttrs(res, &ct, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
 	if u.o.ContentType != "" || in.ContentType == nil {
 		in.ContentType = ct
 	}

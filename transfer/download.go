@@ -150,6 +150,10 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 		}
 		man = m
 	}
+	if err := d.o.Filter.Resolve(ctx, (&Bucket{API: d.api, Loc: src, Filter: d.o.Filter}).Walk); err != nil {
+		return nil, classify(err)
+	}
+	rep.Selection = d.o.Filter.Selection()
 	fe := newFetcher(d.api, src.Bucket, d.pool, d.o.PartSize, d.o.PartConcurrency, d.Stats)
 
 	g, gctx := errgroup.WithContext(ctx)

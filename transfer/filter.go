@@ -36,6 +36,13 @@ type Filter struct {
 	def   bool // the verdict when no rule matches
 
 	asked, selected atomic.Int64
+
+	// subset is the sample or slice a file must also be in (see
+	// SetSubset); until a sample of a count is resolved, only the
+	// rules apply, for Resolve's pass over the names.
+	subset   Subset
+	count    int
+	resolved bool
 }
 
 type rule struct {
@@ -48,7 +55,7 @@ type rule struct {
 // winning, over a default of including everything: the aws CLI's
 // semantics. It reports the first bad pattern.
 func NewFilterRules(rules []Rule) (*Filter, error) {
-	f := &Filter{def: true}
+	f := &Filter{def: true, resolved: true}
 	for _, r := range rules {
 		if err := f.add(r); err != nil {
 			return nil, err
@@ -61,7 +68,7 @@ func NewFilterRules(rules []Rule) (*Filter, error) {
 // no exclude and, if any include is given, at least one include. It
 // reports the first bad pattern.
 func NewFilter(include, exclude []string) (*Filter, error) {
-	f := &Filter{def: len(include) == 0}
+	f := &Filter{def: len(include) == 0, resolved: true}
 	// Includes first, excludes after: the last match winning, an
 	// exclude always beats an include.
 	for _, p := range include {
@@ -95,7 +102,7 @@ func (f *Filter) Match(rel string) bool {
 	if f == nil {
 		return true
 	}
-	ok := f.match(rel)
+	ok := f.match(rel) && (!f.resolved || f.subset.Holds(rel))
 	f.asked.Add(1)
 	if ok {
 		f.selected.Add(1)
@@ -118,7 +125,8 @@ func (f *Filter) match(rel string) bool {
 	return f.def
 }
 
-// Empty reports whether the filter selects everything.
+// Empty reports whether the filter has no include/exclude rules (a
+// sample or slice aside: they select by hash, not by name).
 func (f *Filter) Empty() bool { return f == nil || len(f.rules) == 0 && f.def }
 
 // SelectedNone reports whether the filter was asked about at least one

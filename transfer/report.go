@@ -69,6 +69,11 @@ type Report struct {
 	Failures       []Problem `json:"failures"`
 	Skipped        []Problem `json:"skipped,omitempty"`
 	Warnings       []string  `json:"warnings,omitempty"`
+	// StorageClasses counts the objects (and bytes) stored by this run
+	// in each storage class.
+	StorageClasses map[string]ClassCount `json:"storage_classes,omitempty"`
+	// Selection is the sample or slice of the source the run took.
+	Selection *Selection `json:"subset,omitempty"`
 
 	mu sync.Mutex
 }
@@ -97,6 +102,19 @@ func listCapped[T any](mu *sync.Mutex, list *[]T, v T, limit int) {
 	if len(*list) < limit {
 		*list = append(*list, v)
 	}
+}
+
+// stored counts an object the run stored in class.
+func (r *Report) stored(class string, size int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.StorageClasses == nil {
+		r.StorageClasses = map[string]ClassCount{}
+	}
+	c := r.StorageClasses[class]
+	c.Objects++
+	c.Bytes += size
+	r.StorageClasses[class] = c
 }
 
 // finish fills the totals from st.

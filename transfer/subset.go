@@ -1,6 +1,8 @@
 package transfer
 
 import (
+	"container/heap"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -84,4 +86,96 @@ func ParseSlice(s string) (k, n int, err error) {
 		return 0, 0, fmt.Errorf("slice %q: want K/N with 0 <= K < N, e.g. 0/4", s)
 	}
 	return k, n, nil
+}
+
+// Selection says which subset of the source a run took, for its report;
+// nil when it took every file its rules select.
+type Selection struct {
+	// Sample is the fraction of files held: the one given, or for
+	// SampleFiles the one the count came to.
+	Sample      float64 `json:"sample,omitempty"`
+	SampleFiles int     `json:"sample_files,omitempty"`
+	By          string  `json:"sample_by,omitempty"` // "file" or "dir"
+	Slice       string  `json:"slice,omitempty"`     // "K/N"
+}
+
+// SetSubset makes f also require that a file be in s, after its rules.
+// count > 0 asks instead for the count files (or whole folders, with
+// ByDir, until they hold count files) of smallest hash: Resolve must
+// then see the source's names before any file is matched.
+func (f *Filter) SetSubset(s Subset, count int) {
+	f.subset, f.count, f.resolved = s, count, count == 0
+}
+
+// Selection reports the subset f holds (nil: none).
+func (f *Filter) Selection() *Selection {
+	if f == nil || f.subset.Fraction == 0 && f.subset.N == 0 && f.count == 0 {
+		return nil
+	}
+	sel := &Selection{Sample: f.subset.Fraction, SampleFiles: f.count}
+	if sel.Sample > 0 || sel.SampleFiles > 0 {
+		sel.By = "file"
+		if f.subset.ByDir {
+			sel.By = "dir"
+		}
+	}
+	if f.subset.N > 0 {
+		sel.Slice = fmt.Sprintf("%d/%d", f.subset.K, f.subset.N)
+	}
+	return sel
+}
+
+// Resolve turns a sample of a count of files into a fraction, from one
+// pass over the names walk yields (through f's rules, so the count is of
+// the files the run would otherwise take): the fraction just above the
+// count-th smallest hash. The pass costs what a walk or a listing of the
+// source costs, and memory for count hashes; the run that follows is
+// then the same as for a sample given as a fraction, so that a sample of
+// 10000 files holds the files of one of 1000, and a later full copy
+// finds them sent. Without a count, or once resolved, Resolve does
+// nothing. It must not run while f is matching for anyone else.
+func (f *Filter) Resolve(ctx context.Context, walk func(context.Context, func(Entry) error) error) error {
+	if f == nil || f.resolved {
+		return nil
+	}
+	h := &hashHeap{}
+	err := walk(ctx, func(e Entry) error {
+		if e.Err != nil || e.Skip != "" || IsOwnPath(e.Rel) {
+			return nil
+		}
+		v := f.subset.hash(e.Rel) >> 11
+		switch {
+		case h.Len() < f.count:
+			heap.Push(h, v)
+		case v < (*h)[0]:
+			(*h)[0] = v
+			heap.Fix(h, 0)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("choosing the sample of %d files: %w", f.count, err)
+	}
+	f.subset.Fraction = 1
+	if h.Len() == f.count {
+		f.subset.Fraction = float64((*h)[0]+1) / (1 << 53) // exact: an integer up to 2^53 over a power of two
+	}
+	f.resolved = true
+	f.asked.Store(0)
+	f.selected.Store(0)
+	return nil
+}
+
+// hashHeap is a max-heap of 53-bit hashes: the count smallest seen.
+type hashHeap []uint64
+
+func (h hashHeap) Len() int           { return len(h) }
+func (h hashHeap) Less(i, j int) bool { return h[i] > h[j] }
+func (h hashHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *hashHeap) Push(x any)        { *h = append(*h, x.(uint64)) }
+func (h *hashHeap) Pop() any {
+	old := *h
+	v := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return v
 }

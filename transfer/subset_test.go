@@ -1,7 +1,10 @@
 package transfer
 
 import (
+	"context"
 	"fmt"
+	"maps"
+	"strings"
 	"testing"
 )
 
@@ -120,5 +123,108 @@ func TestParseSampleAndSlice(t *testing.T) {
 		if (err == nil) != c.ok || k != c.k || n != c.n {
 			t.Errorf("ParseSlice(%q) = %d, %d, %v", c.in, k, n, err)
 		}
+	}
+}
+
+// walkOf is a walk over rels, in order, through f (as a Source's walk is).
+func walkOf(f *Filter, rels []string) func(context.Context, func(Entry) error) error {
+	return func(_ context.Context, fn func(Entry) error) error {
+		for _, r := range rels {
+			if f.Match(r) {
+				if err := fn(Entry{Rel: r}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+}
+
+func held(f *Filter, rels []string) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range rels {
+		if f.Match(r) {
+			out[r] = true
+		}
+	}
+	return out
+}
+
+// A sample of a count of files holds exactly that many of the files the
+// rules select, the same ones on every run, nested in a larger count,
+// and the same files a fraction sample of the same size holds.
+func TestSampleOfACount(t *testing.T) {
+	rels := subsetTree()
+	var prev map[string]bool
+	for _, n := range []int{1, 10, 100, 1000, 5000} {
+		f, _ := NewFilterRules([]Rule{{Exclude: true, Pattern: "class00/*"}})
+		f.SetSubset(Subset{}, n)
+		if err := f.Resolve(context.Background(), walkOf(f, rels)); err != nil {
+			t.Fatal(err)
+		}
+		got := held(f, rels)
+		want := min(n, len(rels)-50) // the rule leaves class00 out, and the count is of what it selects
+		if len(got) != want {
+			t.Errorf("sample of %d files holds %d, want %d", n, len(got), want)
+		}
+		for r := range got {
+			if strings.HasPrefix(r, "class00/") {
+				t.Errorf("sample holds %s, which the rules exclude", r)
+			}
+		}
+		for r := range prev {
+			if !got[r] {
+				t.Errorf("%s is in the sample of fewer files but not in that of %d", r, n)
+			}
+		}
+		// Again, as another machine would: the same files.
+		g, _ := NewFilterRules([]Rule{{Exclude: true, Pattern: "class00/*"}})
+		g.SetSubset(Subset{}, n)
+		g.Resolve(context.Background(), walkOf(g, rels))
+		if again := held(g, rels); !maps.Equal(got, again) {
+			t.Errorf("sample of %d files differs between runs", n)
+		}
+		if sel := f.Selection(); sel == nil || sel.SampleFiles != n || sel.By != "file" {
+			t.Errorf("Selection() = %+v", sel)
+		}
+		prev = got
+	}
+}
+
+// By folder, a count takes whole folders until they hold at least that
+// many files.
+func TestSampleOfACountByDir(t *testing.T) {
+	rels := subsetTree() // 40 folders of 50 files
+	f, _ := NewFilterRules(nil)
+	f.SetSubset(Subset{ByDir: true}, 120)
+	if err := f.Resolve(context.Background(), walkOf(f, rels)); err != nil {
+		t.Fatal(err)
+	}
+	got := held(f, rels)
+	if len(got) != 150 {
+		t.Errorf("holds %d files, want 3 whole folders (150)", len(got))
+	}
+}
+
+// Until it is resolved, a sample of a count does not narrow a match (the
+// pass over the names sees every selected name); the slice and a
+// fraction narrow at once.
+func TestFilterAppliesTheSubset(t *testing.T) {
+	rels := subsetTree()
+	f, _ := NewFilterRules(nil)
+	f.SetSubset(Subset{K: 1, N: 2}, 0)
+	g, _ := NewFilterRules(nil)
+	g.SetSubset(Subset{K: 0, N: 2}, 0)
+	a, b := held(f, rels), held(g, rels)
+	if len(a)+len(b) != len(rels) || len(a) == 0 || len(b) == 0 {
+		t.Errorf("slices hold %d + %d of %d", len(a), len(b), len(rels))
+	}
+	c, _ := NewFilterRules(nil)
+	c.SetSubset(Subset{}, 10)
+	if len(held(c, rels)) != len(rels) {
+		t.Error("an unresolved count narrowed the match")
+	}
+	if (*Filter)(nil).Selection() != nil || f.Selection().Slice != "1/2" {
+		t.Errorf("Selection: %+v", f.Selection())
 	}
 }

@@ -33,9 +33,14 @@ type UploadOptions struct {
 	MultipartFiles int
 
 	StorageClass string
-	SSE          string // "", "AES256" or "aws:kms"
-	SSEKMSKeyID  string
-	ContentType  string // "" guesses from the extension
+	// ClassRules set each object's storage class from its source file's
+	// age (the first that matches; else StorageClass). Now is the clock
+	// they read (nil: time.Now), for tests.
+	ClassRules  []ClassRule
+	Now         func() time.Time
+	SSE         string // "", "AES256" or "aws:kms"
+	SSEKMSKeyID string
+	ContentType string // "" guesses from the extension
 
 	Walk WalkOptions
 	// Source opens the entries jobs name; nil: local files, by path.
@@ -120,6 +125,7 @@ type Uploader struct {
 	report   *Report
 	manifest *manifestSink
 	tagWarn  sync.Once
+	classNow time.Time // the clock ClassRules read: the run's start
 
 	serverCopies, noBLAKE3 atomic.Int64 // objects copied by the server, and of those, without a BLAKE3
 }
@@ -155,7 +161,11 @@ func NewUploader(api S3API, bucket string, o UploadOptions, st *Stats) (*Uploade
 	if o.Source == nil {
 		o.Source = localFiles{}
 	}
-	return &Uploader{api: api, bucket: bucket, o: o, pool: NewPool(o.MaxMemory), Stats: st}, nil
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	return &Uploader{api: api, bucket: bucket, o: o, pool: NewPool(o.MaxMemory), Stats: st, classNow: now()}, nil
 }
 
 func validEnum[T ~string](s string, vals []T) bool {
@@ -261,6 +271,9 @@ func (u *Uploader) CopyFrom(ctx context.Context, src Source, dst Location) (*Rep
 			return nil, journalErr(err)
 		}
 	}
+	if err := u.o.Walk.Filter.Resolve(ctx, src.Walk); err != nil {
+		return nil, err
+	}
 	var rep *Report
 	if f, ok := src.(*Folder); ok && f.Tree() && u.o.Batch != nil {
 		rep, err = u.copyBatched(ctx, f.Root, dst)
@@ -270,7 +283,10 @@ func (u *Uploader) CopyFrom(ctx context.Context, src Source, dst Location) (*Rep
 	if rc, ok := src.(interface{ RetriesMade() int64 }); ok && rep != nil {
 		rep.Retries += rc.RetriesMade() // the source's client retries apart
 	}
-	if resumable && !u.o.DryRun && err == nil && rep != nil && rep.Failed == 0 {
+	// A sample or a slice is a part of the source's copy, not all of
+	// it: the run stays open, so that the next copy of the source (a
+	// larger sample, the whole) continues it and sends only the rest.
+	if resumable && !u.o.DryRun && err == nil && rep != nil && rep.Failed == 0 && rep.Selection == nil {
 		// Finished: the next copy of this source starts afresh.
 		if cerr := marks.SetMeta(copyRunKey(src.String()), ""); cerr != nil {
 			rep.Warn("closing the run in the journal: " + cerr.Error())
@@ -296,7 +312,8 @@ func (u *Uploader) copyTree(ctx context.Context, src Source, dst Location) (*Rep
 // Run sends the jobs that feed yields. feed runs in its own goroutine and
 // must stop when ctx is done; send blocks while the engine is busy.
 func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(context.Context, func(Job) error) error) (*Report, error) {
-	u.report = &Report{Source: src, Dest: dst.String(), RunID: NewRunID(), Started: time.Now(), DryRun: u.o.DryRun, Failures: []Problem{}}
+	u.report = &Report{Source: src, Dest: dst.String(), RunID: NewRunID(), Started: time.Now(), DryRun: u.o.DryRun, Failures: []Problem{},
+		Selection: u.o.Walk.Filter.Selection()}
 	rep := u.report
 	if w := dst.Warning(); w != "" {
 		rep.Warn(w)
@@ -415,6 +432,7 @@ func (u *Uploader) one(ctx context.Context, j Job) error {
 	if err == nil {
 		u.Stats.FilesDone.Add(int64(max(j.Files, 1)))
 		u.Stats.BytesDone.Add(res.Size)
+		u.report.stored(u.classOf(res), res.Size)
 		if u.manifest != nil {
 			u.manifest.add(checksum.ManifestEntry{Key: res.Key, Size: res.Size, BLAKE3: res.BLAKE3, ETag: res.ETag, Parts: res.Parts, MTime: j.Entry.ModTime.UnixNano()})
 		}
@@ -506,7 +524,7 @@ func (u *Uploader) putSingle(ctx context.Context, f Reader, id fileID, res FileR
 	for k, v := range res.meta {
 		in.Metadata[k] = v
 	}
-	u.objectAttrs(res.Key, &in.ContentType, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
+	u.objectAttrs(res, &in.ContentType, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
 	out, err := u.api.PutObject(u.reqCtx, in)
 	if err != nil {
 		b.rollback()
@@ -524,13 +542,17 @@ func (u *Uploader) putSingle(ctx context.Context, f Reader, id fileID, res FileR
 }
 
 // objectAttrs fills the attributes every new object gets.
-func (u *Uploader) objectAttrs(key string, ct **string, sc *types.StorageClass, sse *types.ServerSideEncryption, kms **string) {
+func (u *Uploader) objectAttrs(res FileResult, ct **string, sc *types.StorageClass, sse *types.ServerSideEncryption, kms **string) {
+	key := res.Key
 	if u.o.ContentType != "" {
 		*ct = aws.String(u.o.ContentType)
 	} else if t := mime.TypeByExtension(path.Ext(key)); t != "" {
 		*ct = aws.String(t)
 	}
 	*sc = types.StorageClass(u.o.StorageClass)
+	if len(u.o.ClassRules) > 0 {
+		*sc = types.StorageClass(u.classOf(res))
+	}
 	*sse = types.ServerSideEncryption(u.o.SSE)
 	if u.o.SSEKMSKeyID != "" {
 		*kms = aws.String(u.o.SSEKMSKeyID)
@@ -636,7 +658,7 @@ func (u *Uploader) createUpload(ctx context.Context, res FileResult, plan PartPl
 		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
 		Metadata:          res.meta,
 	}
-	u.objectAttrs(res.Key, &in.ContentType, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
+	u.objectAttrs(res, &in.ContentType, &in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
 	if j != nil {
 		// An intent without an upload id: if we die between Create and
 		// the record below, the next run finds the upload by key and
@@ -975,3 +997,10 @@ func (u *Uploader) SetJournal(j Journal, trustDoneSince int64) {
 
 // SetOnFile sets the per-file callback.
 func (u *Uploader) SetOnFile(fn func(FileResult)) { u.o.OnFile = fn }
+
+// classOf is the storage class res is stored in. Ages are taken at the
+// run's start, so that a file's class does not depend on when in the run
+// it is sent.
+func (u *Uploader) classOf(res FileResult) string {
+	return ClassOf(u.o.ClassRules, u.o.StorageClass, res.Entry, u.classNow)
+}

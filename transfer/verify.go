@@ -73,6 +73,7 @@ type VerifyReport struct {
 	Manifests   int              `json:"manifests_read"`
 	Differences []Difference     `json:"differences"`
 	Warnings    []string         `json:"warnings,omitempty"`
+	Selection   *Selection       `json:"subset,omitempty"` // --sample or --slice: only these files were compared
 
 	mu sync.Mutex
 }
@@ -157,6 +158,10 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	// Rel), so one merge pass pairs them while both are still running:
 	// memory stays flat however many files there are, and comparisons
 	// start with the first pair.
+	if err := o.Walk.Filter.Resolve(ctx, src.Walk); err != nil {
+		return nil, err
+	}
+	rep.Selection = o.Walk.Filter.Selection()
 	g, gctx := errgroup.WithContext(ctx)
 	files := make(chan Entry, 1024)
 	objects := make(chan Object, 1024)

@@ -31,6 +31,7 @@ type Entry struct {
 	Dev     uint64
 	Inode   uint64
 	Ctime   int64 // nanoseconds
+	Atime   int64 // nanoseconds; 0: unknown (an object-store entry)
 	Err     error
 	Skip    string
 	Refused bool
@@ -235,6 +236,7 @@ func entryFor(p, rel string, fi fs.FileInfo) Entry {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		e.Dev, e.Inode = uint64(st.Dev), st.Ino
 		e.Ctime = st.Ctim.Sec*1e9 + st.Ctim.Nsec
+		e.Atime = st.Atim.Sec*1e9 + st.Atim.Nsec
 	}
 	if !fi.Mode().IsRegular() {
 		e.Err = fmt.Errorf("not a regular file (%s)", fileKind(fi.Mode()))

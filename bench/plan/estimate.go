@@ -66,6 +66,13 @@ type Options struct {
 	// DataSyncAgents run tasks in parallel, each up to DataSyncThroughput,
 	// together no faster than the link; 0 means one.
 	DataSyncAgents int
+	// Hosts run the network route side by side, each on a slice of the
+	// dataset (copy --slice K/N): the time each host spends (its bytes
+	// at the link's rate, its requests at the request rate) divides by
+	// Hosts, but the bytes of all of them share the site's uplink,
+	// UplinkBytesPerSec (0: the link's effective rate). 0 or 1: one host.
+	Hosts             int
+	UplinkBytesPerSec float64
 }
 
 // Route names.
@@ -122,6 +129,7 @@ type Estimate struct {
 	Link        Link     `json:"link"`
 	Band        string   `json:"band"`
 	Deadline    float64  `json:"deadline_seconds,omitempty"`
+	Hosts       int      `json:"hosts,omitempty"` // running the network route side by side
 	Routes      []Route  `json:"routes"`
 	Recommended string   `json:"recommended"`
 	Reason      string   `json:"reason"`
@@ -130,6 +138,32 @@ type Estimate struct {
 }
 
 const day = 86400.0
+
+// hostsSeconds is how long o.Hosts hosts take together, each taking one
+// slice: one host's time over the hosts, but never less than the bytes
+// take through the shared uplink.
+func hostsSeconds(oneHost, bytes, hostRate float64, o Options) float64 {
+	return max(oneHost/float64(o.Hosts), bytes/uplink(hostRate, o))
+}
+
+func uplink(hostRate float64, o Options) float64 {
+	if o.UplinkBytesPerSec > 0 {
+		return o.UplinkBytesPerSec
+	}
+	return hostRate
+}
+
+func hostsNote(oneHost, hostRate float64, o Options) string {
+	return fmt.Sprintf("%d hosts (--slice K/%d), one host alone: %s; the shared uplink (%.3g Gbps) caps the sum",
+		o.Hosts, o.Hosts, fmtDays(oneHost), uplink(hostRate, o)*8/1e9)
+}
+
+func fmtDays(sec float64) string {
+	if sec >= day {
+		return fmt.Sprintf("%.1f days", sec/day)
+	}
+	return time.Duration(sec * float64(time.Second)).Round(time.Second).String()
+}
 
 // EstimateRoutes prices and times every route for d over l.
 func EstimateRoutes(cfg *Config, d Dataset, l Link, o Options) (*Estimate, error) {
@@ -142,7 +176,10 @@ func EstimateRoutes(cfg *Config, d Dataset, l Link, o Options) (*Estimate, error
 	if d.Bytes < 0 || d.Files < 0 || d.Requests < 0 {
 		return nil, fmt.Errorf("negative dataset figures")
 	}
-	e := &Estimate{Dataset: d, Link: l, Band: band(cfg, d.Bytes), Deadline: o.Deadline.Seconds()}
+	e := &Estimate{Dataset: d, Link: l, Band: band(cfg, d.Bytes), Deadline: o.Deadline.Seconds(), Hosts: max(o.Hosts, 0)}
+	if o.Hosts == 1 {
+		e.Hosts = 0
+	}
 	gb := float64(d.Bytes) / 1e9
 	reqCost := float64(d.Requests) / 1000 * cfg.S3.PutPricePer1000.Value
 	ingress := gb * cfg.S3.IngressPricePerGB.Value
@@ -163,10 +200,16 @@ func EstimateRoutes(cfg *Config, d Dataset, l Link, o Options) (*Estimate, error
 		netNote = fmt.Sprintf("this host reaches %s (%s), less than the link's %s; request cost only, data in to S3 is free",
 			humanRate(host), o.HostFrom, humanRate(rate))
 	}
-	e.Routes = append(e.Routes, Route{
+	net := Route{
 		Name: RouteNetwork, Title: "Network (airlift copy)", Seconds: netSec, BytesPerSec: host, CostUSD: reqCost + ingress,
 		Requests: d.Requests, Notes: []string{netNote},
-	})
+	}
+	if o.Hosts > 1 {
+		// Each host its slice at its own rate; all of them through the
+		// site's uplink (the link's effective rate unless given).
+		net.Seconds, net.Notes = hostsSeconds(netSec, float64(d.Bytes), rate, o), append(net.Notes, hostsNote(netSec, rate, o))
+	}
+	e.Routes = append(e.Routes, net)
 
 	speedup := o.AccelerationSpeedup
 	if speedup <= 0 {

@@ -264,3 +264,38 @@ func TestBandBreaksTiesOnly(t *testing.T) {
 		t.Errorf("recommended %s (%s), want network without a tie", e.Recommended, e.Reason)
 	}
 }
+
+// N hosts divide the network route's time (each its slice's bytes and
+// requests) until the shared uplink is the limit.
+func TestHosts(t *testing.T) {
+	cfg := DefaultConfig()
+	l := Link{BytesPerSec: 1e8, Utilization: 1, RequestLatency: 0.01, Concurrency: 1} // 100 requests/s per host
+	small := Dataset{Bytes: 1e9, Files: 1e6, Requests: 1e6}                           // request-bound: 10 s of bytes, 10,000 s of requests
+	one := route(t, mustEstimate(t, cfg, small, l, Options{}), RouteNetwork).Seconds
+	four := route(t, mustEstimate(t, cfg, small, l, Options{Hosts: 4}), RouteNetwork).Seconds
+	if math.Abs(four-one/4) > 1e-6 {
+		t.Errorf("4 hosts, request-bound: %v s, want %v", four, one/4)
+	}
+	// Byte-bound, each host as fast as the uplink: more hosts gain nothing.
+	big := Dataset{Bytes: 1e12, Files: 1, Requests: 1}
+	if got := route(t, mustEstimate(t, cfg, big, l, Options{Hosts: 8}), RouteNetwork).Seconds; math.Abs(got-1e4) > 1e-6 {
+		t.Errorf("8 hosts on a shared 100 MB/s uplink: %v s, want 10000", got)
+	}
+	// A 400 MB/s uplink: 8 hosts of 100 MB/s are capped at it.
+	e := mustEstimate(t, cfg, big, l, Options{Hosts: 8, UplinkBytesPerSec: 4e8})
+	if got := route(t, e, RouteNetwork).Seconds; math.Abs(got-2500) > 1e-6 {
+		t.Errorf("8 hosts under a 400 MB/s uplink: %v s, want 2500", got)
+	}
+	if e.Hosts != 8 {
+		t.Errorf("Estimate.Hosts = %d", e.Hosts)
+	}
+}
+
+func mustEstimate(t *testing.T, cfg *Config, d Dataset, l Link, o Options) *Estimate {
+	t.Helper()
+	e, err := EstimateRoutes(cfg, d, l, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}

@@ -41,6 +41,11 @@ type ScanOptions struct {
 	SampleBytes int64
 	// Counters, when set, are updated as the scan goes, for progress.
 	Counters *ScanCounters
+	// Filter, when set, selects the files scanned (a --sample or --slice
+	// of the tree): the plan is then the estimate for those files. A
+	// sample of a count of files costs one more pass over the names
+	// (Filter.Resolve) before the scan.
+	Filter *transfer.Filter
 }
 
 // ScanCounters let the CLI show progress of a running scan.
@@ -89,6 +94,8 @@ type Scan struct {
 	Ratio          float64   `json:"zstd_ratio"` // estimated compressed/original, bytes-weighted
 	ByExt          []ExtStat `json:"by_ext"`
 	Seconds        float64   `json:"seconds"`
+	// Selection is the sample or slice scanned; the figures are its own.
+	Selection *transfer.Selection `json:"subset,omitempty"`
 }
 
 // Dataset is the part of the scan the estimator uses.
@@ -137,11 +144,19 @@ func ScanTree(ctx context.Context, root string, o ScanOptions) (*Scan, error) {
 	}
 	k := o.fill()
 	newTally := func() *tally { return &tally{ext: map[string]*ExtStat{}} }
+	err = o.Filter.Resolve(ctx, func(ctx context.Context, fn func(transfer.Entry) error) error {
+		return transfer.Walk(ctx, root, transfer.WalkOptions{Filter: o.Filter}, fn)
+	})
+	if err != nil {
+		return nil, err
+	}
 
 	var tallies []*tally
 	if !fi.IsDir() {
 		t := newTally()
-		t.file(root, filepath.Base(root), fi.Size(), o, k)
+		if o.Filter.Match(filepath.Base(root)) {
+			t.file(root, filepath.Base(root), fi.Size(), o, k)
+		}
 		tallies = append(tallies, t)
 	} else {
 		q := &dirQueue{dirs: []string{""}, pending: 1}
@@ -172,7 +187,7 @@ func ScanTree(ctx context.Context, root string, o ScanOptions) (*Scan, error) {
 	}
 
 	s := merge(tallies, k)
-	s.Root, s.PartSize, s.SmallLimit = root, o.PartSize, o.SmallFile
+	s.Root, s.PartSize, s.SmallLimit, s.Selection = root, o.PartSize, o.SmallFile, o.Filter.Selection()
 	if k > 0 {
 		read := func(_ context.Context, it sampleItem, p []byte, off int64) (int, error) {
 			path := filepath.Join(root, filepath.FromSlash(it.rel))
@@ -209,6 +224,10 @@ func ScanSource(ctx context.Context, src transfer.Source, o ScanOptions) (*Scan,
 	t := &tally{ext: map[string]*ExtStat{}}
 	entries := map[string]transfer.Entry{} // of the sampled entries, by Rel
 	lastDir := "\x00"
+	// The source's walk matches its own filter, which should be o's.
+	if err := o.Filter.Resolve(ctx, src.Walk); err != nil {
+		return nil, err
+	}
 	err := src.Walk(ctx, func(e transfer.Entry) error {
 		if e.Err != nil || e.Skip != "" {
 			t.skipped++
@@ -236,7 +255,7 @@ func ScanSource(ctx context.Context, src transfer.Source, o ScanOptions) (*Scan,
 		return nil, err
 	}
 	s := merge([]*tally{t}, k)
-	s.Root, s.PartSize, s.SmallLimit = src.String(), o.PartSize, o.SmallFile
+	s.Root, s.PartSize, s.SmallLimit, s.Selection = src.String(), o.PartSize, o.SmallFile, o.Filter.Selection()
 	if k > 0 {
 		read := func(ctx context.Context, it sampleItem, p []byte, off int64) (int, error) {
 			r, err := src.Open(ctx, entries[it.rel])
@@ -362,6 +381,9 @@ func (t *tally) dir(root, rel string, q *dirQueue, o ScanOptions, k int) {
 			case typ.IsDir():
 				q.push(crel)
 			case typ.IsRegular():
+				if !o.Filter.Match(crel) {
+					continue
+				}
 				info, ierr := de.Info()
 				if ierr != nil {
 					if !errors.Is(ierr, fs.ErrNotExist) {

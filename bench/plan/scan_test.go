@@ -2,12 +2,15 @@ package plan
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/airlift-io/airlift/transfer"
 )
 
 // genTree writes files of known sizes: ".txt" files of repeated text
@@ -163,5 +166,39 @@ func TestScanSampleBudget(t *testing.T) {
 func TestScanMissingRoot(t *testing.T) {
 	if _, err := ScanTree(context.Background(), filepath.Join(t.TempDir(), "nope"), ScanOptions{}); err == nil {
 		t.Fatal("no error for a missing root")
+	}
+}
+
+// A scan with a subset counts the files the subset holds and no others:
+// slices add up to the whole tree, a sample of a count holds that many.
+func TestScanSubset(t *testing.T) {
+	root, files := genTree(t)
+	scan := func(s transfer.Subset, count int) *Scan {
+		t.Helper()
+		f, _ := transfer.NewFilterRules(nil)
+		f.SetSubset(s, count)
+		sc, err := ScanTree(context.Background(), root, ScanOptions{Workers: 2, SampleBytes: -1, Filter: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sc
+	}
+	var files3, bytes3 int64
+	for k := range 3 {
+		s := scan(transfer.Subset{K: k, N: 3}, 0)
+		files3, bytes3 = files3+s.Files, bytes3+s.Bytes
+		if s.Selection == nil || s.Selection.Slice != fmt.Sprintf("%d/3", k) {
+			t.Errorf("slice %d: Selection %+v", k, s.Selection)
+		}
+	}
+	var total int64
+	for _, n := range files {
+		total += int64(n)
+	}
+	if files3 != int64(len(files)) || bytes3 != total {
+		t.Errorf("3 slices scanned %d files, %d bytes; the tree holds %d, %d", files3, bytes3, len(files), total)
+	}
+	if s := scan(transfer.Subset{}, 5); s.Files != 5 {
+		t.Errorf("a sample of 5 files scanned %d", s.Files)
 	}
 }

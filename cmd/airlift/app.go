@@ -138,10 +138,12 @@ func location(what, url string) (transfer.Location, error) {
 type selectFlags struct {
 	rules            []transfer.Rule // --include and --exclude in the order given
 	include, exclude []string        // each on its own, for DataSync's unordered filters
+	sub              subsetFlags
 }
 
 func (s *selectFlags) register(fl *pflag.FlagSet, include, exclude string) {
 	registerFilters(fl, &s.rules, &s.include, &s.exclude, include, exclude)
+	s.sub.register(fl, "sample")
 }
 
 // filterFlag is --include or --exclude. Both append to one list, so that
@@ -170,7 +172,11 @@ func registerFilters(fl *pflag.FlagSet, rules *[]transfer.Rule, include, exclude
 }
 
 func (s *selectFlags) filter(errw io.Writer) (*transfer.Filter, error) {
-	return newFilter(errw, s.rules)
+	f, err := newFilter(errw, s.rules)
+	if err != nil {
+		return nil, err
+	}
+	return f, s.sub.apply(f)
 }
 
 // newFilter compiles the rules. An --include that no --exclude comes

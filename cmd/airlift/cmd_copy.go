@@ -35,6 +35,7 @@ type copyFlags struct {
 	ds                       dataSyncFlags
 	ax                       autoExtractFlags
 	state                    stateFlags
+	tier                     classRuleFlags
 }
 
 func newCopyCmd(a *app) *cobra.Command {
@@ -96,6 +97,7 @@ func (f *copyFlags) register(fl *pflag.FlagSet, h uploadFlagHelp) {
 // registerObjectFlags adds the attributes every new object gets.
 func (f *copyFlags) registerObjectFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&f.storageClass, "storage-class", "", "storage class for new objects, e.g. STANDARD_IA, INTELLIGENT_TIERING")
+	f.tier.register(fl)
 	fl.StringVar(&f.sse, "sse", "", "server-side encryption: AES256 or aws:kms")
 	fl.StringVar(&f.kmsID, "sse-kms-key-id", "", "KMS key for --sse aws:kms")
 	fl.StringVar(&f.contentType, "content-type", "", "Content-Type for every object (default: guessed from the extension)")
@@ -108,14 +110,21 @@ func (f *copyFlags) uploadOptions(errw io.Writer) (transfer.UploadOptions, error
 		return transfer.UploadOptions{}, err
 	}
 	sz, err := f.engineFlags.sizing()
-	return transfer.UploadOptions{
+	o := transfer.UploadOptions{
 		Sizing: sz, StorageClass: f.storageClass, SSE: f.sse, SSEKMSKeyID: f.kmsID, ContentType: f.contentType,
 		Walk: transfer.WalkOptions{FollowSymlinks: f.followSymlinks, Filter: filter}, DryRun: f.dryRun, Manifest: f.manifest,
-	}, err
+	}
+	if err == nil {
+		err = f.tier.apply(&o)
+	}
+	return o, err
 }
 
 func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	ctx := cmd.Context()
+	if err := f.sel.sub.notOnDataSync(f.via == "datasync" || datasync.IsSourceURL(src)); err != nil {
+		return err
+	}
 	switch {
 	case !slices.Contains(vias, f.via):
 		return outcome.Usagef("unknown --via %q (want %s)", f.via, strings.Join(vias, ", "))

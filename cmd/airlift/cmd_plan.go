@@ -25,6 +25,7 @@ type planFlags struct {
 	jsonOut, markdown, quiet                      bool
 	snow                                          planSnowballFlags
 	source                                        sourceFlags
+	sub                                           planSubsetFlags
 }
 
 func newPlanCmd(a *app) *cobra.Command {
@@ -73,6 +74,7 @@ is scanned, and the sample read with ranged GETs.`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress while scanning")
 	f.snow.register(fl)
 	f.source.register(fl)
+	f.sub.register(fl)
 	return cmd
 }
 
@@ -137,7 +139,7 @@ func (a *app) runPlan(cmd *cobra.Command, src string, f planFlags) error {
 		return err
 	}
 	if f.benchProfile != "" {
-		if fl := changedFrom(cmd.Flags(), f.registerLink); fl != "" {
+		if fl := changedFrom(cmd.Flags(), f.registerLink); fl != "" && (fl != "bandwidth" || f.sub.hosts < 2) {
 			return outcome.Usagef("--%s and --bench-profile cannot be used together: the profile measured it", fl)
 		}
 		prof, err := plan.LoadProfile(f.benchProfile)
@@ -160,11 +162,15 @@ func (a *app) runPlan(cmd *cobra.Command, src string, f planFlags) error {
 		ps = int64(cfg.S3.PartSizeBytes.Value)
 	}
 
+	filter, err := f.sub.options(&o, bw*f.utilization, cmd.Flags().Changed("bandwidth"))
+	if err != nil {
+		return err
+	}
 	counters := &plan.ScanCounters{}
 	p := ui.StartProgress(a.stderr, ui.ProgressOptions{Quiet: f.quiet, TerminalOnly: true}, ui.ScanProgress(counters))
-	so := plan.ScanOptions{Workers: f.workers, PartSize: ps, SmallFile: int64(cfg.S3.SmallFileBytes.Value), SampleBytes: sample, Counters: counters}
+	so := plan.ScanOptions{Workers: f.workers, PartSize: ps, SmallFile: int64(cfg.S3.SmallFileBytes.Value), SampleBytes: sample, Counters: counters, Filter: filter}
 	var scan *plan.Scan
-	if b, cerr := a.connectSource(cmd, f.source, src, nil, 16); cerr != nil {
+	if b, cerr := a.connectSource(cmd, f.source, src, filter, 16); cerr != nil {
 		err = cerr
 	} else if b != nil {
 		scan, err = plan.ScanSource(cmd.Context(), b, so)

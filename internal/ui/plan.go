@@ -68,6 +68,9 @@ func RenderPlan(w io.Writer, s *plan.Scan, e *plan.Estimate, md bool) {
 		{"Compressibility", ratio},
 		{"Scan time", plan.HumanDuration(s.Seconds)},
 	}
+	if s.Selection != nil {
+		summary = append(summary[:1], append([][2]string{{"Subset", SelectionLabel(s.Selection)}}, summary[1:]...)...)
+	}
 	link := fmt.Sprintf("%s at %.0f%% from %s", rateLabel(e.Link.BytesPerSec), e.Link.Utilization*100, e.Link.From)
 	if e.Link.PutsPerSec > 0 {
 		link += fmt.Sprintf("; %.0f small PUTs/s", e.Link.PutsPerSec)

@@ -69,6 +69,9 @@ func PrintCopySummary(out, errw io.Writer, r *transfer.Report, quiet bool) {
 	fmt.Fprintf(out, "%s %d files, %s in %s (%.1f MB/s); %d skipped, %d failed, %d retries\n",
 		verb, r.Files, units.FormatBytes(r.Bytes), (time.Duration(r.Seconds * float64(time.Second))).Round(time.Millisecond),
 		r.MBps, r.FilesSkipped, r.Failed, r.Retries)
+	if r.Selection != nil {
+		fmt.Fprintf(out, "subset: %s\n", SelectionLabel(r.Selection))
+	}
 	if r.BytesResumed > 0 {
 		fmt.Fprintf(out, "resumed: %s of unfinished uploads were already on the server and not sent again\n", units.FormatBytes(r.BytesResumed))
 	}
@@ -291,4 +294,22 @@ func PrintDownloadFailures(errw io.Writer, loc transfer.Location, rep *transfer.
 		fmt.Fprintf(errw, "failed: %s: %s\n", where, OneLine(p.Err))
 	}
 	rep.Failures = nil
+}
+
+// SelectionLabel words a --sample or --slice for a summary.
+func SelectionLabel(s *transfer.Selection) string {
+	var parts []string
+	switch {
+	case s.SampleFiles > 0:
+		parts = append(parts, fmt.Sprintf("sample of %d files (%.3g%% of the hash range)", s.SampleFiles, s.Sample*100))
+	case s.Sample > 0:
+		parts = append(parts, fmt.Sprintf("sample of %.3g%%", s.Sample*100))
+	}
+	if s.By == "dir" {
+		parts = append(parts, "whole folders")
+	}
+	if s.Slice != "" {
+		parts = append(parts, "slice "+s.Slice)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -135,6 +135,8 @@ type Report struct {
 	// OldestPending is the last change time of the oldest file left
 	// pending (unsettled or failed); zero when none.
 	OldestPending time.Time `json:"oldest_pending,omitzero"`
+	// Selection is the --sample or --slice the pass took (nil: all).
+	Selection *transfer.Selection `json:"subset,omitempty"`
 }
 
 // Notable reports whether the pass did (or would do) anything, or failed:
@@ -203,6 +205,14 @@ type item struct {
 
 var errStopped = errors.New("stopped")
 
+// walk walks the source: the folder, or the listing of an s3:// source.
+func (s *Syncer) walk(ctx context.Context, fn func(transfer.Entry) error) error {
+	if s.o.From != nil {
+		return s.o.From.Walk(ctx, fn)
+	}
+	return transfer.Walk(ctx, s.o.Source, s.o.Upload.Walk, fn)
+}
+
 // merge walks the source and the state (and rc, when listing) in step,
 // calling fn once per key in key order.
 func (s *Syncer) merge(ctx context.Context, rc *remoteCursor, fn func(item) error) error {
@@ -241,13 +251,7 @@ func (s *Syncer) merge(ctx context.Context, rc *remoteCursor, fn func(item) erro
 		}
 		return nil
 	}
-	walk := func(ctx context.Context, fn func(transfer.Entry) error) error {
-		return transfer.Walk(ctx, s.o.Source, s.o.Upload.Walk, fn)
-	}
-	if s.o.From != nil {
-		walk = s.o.From.Walk
-	}
-	err := walk(ctx, func(e transfer.Entry) error {
+	err := s.walk(ctx, func(e transfer.Entry) error {
 		if s.stopped() {
 			return errStopped
 		}
@@ -365,6 +369,12 @@ func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 		}
 	}
 
+	// A sample of a count of files is chosen once, by a pass over the
+	// names, before the state, the listing and the walk are matched.
+	if err := s.o.Upload.Walk.Filter.Resolve(ctx, s.walk); err != nil {
+		return rep, err
+	}
+	rep.Selection = s.o.Upload.Walk.Filter.Selection()
 	isEmpty, err := empty(s.store, s.scope())
 	if err != nil {
 		return rep, fmt.Errorf("reading the sync state: %w", err)
