@@ -11,6 +11,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/airlift-io/airlift/internal/outcome"
 )
 
 // Subset picks files by a hash of their relative path, so that the same
@@ -178,4 +180,34 @@ func (h *hashHeap) Pop() any {
 	v := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return v
+}
+
+// ParseSubset reads a subset as the command line gives it: sample a
+// percentage ("5%"), a fraction or a count of files ("10000"; count is
+// then set and the fraction is found by a pass over the names), by
+// "file" or "dir", and slice "K/N". Empty strings take nothing away.
+func ParseSubset(sample, by, slice string) (sub Subset, count int, err error) {
+	switch by {
+	case "", "file":
+	case "dir":
+		sub.ByDir = true
+	default:
+		return sub, 0, outcome.BadOption("SampleBy", "%q: want file or dir", by)
+	}
+	if sample != "" {
+		if n, aerr := strconv.Atoi(strings.TrimSpace(sample)); aerr == nil {
+			if n < 1 {
+				return sub, 0, outcome.BadOption("Sample", "%q: want a percentage such as 5%% or a count of at least 1 file", sample)
+			}
+			count = n
+		} else if sub.Fraction, err = ParseSampleFraction(sample); err != nil {
+			return sub, 0, outcome.BadOption("Sample", "%v", err)
+		}
+	}
+	if slice != "" {
+		if sub.K, sub.N, err = ParseSlice(slice); err != nil {
+			return sub, 0, outcome.BadOption("Slice", "%v", err)
+		}
+	}
+	return sub, count, nil
 }

@@ -1,8 +1,7 @@
 package main
 
 import (
-	"strconv"
-	"strings"
+	"errors"
 
 	"github.com/spf13/pflag"
 
@@ -27,32 +26,15 @@ func (s *subsetFlags) register(fl *pflag.FlagSet, sampleName string) {
 	fl.StringVar(&s.slice, "slice", "", "take slice K of N (0 <= K < N) by the same hash: N runs with 0/N .. N-1/N partition the files exactly, one per host")
 }
 
-// apply sets the subset on f (which holds the rules of the run).
+// apply sets the subset on f (which holds the rules of the run). Engine
+// errors name Sample and SampleBy: on plan those are --subset flags.
 func (s *subsetFlags) apply(f *transfer.Filter) error {
-	var sub transfer.Subset
-	var count int
-	switch s.by {
-	case "file":
-	case "dir":
-		sub.ByDir = true
-	default:
-		return outcome.Usagef("--%s-by %q: want file or dir", s.sampleName, s.by)
-	}
-	if s.sample != "" {
-		if n, err := strconv.Atoi(strings.TrimSpace(s.sample)); err == nil {
-			if n < 1 {
-				return outcome.Usagef("--%s %q: want a percentage such as 5%% or a count of at least 1 file", s.sampleName, s.sample)
-			}
-			count = n
-		} else if sub.Fraction, err = transfer.ParseSampleFraction(s.sample); err != nil {
-			return outcome.Usagef("--%s: %v", s.sampleName, err)
-		}
-	}
-	if s.slice != "" {
-		var err error
-		if sub.K, sub.N, err = transfer.ParseSlice(s.slice); err != nil {
-			return outcome.Usagef("--slice: %v", err)
-		}
+	sub, count, err := transfer.ParseSubset(s.sample, s.by, s.slice)
+	var oe *outcome.OptionError
+	if errors.As(err, &oe) {
+		return outcome.Usagef("--%s: %s", map[string]string{"Sample": s.sampleName, "SampleBy": s.sampleName + "-by", "Slice": "slice"}[oe.Option], oe.Problem)
+	} else if err != nil {
+		return err
 	}
 	f.SetSubset(sub, count)
 	return nil
