@@ -65,6 +65,10 @@ type Report struct {
 	CopiedInServer int64     `json:"copied_in_server,omitempty"`
 	NoBLAKE3       int64     `json:"objects_without_blake3,omitempty"`
 	Manifest       string    `json:"manifest,omitempty"`
+	// Index is the packed dataset's index (copy --pack), Shards the
+	// shards it lists.
+	Index  string `json:"index,omitempty"`
+	Shards int    `json:"shards,omitempty"`
 	DryRun         bool      `json:"dry_run,omitempty"`
 	Failures       []Problem `json:"failures"`
 	Skipped        []Problem `json:"skipped,omitempty"`

@@ -30,7 +30,36 @@ type copyFlags struct {
 	via                      string
 	ds                       dataSyncFlags
 	ax                       autoExtractFlags
+	pack                     packFlags
 	state                    stateFlags
+}
+
+// packFlags pack a folder into WebDataset tar shards with an index.
+type packFlags struct {
+	on         bool
+	shardSize  string
+	shardCount int
+}
+
+func (p *packFlags) register(fl *pflag.FlagSet) {
+	fl.BoolVar(&p.on, "pack", false, "pack files into WebDataset tar shards PREFIX/shard-NNNNNN.tar with an index (PREFIX/.airlift/index/) and shards.json")
+	fl.StringVar(&p.shardSize, "shard-size", "1GiB", "with --pack: bytes per shard (at least 1MiB); larger files go as objects of their own")
+	fl.IntVar(&p.shardCount, "shard-count", 0, "with --pack: at most this many files per shard (0: no limit)")
+}
+
+// options returns the engine's pack options, or nil without --pack.
+func (p packFlags) options(fl *pflag.FlagSet) (*transfer.PackOptions, error) {
+	if !p.on {
+		if n := changedFrom(fl, (&packFlags{}).register); n != "" {
+			return nil, outcome.Usagef("--%s works only with --pack", n)
+		}
+		return nil, nil
+	}
+	size, err := sizeFlag("shard-size", p.shardSize)
+	if err != nil {
+		return nil, err
+	}
+	return &transfer.PackOptions{ShardSize: size, ShardCount: p.shardCount}, nil
 }
 
 func newCopyCmd(a *app) *cobra.Command {
@@ -69,6 +98,7 @@ the source has it; --hash streams them instead, to compute it.`,
 	fl.StringVar(&f.via, "via", "", "route: datasync hands the copy to AWS DataSync (implied by nfs://, smb://, hdfs://, objectstorage:// sources)")
 	f.ds.register(fl)
 	f.ax.register(fl)
+	f.pack.register(fl)
 	f.state.register(fl, journalHelp, true)
 	return cmd
 }
@@ -151,6 +181,12 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	}
 	if o.Batch, err = f.ax.options(a); err != nil {
 		return err
+	}
+	if o.Pack, err = f.pack.options(cmd.Flags()); err != nil {
+		return err
+	}
+	if o.Pack != nil && transfer.IsS3URL(src) {
+		return outcome.Usagef("--pack needs a local folder as SRC")
 	}
 	st := &transfer.Stats{}
 	if _, err := transfer.NewUploader(nil, loc.Bucket, o, st); err != nil {
@@ -267,6 +303,7 @@ func (f *copyFlags) registerUploadOnly(fl *pflag.FlagSet) {
 	fl.Bool("manifest", false, "")
 	fl.Bool("follow-symlinks", false, "")
 	fl.String("bench-profile", "", "")
+	(&packFlags{}).register(fl)
 }
 
 // changedFrom returns the first flag that register defines and the user

@@ -193,6 +193,7 @@ func flagOf(option string) string {
 	if f, ok := map[string]string{
 		"PartSize": "part-size", "MaxMemory": "max-memory", "SSE": "sse", "SSEKMSKeyID": "sse-kms-key-id",
 		"StorageClass": "storage-class", "Concurrency": "concurrency", "PartSizes": "part-sizes", "Source": "source",
+		"ShardSize": "shard-size", "ShardCount": "shard-count", "Pack": "pack",
 	}[option]; ok {
 		return "--" + f
 	}

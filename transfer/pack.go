@@ -1,0 +1,485 @@
+package transfer
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/airlift-io/airlift/checksum"
+	"github.com/airlift-io/airlift/internal/outcome"
+)
+
+// Sink is how a run lays its source's entries out under the destination:
+// an object per file (objectSink), or members packed into tar shards with
+// an index (packSink). Both feed the one upload pipeline (Run): a shard
+// is a job like a file, whose bytes a Reader produces while it is sent.
+//
+// Feed walks src and turns its entries into jobs, in walk order. Finish
+// runs once every job has ended, with the run's report, and writes what
+// the layout keeps beside its objects (an index); it may add warnings.
+type Sink interface {
+	Feed(ctx context.Context, src Source, dst Location, send func(Job) error) error
+	Finish(ctx context.Context, rep *Report) error
+}
+
+// objectSink sends each entry as an object of its own, under its path.
+type objectSink struct{ u *Uploader }
+
+func (s objectSink) Feed(ctx context.Context, src Source, dst Location, send func(Job) error) error {
+	return src.Walk(ctx, func(e Entry) error {
+		s.u.Stats.FilesFound.Add(1)
+		s.u.Stats.BytesFound.Add(e.Size)
+		key := ""
+		if e.Err == nil && e.Skip == "" {
+			key, e.Err = KeyFor(dst, e.Rel, src.Tree())
+		}
+		return send(Job{Entry: e, Key: key})
+	})
+}
+
+func (objectSink) Finish(context.Context, *Report) error { return nil }
+
+// PackOptions make a copy pack a folder's files into WebDataset tar shards
+// (PREFIX/shard-000000.tar, ...) with an index, instead of one object per
+// file: small files then cost one request per shard part, not one each.
+type PackOptions struct {
+	// ShardSize: a shard is cut before it would grow past this (a sample
+	// is never split, so a shard may pass it by one sample); files larger
+	// than it go as objects of their own. 0: DefaultShardSize; at least
+	// MinShardSize.
+	ShardSize int64
+	// ShardCount caps the files in one shard; 0: no cap.
+	ShardCount int
+}
+
+// Shard sizes: the default suits training loaders (a shard per worker read
+// in one stream); the minimum keeps a shard above one part.
+const (
+	DefaultShardSize = 1 << 30
+	MinShardSize     = 1 << 20
+)
+
+func (p *PackOptions) check() error {
+	if p.ShardSize == 0 {
+		p.ShardSize = DefaultShardSize
+	}
+	if p.ShardSize < MinShardSize {
+		return outcome.BadOption("ShardSize", "must be at least 1MiB")
+	}
+	if p.ShardCount < 0 {
+		return outcome.BadOption("ShardCount", "must not be negative")
+	}
+	return nil
+}
+
+// tarTrailer is the two zero blocks that end a tar archive.
+const tarTrailer = 1024
+
+// shardMember is one file in a shard: its tar header (a PAX header first
+// when the name or time needs one) at start, its data right after.
+type shardMember struct {
+	e     Entry
+	hdr   []byte
+	start int64
+}
+
+func (m *shardMember) data() int64 { return m.start + int64(len(m.hdr)) }
+func (m *shardMember) end() int64  { return m.data() + padded(m.e.Size) }
+
+func padded(n int64) int64 { return (n + 511) / 512 * 512 }
+
+// shardLayout is a shard planned byte for byte before it is read: the
+// headers are rendered by archive/tar and the sizes come from the walk, so
+// the shard's size is known when its multipart upload starts, and any
+// range of it can be produced on demand (see shardReader). That is what
+// lets a shard go through the ordinary upload stages with no local copy.
+type shardLayout struct {
+	name    string // relative to the prefix: shard-000000.tar
+	key     string
+	root    string // the source folder, absolute
+	members []shardMember
+	size    int64
+	samples int
+
+	reader *shardReader // the last one opened, for the members' BLAKE3
+}
+
+func shardName(n int) string { return fmt.Sprintf("shard-%06d.tar", n) }
+
+// tarHeader renders the header archive/tar writes for e. Times go in
+// whole seconds, so the header stays ustar unless the name needs PAX; the
+// index keeps the nanoseconds.
+func tarHeader(e Entry) ([]byte, error) {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	h := &tar.Header{Typeflag: tar.TypeReg, Name: e.Rel, Size: e.Size, Mode: int64(e.Mode.Perm()), ModTime: e.ModTime.Truncate(time.Second)}
+	if err := tw.WriteHeader(h); err != nil {
+		return nil, fmt.Errorf("tar header: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// add appends e to the layout.
+func (l *shardLayout) add(e Entry, hdr []byte) {
+	if n := len(l.members); n == 0 || sampleKey(l.members[n-1].e.Rel) != sampleKey(e.Rel) {
+		l.samples++
+	}
+	l.members = append(l.members, shardMember{e: e, hdr: hdr, start: l.size})
+	l.size += int64(len(hdr)) + padded(e.Size)
+}
+
+// sampleKey is what WebDataset groups a sample's files by: the path up to
+// the first dot of the file name (x.jpg and x.json are one sample).
+func sampleKey(rel string) string {
+	dir, base := path.Split(rel)
+	if i := strings.IndexByte(base, '.'); i >= 0 {
+		base = base[:i]
+	}
+	return dir + base
+}
+
+// entry is the shard as the journal sees it: its identity is a digest of
+// its members' identities, so a shard is skipped or continued by the next
+// run only when it would be built from the very same files.
+func (l *shardLayout) entry() Entry {
+	h := fnv.New64a()
+	var mt time.Time
+	for _, m := range l.members {
+		fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d\x00%d\x00", m.e.Rel, m.e.Size, m.e.ModTime.UnixNano(), m.e.Inode, m.e.Mode.Perm())
+		if m.e.ModTime.After(mt) {
+			mt = m.e.ModTime
+		}
+	}
+	return Entry{Path: l.root + "#" + l.name, Rel: l.name, Size: l.size, ModTime: mt, Mode: 0o644, Inode: h.Sum64() | 1}
+}
+
+// shardReader produces a shard's bytes from its members' files, and
+// hashes each member's data as it passes in order (the upload stages read
+// a shard once, front to back; bytes read out of order are not hashed,
+// and the members they belong to are hashed from their files instead).
+type shardReader struct {
+	l *shardLayout
+
+	mu     sync.Mutex
+	cur    int   // member being hashed
+	hashed int64 // bytes of it hashed so far
+	h      *checksum.Hasher
+	sums   []string
+}
+
+func newShardReader(l *shardLayout) *shardReader {
+	r := &shardReader{l: l, h: checksum.NewHasher(), sums: make([]string, len(l.members))}
+	l.reader = r
+	return r
+}
+
+func (r *shardReader) Stat() Entry    { return r.l.entry() }
+func (r *shardReader) ReadAhead() int { return 1 }
+func (r *shardReader) Close() error   { return nil }
+
+// Unchanged: every member's file was checked against its walked size and
+// mtime when it was opened for each read.
+func (r *shardReader) Unchanged() error { return nil }
+
+func (r *shardReader) ReadAt(ctx context.Context, p []byte, off int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if off == 0 {
+		r.cur, r.hashed = 0, 0
+		r.h.Reset()
+	}
+	ms := r.l.members
+	i := sort.Search(len(ms), func(i int) bool { return ms[i].end() > off })
+	for len(p) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if i >= len(ms) { // the trailer
+			if off+int64(len(p)) > r.l.size {
+				return fmt.Errorf("read past the end of shard %s", r.l.name)
+			}
+			clear(p)
+			return nil
+		}
+		m := &ms[i]
+		switch {
+		case off < m.data():
+			n := copy(p, m.hdr[off-m.start:])
+			p, off = p[n:], off+int64(n)
+		case off < m.data()+m.e.Size:
+			rel := off - m.data()
+			n := min(int64(len(p)), m.e.Size-rel)
+			if err := readMember(m.e, p[:n], rel); err != nil {
+				return fmt.Errorf("%s: %w", m.e.Path, err)
+			}
+			r.hash(i, rel, p[:n])
+			p, off = p[n:], off+n
+		default: // padding
+			n := min(int64(len(p)), m.end()-off)
+			clear(p[:n])
+			p, off = p[n:], off+n
+			i++
+		}
+	}
+	return nil
+}
+
+// hash feeds member i's data at rel when it continues what was hashed.
+func (r *shardReader) hash(i int, rel int64, b []byte) {
+	r.skipEmpty()
+	if i != r.cur || rel != r.hashed {
+		return
+	}
+	r.h.Write(b)
+	r.hashed += int64(len(b))
+	if r.hashed == r.l.members[i].e.Size {
+		r.sums[i] = r.h.Hex()
+		r.h.Reset()
+		r.cur, r.hashed = i+1, 0
+		r.skipEmpty()
+	}
+}
+
+func (r *shardReader) skipEmpty() {
+	for r.cur < len(r.l.members) && r.l.members[r.cur].e.Size == 0 {
+		r.sums[r.cur] = checksum.Sum(nil)
+		r.cur++
+	}
+}
+
+// readMember reads part of a member's file, and fails with ErrChanged
+// when the file is no longer the size or age the walk saw.
+func readMember(e Entry, p []byte, off int64) error {
+	f, err := os.Open(e.Path)
+	if err != nil {
+		return unwrapPathError(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() != e.Size || !fi.ModTime().Equal(e.ModTime) {
+		return fmt.Errorf("changed since the walk: %w", ErrChanged)
+	}
+	n, err := f.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		return fmt.Errorf("shrank while being read: %w", ErrChanged)
+	}
+	return unwrapPathError(err)
+}
+
+// packSink packs a folder's files into shards, and writes the index and
+// shards.json once they are all sent.
+type packSink struct {
+	u     *Uploader
+	o     PackOptions
+	dst   Location
+	base  string // the prefix as a key folder ("" or "a/b/")
+	runID string
+
+	mu      sync.Mutex
+	shards  []ShardInfo
+	members map[string][]IndexMember // by shard name; "" for plain objects
+}
+
+func newPackSink(u *Uploader, o PackOptions, dst Location, runID string) (*packSink, error) {
+	k, err := KeyFor(dst, "x", true)
+	if err != nil {
+		return nil, err
+	}
+	return &packSink{u: u, o: o, dst: dst, base: strings.TrimSuffix(k, "x"), runID: runID, members: map[string][]IndexMember{}}, nil
+}
+
+// packMetaKey names the journal mark holding a sent shard's members, so a
+// run that skips the shard (sent by the run it continues) can index it.
+func packMetaKey(key string) string { return "pack-shard:" + key }
+
+func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func(Job) error) error {
+	root, err := filepath.Abs(src.String())
+	if err != nil {
+		return err
+	}
+	var cur *shardLayout
+	n := 0
+	flush := func() error {
+		if cur == nil {
+			return nil
+		}
+		cur.size += tarTrailer
+		l := cur
+		cur = nil
+		return send(s.shardJob(l))
+	}
+	err = src.Walk(ctx, func(e Entry) error {
+		s.u.Stats.FilesFound.Add(1)
+		s.u.Stats.BytesFound.Add(e.Size)
+		if e.Err != nil || e.Skip != "" {
+			return send(Job{Entry: e})
+		}
+		var hdr []byte
+		if e.Size <= s.o.ShardSize-tarTrailer-3*512 {
+			hdr, e.Err = tarHeader(e)
+		}
+		if hdr == nil {
+			// Too large for a shard (or a name tar cannot hold): an
+			// object of its own beside the shards.
+			key := ""
+			if e.Err == nil {
+				key, e.Err = KeyFor(dst, e.Rel, true)
+			}
+			return send(Job{Entry: e, Key: key, sent: s.plainSent(e)})
+		}
+		if cur != nil {
+			full := cur.size+int64(len(hdr))+padded(e.Size)+tarTrailer > s.o.ShardSize ||
+				(s.o.ShardCount > 0 && len(cur.members) >= s.o.ShardCount)
+			if full && sampleKey(cur.members[len(cur.members)-1].e.Rel) != sampleKey(e.Rel) {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if cur == nil {
+			cur = &shardLayout{name: shardName(n), root: root}
+			cur.key = s.base + cur.name
+			n++
+		}
+		cur.add(e, hdr)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// shardJob is the job that sends shard l as one object.
+func (s *packSink) shardJob(l *shardLayout) Job {
+	return Job{
+		Entry: l.entry(),
+		Key:   l.key,
+		Files: len(l.members),
+		open:  func(context.Context) (Reader, error) { return newShardReader(l), nil },
+		sent:  func(res FileResult) error { return s.shardSent(l, res) },
+	}
+}
+
+// shardSent indexes a shard that reached its object: the members' BLAKE3
+// come from the reader that produced it, from the journal when an earlier
+// run sent it, or else from the files themselves.
+func (s *packSink) shardSent(l *shardLayout, res FileResult) error {
+	sums := make([]string, len(l.members))
+	if !res.AlreadyDone && l.reader != nil {
+		copy(sums, l.reader.sums)
+	}
+	marks, _ := s.u.o.Journal.(RunMarks)
+	if res.AlreadyDone && marks != nil {
+		if v, err := marks.Meta(packMetaKey(l.key)); err == nil && v != "" {
+			var saved []string
+			if json.Unmarshal([]byte(v), &saved) == nil && len(saved) == len(sums) {
+				sums = saved
+			}
+		}
+	}
+	for i, m := range l.members {
+		if sums[i] != "" {
+			continue
+		}
+		sum, err := hashFile(m.e.Path)
+		if err != nil {
+			return fmt.Errorf("hashing %s for the index: %w", m.e.Path, err)
+		}
+		sums[i] = sum
+	}
+	if marks != nil && !res.AlreadyDone {
+		b, _ := json.Marshal(sums)
+		if err := marks.SetMeta(packMetaKey(l.key), string(b)); err != nil {
+			return journalErr(err)
+		}
+	}
+	ims := make([]IndexMember, len(l.members))
+	for i, m := range l.members {
+		ims[i] = IndexMember{Path: m.e.Rel, Shard: l.name, Offset: m.data(), Size: m.e.Size,
+			MTimeNS: m.e.ModTime.UnixNano(), Mode: uint32(m.e.Mode.Perm()), BLAKE3: sums[i]}
+	}
+	blake3 := res.BLAKE3
+	if res.AlreadyDone && s.u.o.Journal != nil {
+		if r, ok, err := s.u.o.Journal.Get(l.key); err == nil && ok {
+			blake3 = r.BLAKE3
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.members[l.name] = ims
+	s.shards = append(s.shards, ShardInfo{URL: l.name, Samples: l.samples, Size: l.size, Members: len(l.members), BLAKE3: blake3})
+	return nil
+}
+
+// plainSent indexes a file sent as an object of its own.
+func (s *packSink) plainSent(e Entry) func(FileResult) error {
+	return func(res FileResult) error {
+		sum := res.BLAKE3
+		if sum == "" && s.u.o.Journal != nil {
+			if r, ok, err := s.u.o.Journal.Get(res.Key); err == nil && ok {
+				sum = r.BLAKE3
+			}
+		}
+		if sum == "" {
+			var err error
+			if sum, err = hashFile(e.Path); err != nil {
+				return fmt.Errorf("hashing %s for the index: %w", e.Path, err)
+			}
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.members[""] = append(s.members[""], IndexMember{Path: e.Rel, Object: e.Rel, Size: e.Size,
+			MTimeNS: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm()), BLAKE3: sum})
+		return nil
+	}
+}
+
+// Finish writes the index and shards.json, only when every file reached
+// the bucket: an index that left files out would restore a partial tree
+// as if it were whole. The next run of the same command continues and
+// writes it.
+func (s *packSink) Finish(ctx context.Context, rep *Report) error {
+	if rep.DryRun {
+		return nil
+	}
+	if rep.Failed > 0 {
+		rep.Warn("index not written: some files failed; run the same command again to finish the packed dataset")
+		return nil
+	}
+	sort.Slice(s.shards, func(i, j int) bool { return s.shards[i].URL < s.shards[j].URL })
+	idx := &PackIndex{Header: IndexHeader{Format: IndexFormat, RunID: s.runID, Source: rep.Source, Created: time.Now().UTC(),
+		ShardSize: s.o.ShardSize, Shards: s.shards}}
+	for _, sh := range s.shards {
+		idx.Members = append(idx.Members, s.members[sh.URL]...)
+	}
+	plain := s.members[""]
+	sort.Slice(plain, func(i, j int) bool { return plain[i].Path < plain[j].Path })
+	idx.Members = append(idx.Members, plain...)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	key, err := idx.Put(wctx, s.u.api, s.dst.Bucket, s.base)
+	if err != nil {
+		return err
+	}
+	rep.Index = "s3://" + s.dst.Bucket + "/" + key
+	rep.Shards = len(s.shards)
+	return nil
+}

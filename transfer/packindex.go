@@ -1,0 +1,203 @@
+package transfer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/airlift-io/airlift/checksum"
+)
+
+// IndexFormat names the layout of a packed dataset's index.
+const IndexFormat = "airlift-pack-index-v1"
+
+// IndexFolder is where a packed dataset's indexes sit below its prefix:
+// one per run that finished packing, RUN-ID.jsonl.zst; run ids sort by
+// time, so the last one is the newest.
+const IndexFolder = ".airlift/index/"
+
+// ShardsJSON is the wids shard index beside the shards (wids-shard-index-v1),
+// which webdataset's wids and loaders that read it take as the dataset.
+const ShardsJSON = "shards.json"
+
+// IndexHeader is the first line of an index.
+type IndexHeader struct {
+	Format    string      `json:"format"`
+	RunID     string      `json:"run_id"`
+	Source    string      `json:"source"`
+	Created   time.Time   `json:"created"`
+	ShardSize int64       `json:"shard_size"`
+	Shards    []ShardInfo `json:"shards"`
+}
+
+// ShardInfo describes one shard; URL is its name relative to the prefix
+// (the field names are those of a wids shardlist entry).
+type ShardInfo struct {
+	URL     string `json:"url"`
+	Samples int    `json:"nsamples"`
+	Size    int64  `json:"filesize"`
+	Members int    `json:"members"`
+	BLAKE3  string `json:"blake3,omitempty"`
+}
+
+// IndexMember is one file of a packed dataset, a line of the index after
+// the header. A member of a shard is Size bytes at Offset in it (the
+// member's data, past its tar header: one ranged GET returns the file);
+// a file too large for a shard is the object Object, relative to the
+// prefix.
+type IndexMember struct {
+	Path    string `json:"path"`
+	Shard   string `json:"shard,omitempty"`
+	Object  string `json:"object,omitempty"`
+	Offset  int64  `json:"offset"`
+	Size    int64  `json:"size"`
+	MTimeNS int64  `json:"mtime_ns"`
+	Mode    uint32 `json:"mode"`
+	BLAKE3  string `json:"blake3"`
+}
+
+// PackIndex is a packed dataset's index, read whole.
+type PackIndex struct {
+	Header  IndexHeader
+	Members []IndexMember
+	Key     string // where it was read from
+}
+
+// Encode writes the index as zstd-compressed JSON lines.
+func (x *PackIndex) Encode(w io.Writer) error {
+	zw, err := zstd.NewWriter(w)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(zw)
+	if err := enc.Encode(x.Header); err != nil {
+		return err
+	}
+	for _, m := range x.Members {
+		if err := enc.Encode(m); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
+}
+
+// DecodeIndex reads an index written by Encode.
+func DecodeIndex(r io.Reader) (*PackIndex, error) {
+	zr, err := zstd.NewReader(r)
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	x := &PackIndex{}
+	if !sc.Scan() {
+		if err := sc.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("empty index")
+	}
+	if err := json.Unmarshal(sc.Bytes(), &x.Header); err != nil {
+		return nil, fmt.Errorf("index header: %w", err)
+	}
+	if x.Header.Format != IndexFormat {
+		return nil, fmt.Errorf("index format %q is not %q (written by a newer airlift?)", x.Header.Format, IndexFormat)
+	}
+	for sc.Scan() {
+		var m IndexMember
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			return nil, fmt.Errorf("index line %d: %w", len(x.Members)+2, err)
+		}
+		x.Members = append(x.Members, m)
+	}
+	return x, sc.Err()
+}
+
+// widsIndex is shards.json as webdataset's wids reads it.
+type widsIndex struct {
+	Kind      string      `json:"__kind__"`
+	Version   int         `json:"wids_version"`
+	Name      string      `json:"name,omitempty"`
+	ShardList []ShardInfo `json:"shardlist"`
+}
+
+// Put writes the index under base (the prefix as a key folder), then
+// shards.json: the index first, since it is what a download trusts.
+func (x *PackIndex) Put(ctx context.Context, api S3API, bucket, base string) (string, error) {
+	var b bytes.Buffer
+	if err := x.Encode(&b); err != nil {
+		return "", fmt.Errorf("encoding the index: %w", err)
+	}
+	key := base + IndexFolder + x.Header.RunID + ".jsonl.zst"
+	if err := putSmall(ctx, api, bucket, key, b.Bytes(), "application/zstd"); err != nil {
+		return "", err
+	}
+	shards := x.Header.Shards
+	if shards == nil {
+		shards = []ShardInfo{}
+	}
+	w, _ := json.MarshalIndent(widsIndex{Kind: "wids-shard-index-v1", Version: 1, Name: path.Base(strings.TrimSuffix(base, "/")), ShardList: shards}, "", "  ")
+	if err := putSmall(ctx, api, bucket, base+ShardsJSON, w, "application/json"); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+// putSmall writes one small object from memory, its BLAKE3 stored as for
+// any object.
+func putSmall(ctx context.Context, api S3API, bucket, key string, b []byte, contentType string) error {
+	_, err := api.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(b),
+		ContentLength: aws.Int64(int64(len(b))), ContentType: aws.String(contentType),
+		Metadata: map[string]string{checksum.MetaKey: checksum.Sum(b)},
+	})
+	return wrapf(err, "PutObject %s", key)
+}
+
+// LoadPackIndex reads the newest index of the packed dataset at loc (as a
+// folder); nil when loc is not a packed dataset.
+func LoadPackIndex(ctx context.Context, api S3API, loc Location) (*PackIndex, error) {
+	dir := FolderPrefix(loc) + IndexFolder
+	newest := ""
+	var token *string
+	for {
+		out, err := api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(loc.Bucket), Prefix: aws.String(dir), ContinuationToken: token})
+		if err != nil {
+			return nil, wrapf(err, "listing %s", dir)
+		}
+		for _, o := range out.Contents {
+			if k := aws.ToString(o.Key); strings.HasSuffix(k, ".jsonl.zst") && !strings.Contains(k[len(dir):], "/") && k > newest {
+				newest = k
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) || out.NextContinuationToken == nil {
+			break
+		}
+		token = out.NextContinuationToken
+	}
+	if newest == "" {
+		return nil, nil
+	}
+	out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(newest)})
+	if err != nil {
+		return nil, wrapf(err, "GetObject %s", newest)
+	}
+	defer out.Body.Close()
+	x, err := DecodeIndex(out.Body)
+	if err != nil {
+		return nil, fmt.Errorf("index s3://%s/%s: %w", loc.Bucket, newest, err)
+	}
+	x.Key = newest
+	return x, nil
+}
