@@ -139,6 +139,15 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 			root.Close()
 		}
 	}()
+	// A packed dataset is restored from its shards, through its index.
+	if x, err := LoadPackIndex(ctx, d.api, src); err != nil {
+		if err = classify(err); !IsFatal(err) && !canceled(err) {
+			err = outcome.As(outcome.Usage, err) // nothing could start
+		}
+		return nil, err
+	} else if x != nil {
+		return d.unpack(ctx, rep, x, src, dst)
+	}
 	var man *Manifests
 	if !d.o.DryRun {
 		m, err := LoadManifests(ctx, d.api, src, rep.Warn)

@@ -132,6 +132,21 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	if w := remote.Warning(); w != "" {
 		rep.warn(w)
 	}
+	if o.Source == nil {
+		x, err := LoadPackIndex(ctx, api, remote)
+		if err != nil {
+			return nil, classify(err)
+		}
+		if x != nil {
+			err := verifyPacked(ctx, api, src, remote, x, o, rep, st)
+			rep.Seconds = time.Since(rep.Started).Seconds()
+			sort.Slice(rep.Differences, func(i, j int) bool { return rep.Differences[i].Rel < rep.Differences[j].Rel })
+			if err != nil {
+				return rep, classify(err)
+			}
+			return rep, ctx.Err()
+		}
+	}
 	// Fast mode needs the run manifests (the BLAKE3 of multipart objects)
 	// before the first comparison; they are few objects, read first.
 	var man *Manifests
