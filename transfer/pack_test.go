@@ -1,0 +1,239 @@
+package transfer
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/airlift-io/airlift/checksum"
+)
+
+// packFixture writes files (rel -> content) under a temporary folder and
+// returns their walked entries, in key order.
+func packFixture(t *testing.T, files map[string]string) (string, []Entry) {
+	t.Helper()
+	root := t.TempDir()
+	for rel, body := range files {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		mt := time.Unix(1_700_000_000, 123_456_789)
+		if err := os.Chtimes(p, mt, mt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var es []Entry
+	if err := Walk(context.Background(), root, WalkOptions{}, func(e Entry) error { es = append(es, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return root, es
+}
+
+// TestShardReaderIsArchiveTar holds the planned shard to archive/tar: the
+// bytes a shardReader produces, read in parts of any size, are the bytes
+// tar.Writer writes for the same files; tar.Reader finds every member at
+// the offset the layout (and so the index) gives; and each member's BLAKE3
+// is taken on the way.
+func TestShardReaderIsArchiveTar(t *testing.T) {
+	files := map[string]string{
+		"a/x.jpg":  strings.Repeat("j", 1000),
+		"a/x.json": `{"label":1}`,
+		"a/y.jpg":  strings.Repeat("k", 512),
+		"empty":    "",
+		strings.Repeat("long-name/", 15) + "z.txt": "needs a PAX header",
+		"数据/café.txt": "non-ASCII name",
+	}
+	root, es := packFixture(t, files)
+	l := &shardLayout{name: "shard-000000.tar", root: root}
+	for _, e := range es {
+		hdr, err := tarHeader(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.add(e, hdr)
+	}
+	l.size += tarTrailer
+
+	var want bytes.Buffer
+	tw := tar.NewWriter(&want)
+	for _, e := range es {
+		h := &tar.Header{Typeflag: tar.TypeReg, Name: e.Rel, Size: e.Size, Mode: int64(e.Mode.Perm()), ModTime: e.ModTime.Truncate(time.Second)}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.WriteString(tw, files[e.Rel])
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l.size != int64(want.Len()) {
+		t.Fatalf("planned %d bytes, archive/tar wrote %d", l.size, want.Len())
+	}
+	for _, chunk := range []int{1, 100, 512, 777, 4096, int(l.size)} {
+		r := newShardReader(l)
+		var got []byte
+		for off := int64(0); off < l.size; off += int64(chunk) {
+			p := make([]byte, min(int64(chunk), l.size-off))
+			if err := r.ReadAt(context.Background(), p, off); err != nil {
+				t.Fatalf("chunk %d at %d: %v", chunk, off, err)
+			}
+			got = append(got, p...)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("chunks of %d: the shard differs from what archive/tar writes", chunk)
+		}
+		for i, m := range l.members {
+			if r.sums[i] != checksum.Sum([]byte(files[m.e.Rel])) {
+				t.Errorf("chunks of %d: %s: BLAKE3 %q", chunk, m.e.Rel, r.sums[i])
+			}
+		}
+	}
+	cr := &countingReader{r: bytes.NewReader(want.Bytes())}
+	tr := tar.NewReader(cr)
+	for i := 0; ; i++ {
+		h, err := tr.Next()
+		if err == io.EOF {
+			if i != len(l.members) {
+				t.Fatalf("tar has %d members, layout %d", i, len(l.members))
+			}
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := l.members[i]; h.Name != m.e.Rel || cr.n != m.data() {
+			t.Errorf("member %d: tar has %q at %d, layout %q at %d", i, h.Name, cr.n, m.e.Rel, m.data())
+		}
+	}
+}
+
+// TestShardReaderChangedFile: a member rewritten after the walk fails
+// the read as changed, so the shard is not completed with other bytes.
+func TestShardReaderChangedFile(t *testing.T) {
+	root, es := packFixture(t, map[string]string{"a.txt": "one", "b.txt": "two"})
+	l := &shardLayout{name: "s", root: root}
+	for _, e := range es {
+		hdr, _ := tarHeader(e)
+		l.add(e, hdr)
+	}
+	l.size += tarTrailer
+	if err := os.WriteFile(filepath.Join(root, "b.txt"), []byte("TWO!"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	err := newShardReader(l).ReadAt(context.Background(), make([]byte, l.size), 0)
+	if !errors.Is(err, ErrChanged) {
+		t.Fatalf("got %v, want ErrChanged", err)
+	}
+}
+
+func TestSampleKey(t *testing.T) {
+	for _, c := range []struct{ rel, want string }{
+		{"a/x.jpg", "a/x"},
+		{"a/x.seg.png", "a/x"},
+		{"a.b/x.json", "a.b/x"},
+		{"noext", "noext"},
+		{"d/.hidden", "d/"},
+	} {
+		if got := sampleKey(c.rel); got != c.want {
+			t.Errorf("sampleKey(%q) = %q, want %q", c.rel, got, c.want)
+		}
+	}
+}
+
+// TestPackFeedCuts: shards are cut at the size or count, never inside a
+// sample, and a file larger than a shard goes as an object of its own.
+func TestPackFeedCuts(t *testing.T) {
+	files := map[string]string{"big.bin": strings.Repeat("b", MinShardSize)}
+	for _, s := range []string{"s1", "s2", "s3", "s4", "s5"} {
+		files["d/"+s+".jpg"] = strings.Repeat("x", 300<<10)
+		files["d/"+s+".json"] = "{}"
+	}
+	root, _ := packFixture(t, files)
+	cases := []struct {
+		name   string
+		o      PackOptions
+		shards [][]string
+	}{
+		{"size", PackOptions{ShardSize: MinShardSize}, [][]string{
+			{"d/s1.jpg", "d/s1.json", "d/s2.jpg", "d/s2.json", "d/s3.jpg", "d/s3.json"},
+			{"d/s4.jpg", "d/s4.json", "d/s5.jpg", "d/s5.json"}}},
+		{"count, samples kept whole", PackOptions{ShardSize: DefaultShardSize, ShardCount: 3}, [][]string{
+			{"big.bin", "d/s1.jpg", "d/s1.json"},
+			{"d/s2.jpg", "d/s2.json", "d/s3.jpg", "d/s3.json"},
+			{"d/s4.jpg", "d/s4.json", "d/s5.jpg", "d/s5.json"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			u, err := NewUploader(nil, "bkt", UploadOptions{Pack: &c.o}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := newPackSink(u, *u.o.Pack, Location{Bucket: "bkt", Prefix: "ds"}, "run")
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, _ := NewFolder(root, WalkOptions{})
+			var shards [][]string
+			var plain []string
+			err = s.Feed(context.Background(), src, Location{Bucket: "bkt", Prefix: "ds"}, func(j Job) error {
+				if j.open == nil {
+					plain = append(plain, j.Key)
+					return nil
+				}
+				r, _ := j.open(context.Background())
+				var names []string
+				for _, m := range r.(*shardReader).l.members {
+					names = append(names, m.e.Rel)
+				}
+				if want := "ds/" + shardName(len(shards)); j.Key != want {
+					t.Errorf("shard key %s, want %s", j.Key, want)
+				}
+				shards = append(shards, names)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sort := func(ss [][]string) string {
+				var b strings.Builder
+				for _, s := range ss {
+					b.WriteString(strings.Join(s, ",") + "\n")
+				}
+				return b.String()
+			}
+			if sort(shards) != sort(c.shards) {
+				t.Errorf("shards:\n%s\nwant:\n%s", sort(shards), sort(c.shards))
+			}
+			if c.o.ShardSize == MinShardSize && strings.Join(plain, ",") != "ds/big.bin" {
+				t.Errorf("plain objects %v, want ds/big.bin", plain)
+			}
+		})
+	}
+}
+
+func TestIndexRoundTrip(t *testing.T) {
+	x := &PackIndex{Header: IndexHeader{Format: IndexFormat, RunID: "r", Shards: []ShardInfo{{URL: "shard-000000.tar", Samples: 1, Size: 3072, Members: 1}}},
+		Members: []IndexMember{{Path: "a.txt", Shard: "shard-000000.tar", Offset: 512, Size: 3, MTimeNS: 5, Mode: 0o644, BLAKE3: "ab"}}}
+	var b bytes.Buffer
+	if err := x.Encode(&b); err != nil {
+		t.Fatal(err)
+	}
+	y, err := DecodeIndex(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y.Header.RunID != "r" || len(y.Header.Shards) != 1 || len(y.Members) != 1 || y.Members[0] != x.Members[0] {
+		t.Fatalf("round trip: %+v", y)
+	}
+}
