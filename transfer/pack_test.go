@@ -52,7 +52,7 @@ func TestShardReaderIsArchiveTar(t *testing.T) {
 		"a/y.jpg":  strings.Repeat("k", 512),
 		"empty":    "",
 		strings.Repeat("long-name/", 15) + "z.txt": "needs a PAX header",
-		"数据/café.txt": "non-ASCII name",
+		"数据/café.txt":                              "non-ASCII name",
 	}
 	root, es := packFixture(t, files)
 	l := &shardLayout{name: "shard-000000.tar", root: root}
