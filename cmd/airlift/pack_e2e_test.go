@@ -415,3 +415,41 @@ func TestPackKillAndResume(t *testing.T) {
 	wantCode(t, res, 0)
 	sameTree(t, src, restore)
 }
+
+// TestPlanAdvisesPack: plan of a dataset of small files counts the
+// requests with and without packing and recommends --pack; a dataset of
+// large files gets no such advice.
+func TestPlanAdvisesPack(t *testing.T) {
+	src, _ := packTree(t, 200)
+	big := tree(t, map[string]int{"a.bin": 3 << 20, "b.bin": 2 << 20})
+	for _, c := range []struct {
+		src  string
+		want bool
+	}{{src, true}, {big, false}} {
+		res := airlift(t, nil, "plan", c.src, "--json", "--sample", "0")
+		wantCode(t, res, 0)
+		var p struct {
+			Estimate struct {
+				Packing *struct {
+					Requests       int64   `json:"requests"`
+					PackedRequests int64   `json:"packed_requests"`
+					CostUSD        float64 `json:"request_cost_usd"`
+					PackedCostUSD  float64 `json:"packed_request_cost_usd"`
+					Recommended    bool    `json:"recommended"`
+				} `json:"packing"`
+			} `json:"estimate"`
+		}
+		if err := json.Unmarshal([]byte(res.stdout), &p); err != nil {
+			t.Fatal(err)
+		}
+		pk := p.Estimate.Packing
+		if (pk != nil) != c.want {
+			t.Fatalf("packing advice %+v, want one: %v", pk, c.want)
+		}
+		if pk != nil && (!pk.Recommended || pk.Requests < 403 || pk.PackedRequests >= 10 || pk.PackedCostUSD >= pk.CostUSD) {
+			t.Errorf("packing advice %+v; want over 403 requests unpacked, a few packed", pk)
+		}
+	}
+	res := airlift(t, nil, "plan", src)
+	mustContain(t, "plan", res.stdout, "copy --pack recommended")
+}
