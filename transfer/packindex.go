@@ -168,23 +168,18 @@ func putSmall(ctx context.Context, api S3API, bucket, key string, b []byte, cont
 // LoadPackIndex reads the newest index of the packed dataset at loc (as a
 // folder); nil when loc is not a packed dataset.
 func LoadPackIndex(ctx context.Context, api S3API, loc Location) (*PackIndex, error) {
-	dir := FolderPrefix(loc) + IndexFolder
+	own, err := listOwn(ctx, api, loc)
+	if err != nil {
+		return nil, err
+	}
+	return loadPackIndex(ctx, api, loc, own.indexes)
+}
+
+// loadPackIndex reads the newest of the index keys; nil when there is none.
+func loadPackIndex(ctx context.Context, api S3API, loc Location, keys []string) (*PackIndex, error) {
 	newest := ""
-	var token *string
-	for {
-		out, err := api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(loc.Bucket), Prefix: aws.String(dir), ContinuationToken: token})
-		if err != nil {
-			return nil, wrapf(err, "listing %s", dir)
-		}
-		for _, o := range out.Contents {
-			if k := aws.ToString(o.Key); strings.HasSuffix(k, ".jsonl.zst") && !strings.Contains(k[len(dir):], "/") && k > newest {
-				newest = k
-			}
-		}
-		if !aws.ToBool(out.IsTruncated) || out.NextContinuationToken == nil {
-			break
-		}
-		token = out.NextContinuationToken
+	for _, k := range keys {
+		newest = max(newest, k)
 	}
 	if newest == "" {
 		return nil, nil

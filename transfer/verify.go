@@ -132,8 +132,14 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	if w := remote.Warning(); w != "" {
 		rep.warn(w)
 	}
+	// One listing of .airlift/ finds the run manifests and a packed
+	// dataset's index.
+	own, err := listOwn(ctx, api, remote)
+	if err != nil {
+		return nil, classify(err)
+	}
 	if o.Source == nil {
-		x, err := LoadPackIndex(ctx, api, remote)
+		x, err := loadPackIndex(ctx, api, remote, own.indexes)
 		if err != nil {
 			return nil, classify(err)
 		}
@@ -152,7 +158,7 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	var man *Manifests
 	if !o.Deep {
 		var err error
-		if man, err = LoadManifests(ctx, api, remote, rep.warn); err != nil {
+		if man, err = loadManifests(ctx, api, remote, own.manifests, rep.warn); err != nil {
 			return nil, classify(err)
 		}
 		rep.Manifests = man.Files
@@ -292,7 +298,7 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 			return nil
 		})
 	}
-	err := g.Wait()
+	err = g.Wait()
 	rep.Equal, rep.EqualBytes = equal.Load(), equalBytes.Load()
 	if o.Deep {
 		rep.ReadBytes = st.BytesSent.Load()
