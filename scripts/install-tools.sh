@@ -22,6 +22,7 @@ fi
 missing=()
 [ -x /usr/bin/aws ] || missing+=(awscli)
 command -v b3sum >/dev/null || missing+=(b3sum)
+command -v zstd >/dev/null || missing+=(zstd) # reads .tar.zst shards in the tests
 for mod in numpy:python3-numpy yaml:python3-yaml braceexpand:python3-braceexpand; do
   /usr/bin/python3 -c "import ${mod%%:*}" 2>/dev/null || missing+=("${mod#*:}")
 done

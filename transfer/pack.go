@@ -61,6 +61,13 @@ type PackOptions struct {
 	ShardSize int64
 	// ShardCount caps the files in one shard; 0: no cap.
 	ShardCount int
+	// Compress writes .tar.zst shards: each member (header, data,
+	// padding) is a zstd frame of its own, so the shard decompresses as
+	// one stream into the tar, and one member is still one ranged GET
+	// (of its frame). Every file is compressed twice, once to plan the
+	// shard's size and once while it is sent: use it for data that
+	// compresses (text, JSON), not for JPEGs.
+	Compress bool
 }
 
 // Shard sizes: the default suits training loaders (a shard per worker read
@@ -92,6 +99,9 @@ type shardMember struct {
 	e     Entry
 	hdr   []byte
 	start int64
+	// In a compressed shard: where the member's frame starts in the
+	// object, and its length.
+	zstart, zsize int64
 }
 
 func (m *shardMember) data() int64 { return m.start + int64(len(m.hdr)) }
@@ -109,13 +119,31 @@ type shardLayout struct {
 	key     string
 	root    string // the source folder, absolute
 	members []shardMember
-	size    int64
+	size    int64 // of the tar
 	samples int
+	// A compressed shard: its members' frames, then the trailer's frame
+	// (ztrailer) make zsize bytes.
+	compressed bool
+	ztrailer   []byte
+	zsize      int64
 
 	reader *shardReader // the last one opened, for the members' BLAKE3
 }
 
-func shardName(n int) string { return fmt.Sprintf("shard-%06d.tar", n) }
+func shardName(n int, compressed bool) string {
+	if compressed {
+		return fmt.Sprintf("shard-%06d.tar.zst", n)
+	}
+	return fmt.Sprintf("shard-%06d.tar", n)
+}
+
+// objectSize is the size of the shard's object.
+func (l *shardLayout) objectSize() int64 {
+	if l.compressed {
+		return l.zsize
+	}
+	return l.size
+}
 
 // tarHeader renders the header archive/tar writes for e. Times go in
 // whole seconds, so the header stays ustar unless the name needs PAX; the
@@ -130,13 +158,25 @@ func tarHeader(e Entry) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// add appends e to the layout.
-func (l *shardLayout) add(e Entry, hdr []byte) {
+// add appends e to the layout; zsize is its frame's size in a compressed
+// shard.
+func (l *shardLayout) add(e Entry, hdr []byte, zsize int64) {
 	if n := len(l.members); n == 0 || sampleKey(l.members[n-1].e.Rel) != sampleKey(e.Rel) {
 		l.samples++
 	}
-	l.members = append(l.members, shardMember{e: e, hdr: hdr, start: l.size})
+	l.members = append(l.members, shardMember{e: e, hdr: hdr, start: l.size, zstart: l.zsize, zsize: zsize})
 	l.size += int64(len(hdr)) + padded(e.Size)
+	l.zsize += zsize
+}
+
+// seal ends the layout with the tar trailer (ztrailer: its frame in a
+// compressed shard).
+func (l *shardLayout) seal(ztrailer []byte) {
+	l.size += tarTrailer
+	if l.compressed {
+		l.ztrailer = ztrailer
+		l.zsize += int64(len(ztrailer))
+	}
 }
 
 // sampleKey is what WebDataset groups a sample's files by: the path up to
@@ -161,7 +201,7 @@ func (l *shardLayout) entry() Entry {
 			mt = m.e.ModTime
 		}
 	}
-	return Entry{Path: l.root + "#" + l.name, Rel: l.name, Size: l.size, ModTime: mt, Mode: 0o644, Inode: h.Sum64() | 1}
+	return Entry{Path: l.root + "#" + l.name, Rel: l.name, Size: l.objectSize(), ModTime: mt, Mode: 0o644, Inode: h.Sum64() | 1}
 }
 
 // shardReader produces a shard's bytes from its members' files, and
@@ -176,6 +216,7 @@ type shardReader struct {
 	hashed int64 // bytes of it hashed so far
 	h      *checksum.Hasher
 	sums   []string
+	fs     *frameStream // a compressed shard's frame being produced
 }
 
 func newShardReader(l *shardLayout) *shardReader {
@@ -195,6 +236,9 @@ func (r *shardReader) Unchanged() error { return nil }
 func (r *shardReader) ReadAt(ctx context.Context, p []byte, off int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.l.compressed {
+		return r.readFrames(ctx, p, off)
+	}
 	if off == 0 {
 		r.cur, r.hashed = 0, 0
 		r.h.Reset()
@@ -314,13 +358,21 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 	if err != nil {
 		return err
 	}
+	var fs *frameStream
+	var ztrailer []byte
+	if s.o.Compress {
+		fs = newFrameStream()
+		if _, ztrailer, err = fs.frameSize(nil); err != nil {
+			return err
+		}
+	}
 	var cur *shardLayout
 	n := 0
 	flush := func() error {
 		if cur == nil {
 			return nil
 		}
-		cur.size += tarTrailer
+		cur.seal(ztrailer)
 		l := cur
 		cur = nil
 		return send(s.shardJob(l))
@@ -344,8 +396,16 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 			}
 			return send(Job{Entry: e, Key: key, sent: s.plainSent(e)})
 		}
+		size, zsize := int64(len(hdr))+padded(e.Size), int64(0)
+		if fs != nil {
+			if zsize, _, err = fs.frameSize(&shardMember{e: e, hdr: hdr}); err != nil {
+				e.Err = fmt.Errorf("compressing: %w", err)
+				return send(Job{Entry: e})
+			}
+			size = zsize
+		}
 		if cur != nil {
-			full := cur.size+int64(len(hdr))+padded(e.Size)+tarTrailer > s.o.ShardSize ||
+			full := cur.objectSize()+size+tarTrailer > s.o.ShardSize ||
 				(s.o.ShardCount > 0 && len(cur.members) >= s.o.ShardCount)
 			if full && sampleKey(cur.members[len(cur.members)-1].e.Rel) != sampleKey(e.Rel) {
 				if err := flush(); err != nil {
@@ -354,11 +414,11 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 			}
 		}
 		if cur == nil {
-			cur = &shardLayout{name: shardName(n), root: root}
+			cur = &shardLayout{name: shardName(n, s.o.Compress), root: root, compressed: s.o.Compress}
 			cur.key = s.base + cur.name
 			n++
 		}
-		cur.add(e, hdr)
+		cur.add(e, hdr, zsize)
 		return nil
 	})
 	if err != nil {
@@ -415,6 +475,9 @@ func (s *packSink) shardSent(l *shardLayout, res FileResult) error {
 	for i, m := range l.members {
 		ims[i] = IndexMember{Path: m.e.Rel, Shard: l.name, Offset: m.data(), Size: m.e.Size,
 			MTimeNS: m.e.ModTime.UnixNano(), Mode: uint32(m.e.Mode.Perm()), BLAKE3: sums[i]}
+		if l.compressed {
+			ims[i].ZOffset, ims[i].ZSize, ims[i].ZSkip = m.zstart, m.zsize, int64(len(m.hdr))
+		}
 	}
 	blake3 := res.BLAKE3
 	if res.AlreadyDone && s.u.o.Journal != nil {
@@ -425,7 +488,7 @@ func (s *packSink) shardSent(l *shardLayout, res FileResult) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.members[l.name] = ims
-	s.shards = append(s.shards, ShardInfo{URL: l.name, Samples: l.samples, Size: l.size, Members: len(l.members), BLAKE3: blake3})
+	s.shards = append(s.shards, ShardInfo{URL: l.name, Samples: l.samples, Size: l.objectSize(), Members: len(l.members), BLAKE3: blake3})
 	return nil
 }
 
@@ -466,7 +529,7 @@ func (s *packSink) Finish(ctx context.Context, rep *Report) error {
 	}
 	sort.Slice(s.shards, func(i, j int) bool { return s.shards[i].URL < s.shards[j].URL })
 	idx := &PackIndex{Header: IndexHeader{Format: IndexFormat, RunID: s.runID, Source: rep.Source, Created: time.Now().UTC(),
-		ShardSize: s.o.ShardSize, Shards: s.shards}}
+		ShardSize: s.o.ShardSize, Compress: map[bool]string{true: "zstd", false: "off"}[s.o.Compress], Shards: s.shards}}
 	for _, sh := range s.shards {
 		idx.Members = append(idx.Members, s.members[sh.URL]...)
 	}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/airlift-io/airlift/checksum"
 )
 
@@ -61,22 +63,11 @@ func TestShardReaderIsArchiveTar(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l.add(e, hdr)
+		l.add(e, hdr, 0)
 	}
-	l.size += tarTrailer
+	l.seal(nil)
 
-	var want bytes.Buffer
-	tw := tar.NewWriter(&want)
-	for _, e := range es {
-		h := &tar.Header{Typeflag: tar.TypeReg, Name: e.Rel, Size: e.Size, Mode: int64(e.Mode.Perm()), ModTime: e.ModTime.Truncate(time.Second)}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.WriteString(tw, files[e.Rel])
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	want := archiveTar(t, es, files)
 	if l.size != int64(want.Len()) {
 		t.Fatalf("planned %d bytes, archive/tar wrote %d", l.size, want.Len())
 	}
@@ -120,14 +111,107 @@ func TestShardReaderIsArchiveTar(t *testing.T) {
 
 // TestShardReaderChangedFile: a member rewritten after the walk fails
 // the read as changed, so the shard is not completed with other bytes.
+// archiveTar is what archive/tar writes for the walked entries es.
+func archiveTar(t *testing.T, es []Entry, files map[string]string) *bytes.Buffer {
+	t.Helper()
+	var want bytes.Buffer
+	tw := tar.NewWriter(&want)
+	for _, e := range es {
+		h := &tar.Header{Typeflag: tar.TypeReg, Name: e.Rel, Size: e.Size, Mode: int64(e.Mode.Perm()), ModTime: e.ModTime.Truncate(time.Second)}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.WriteString(tw, files[e.Rel])
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &want
+}
+
+// TestCompressedShard: a .tar.zst shard decompresses (as one stream) into
+// exactly the tar archive/tar writes; each member's frame, fetched alone,
+// decompresses into its header and data (at ZSkip); the frames planned
+// are the frames sent, whatever the read sizes.
+func TestCompressedShard(t *testing.T) {
+	files := map[string]string{
+		"a/x.json": strings.Repeat(`{"label": 1, "text": "compressible"}`, 5000),
+		"a/y.txt":  strings.Repeat("lorem ipsum ", 20000),
+		"empty":    "",
+		strings.Repeat("long-name/", 15) + "z.txt": "needs a PAX header",
+	}
+	root, es := packFixture(t, files)
+	fs := newFrameStream()
+	_, ztrailer, err := fs.frameSize(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &shardLayout{name: "shard-000000.tar.zst", root: root, compressed: true}
+	for _, e := range es {
+		hdr, _ := tarHeader(e)
+		z, _, err := fs.frameSize(&shardMember{e: e, hdr: hdr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.add(e, hdr, z)
+	}
+	l.seal(ztrailer)
+	want := archiveTar(t, es, files)
+	if l.zsize >= int64(want.Len())/4 {
+		t.Errorf("compressed shard is %d bytes for a %d-byte tar", l.zsize, want.Len())
+	}
+	for _, chunk := range []int{1000, 4096, 100 << 10, int(l.zsize)} {
+		r := newShardReader(l)
+		var got []byte
+		for off := int64(0); off < l.zsize; off += int64(chunk) {
+			p := make([]byte, min(int64(chunk), l.zsize-off))
+			if err := r.ReadAt(context.Background(), p, off); err != nil {
+				t.Fatalf("chunk %d at %d: %v", chunk, off, err)
+			}
+			got = append(got, p...)
+		}
+		zr, _ := zstd.NewReader(bytes.NewReader(got))
+		tarBytes, err := io.ReadAll(zr)
+		zr.Close()
+		if err != nil || !bytes.Equal(tarBytes, want.Bytes()) {
+			t.Fatalf("chunks of %d: decompressed shard differs from the tar (%v)", chunk, err)
+		}
+		for i, m := range l.members {
+			if r.sums[i] != checksum.Sum([]byte(files[m.e.Rel])) {
+				t.Errorf("%s: BLAKE3 %q", m.e.Rel, r.sums[i])
+			}
+			zr, _ := zstd.NewReader(bytes.NewReader(got[m.zstart : m.zstart+m.zsize]))
+			frame, err := io.ReadAll(zr)
+			zr.Close()
+			if err != nil || !bytes.Equal(frame[len(m.hdr):len(m.hdr)+int(m.e.Size)], []byte(files[m.e.Rel])) {
+				t.Errorf("%s: its frame alone does not hold its data (%v)", m.e.Rel, err)
+			}
+		}
+	}
+	// A read that goes back (a retried part) starts the frame again.
+	r := newShardReader(l)
+	third := l.zsize / 3
+	p := make([]byte, third)
+	if err := r.ReadAt(context.Background(), p, third); err != nil {
+		t.Fatal(err)
+	}
+	q := make([]byte, third)
+	if err := r.ReadAt(context.Background(), q, third/2); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(p[:third-third/2], q[third/2:]) {
+		t.Error("reading back produced other bytes")
+	}
+}
+
 func TestShardReaderChangedFile(t *testing.T) {
 	root, es := packFixture(t, map[string]string{"a.txt": "one", "b.txt": "two"})
 	l := &shardLayout{name: "s", root: root}
 	for _, e := range es {
 		hdr, _ := tarHeader(e)
-		l.add(e, hdr)
+		l.add(e, hdr, 0)
 	}
-	l.size += tarTrailer
+	l.seal(nil)
 	if err := os.WriteFile(filepath.Join(root, "b.txt"), []byte("TWO!"), 0o640); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +280,7 @@ func TestPackFeedCuts(t *testing.T) {
 				for _, m := range r.(*shardReader).l.members {
 					names = append(names, m.e.Rel)
 				}
-				if want := "ds/" + shardName(len(shards)); j.Key != want {
+				if want := "ds/" + shardName(len(shards), false); j.Key != want {
 					t.Errorf("shard key %s, want %s", j.Key, want)
 				}
 				shards = append(shards, names)

@@ -33,12 +33,14 @@ const ShardsJSON = "shards.json"
 
 // IndexHeader is the first line of an index.
 type IndexHeader struct {
-	Format    string      `json:"format"`
-	RunID     string      `json:"run_id"`
-	Source    string      `json:"source"`
-	Created   time.Time   `json:"created"`
-	ShardSize int64       `json:"shard_size"`
-	Shards    []ShardInfo `json:"shards"`
+	Format    string    `json:"format"`
+	RunID     string    `json:"run_id"`
+	Source    string    `json:"source"`
+	Created   time.Time `json:"created"`
+	ShardSize int64     `json:"shard_size"`
+	// Compress is "zstd" for .tar.zst shards of one frame per member.
+	Compress string      `json:"compress"`
+	Shards   []ShardInfo `json:"shards"`
 }
 
 // ShardInfo describes one shard; URL is its name relative to the prefix
@@ -65,6 +67,12 @@ type IndexMember struct {
 	MTimeNS int64  `json:"mtime_ns"`
 	Mode    uint32 `json:"mode"`
 	BLAKE3  string `json:"blake3"`
+	// In a compressed shard: the member's frame is ZSize bytes at
+	// ZOffset in the object; decompressed, its data starts ZSkip bytes in
+	// (past the tar header). Offset stays the offset in the tar.
+	ZOffset int64 `json:"zoffset,omitempty"`
+	ZSize   int64 `json:"zsize,omitempty"`
+	ZSkip   int64 `json:"zskip,omitempty"`
 }
 
 // PackIndex is a packed dataset's index, read whole.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/airlift-io/airlift/checksum"
@@ -95,7 +96,17 @@ func readShard(ctx context.Context, api S3API, bucket, key string, ms []IndexMem
 		return nil
 	}
 	defer out.Body.Close()
-	cr := &countingReader{r: out.Body}
+	var body io.Reader = out.Body
+	if strings.HasSuffix(key, ".zst") {
+		// The frames decompress as one stream into the tar.
+		zr, err := zstd.NewReader(out.Body, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		body = zr
+	}
+	cr := &countingReader{r: body}
 	tr := tar.NewReader(cr)
 	i := 0
 	for i < len(ms) {
@@ -451,7 +462,28 @@ func catMember(ctx context.Context, api S3API, bucket, base string, x *PackIndex
 	}
 	m := x.Members[i]
 	h := checksum.NewHasher()
-	if m.Size > 0 {
+	if m.ZSize > 0 {
+		// One frame of a compressed shard: fetched whole, decompressed,
+		// the member's data cut out of it.
+		key := base + m.Shard
+		out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+			Range: aws.String(fmt.Sprintf("bytes=%d-%d", m.ZOffset, m.ZOffset+m.ZSize-1))})
+		if err != nil {
+			return m, wrapf(err, "GetObject %s", key)
+		}
+		defer out.Body.Close()
+		zr, err := zstd.NewReader(out.Body, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return m, err
+		}
+		defer zr.Close()
+		if _, err := io.CopyN(io.Discard, zr, m.ZSkip); err != nil {
+			return m, fmt.Errorf("frame of %s in %s: %w", rel, key, err)
+		}
+		if n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(zr, m.Size)); err != nil || n != m.Size {
+			return m, fmt.Errorf("frame of %s in %s: %d of %d bytes: %v", rel, key, n, m.Size, err)
+		}
+	} else if m.Size > 0 {
 		in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(base + m.Shard + m.Object)}
 		if m.Shard != "" {
 			in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", m.Offset, m.Offset+m.Size-1))

@@ -1,5 +1,7 @@
 package plan
 
+import "context"
+
 // Packing compares the S3 requests (and their price) of copying a dataset
 // with one object per file against copy --pack, which writes WebDataset
 // tar shards: a dataset of small files pays per request, not per byte.
@@ -68,4 +70,23 @@ func AdvisePack(cfg *Config, s *Scan, shardSize int64) *Packing {
 	price := cfg.S3.PutPricePer1000.Value / 1000
 	p.CostUSD, p.PackedCostUSD = float64(p.Requests)*price, float64(p.PackedRequests)*price
 	return p
+}
+
+// compressPaysBelow is the sampled zstd ratio (compressed/original) under
+// which copy --pack --compress auto compresses shards: saving less than a
+// tenth of the bytes does not pay for compressing every file twice.
+const compressPaysBelow = 0.9
+
+// CompressPays samples the tree at root, as plan does, and says whether
+// zstd shrinks it enough to compress its shards (--compress auto), with
+// the ratio measured.
+func CompressPays(ctx context.Context, root string) (bool, float64, error) {
+	s, err := ScanTree(ctx, root, ScanOptions{SampleBytes: 32 << 20, SmallFile: 1 << 20, PartSize: 8 << 20})
+	if err != nil {
+		return false, 0, err
+	}
+	if s.SampledFiles == 0 {
+		return false, 1, nil
+	}
+	return s.Ratio < compressPaysBelow, s.Ratio, nil
 }

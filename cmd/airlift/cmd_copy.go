@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -39,16 +40,19 @@ type packFlags struct {
 	on         bool
 	shardSize  string
 	shardCount int
+	compress   string
 }
 
 func (p *packFlags) register(fl *pflag.FlagSet) {
 	fl.BoolVar(&p.on, "pack", false, "pack files into WebDataset tar shards PREFIX/shard-NNNNNN.tar with an index (PREFIX/.airlift/index/) and shards.json")
 	fl.StringVar(&p.shardSize, "shard-size", "1GiB", "with --pack: bytes per shard (at least 1MiB); larger files go as objects of their own")
 	fl.IntVar(&p.shardCount, "shard-count", 0, "with --pack: at most this many files per shard (0: no limit)")
+	fl.StringVar(&p.compress, "compress", "off", "with --pack: zstd writes .tar.zst shards (a frame per file, so one file is still one ranged GET); auto when a sample compresses by 10% or more")
 }
 
-// options returns the engine's pack options, or nil without --pack.
-func (p packFlags) options(fl *pflag.FlagSet) (*transfer.PackOptions, error) {
+// options returns the engine's pack options, or nil without --pack;
+// --compress auto samples the source as plan does.
+func (p packFlags) options(ctx context.Context, fl *pflag.FlagSet, src string, errw io.Writer) (*transfer.PackOptions, error) {
 	if !p.on {
 		if n := changedFrom(fl, (&packFlags{}).register); n != "" {
 			return nil, outcome.Usagef("--%s works only with --pack", n)
@@ -59,7 +63,25 @@ func (p packFlags) options(fl *pflag.FlagSet) (*transfer.PackOptions, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &transfer.PackOptions{ShardSize: size, ShardCount: p.shardCount}, nil
+	o := &transfer.PackOptions{ShardSize: size, ShardCount: p.shardCount}
+	switch p.compress {
+	case "off":
+	case "zstd":
+		o.Compress = true
+	case "auto":
+		if transfer.IsS3URL(src) {
+			return nil, outcome.Usagef("--pack needs a local folder as SRC")
+		}
+		pays, ratio, err := plan.CompressPays(ctx, src)
+		if err != nil {
+			return nil, outcome.As(outcome.Usage, err)
+		}
+		o.Compress = pays
+		fmt.Fprintf(errw, "--compress auto: a sample compresses to %.2f of its size with zstd: shards %s\n", ratio, map[bool]string{true: "compressed (.tar.zst)", false: "left uncompressed (.tar)"}[pays])
+	default:
+		return nil, outcome.Usagef("--compress %q: want zstd, auto or off", p.compress)
+	}
+	return o, nil
 }
 
 func newCopyCmd(a *app) *cobra.Command {
@@ -182,7 +204,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	if o.Batch, err = f.ax.options(a); err != nil {
 		return err
 	}
-	if o.Pack, err = f.pack.options(cmd.Flags()); err != nil {
+	if o.Pack, err = f.pack.options(ctx, cmd.Flags(), src, a.stderr); err != nil {
 		return err
 	}
 	if o.Pack != nil && transfer.IsS3URL(src) {
