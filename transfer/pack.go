@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -94,18 +95,34 @@ func (p *PackOptions) check() error {
 const tarTrailer = 1024
 
 // shardMember is one file in a shard: its tar header (a PAX header first
-// when the name or time needs one) at start, its data right after.
+// when the name needs one) at start, its data right after. It keeps only
+// what the shard needs of the walked entry, and renders the header again
+// when it is read: a 1 GiB shard of small files has tens of thousands.
 type shardMember struct {
-	e     Entry
-	hdr   []byte
-	start int64
+	rel         string
+	size, mtime int64 // mtime in ns
+	mode        fs.FileMode
+	ino         uint64
+	hdrLen      int64
+	start       int64
 	// In a compressed shard: where the member's frame starts in the
 	// object, and its length.
 	zstart, zsize int64
 }
 
-func (m *shardMember) data() int64 { return m.start + int64(len(m.hdr)) }
-func (m *shardMember) end() int64  { return m.data() + padded(m.e.Size) }
+func memberOf(e Entry, hdrLen int64) shardMember {
+	return shardMember{rel: e.Rel, size: e.Size, mtime: e.ModTime.UnixNano(), mode: e.Mode.Perm(), ino: e.Inode, hdrLen: hdrLen}
+}
+
+// entry is the member as the walk saw it, its file below root.
+func (m *shardMember) entry(root string) Entry {
+	return Entry{Path: filepath.Join(root, filepath.FromSlash(m.rel)), Rel: m.rel, Size: m.size, ModTime: time.Unix(0, m.mtime), Mode: m.mode, Inode: m.ino}
+}
+
+func (m *shardMember) header(root string) ([]byte, error) { return tarHeader(m.entry(root)) }
+
+func (m *shardMember) data() int64 { return m.start + m.hdrLen }
+func (m *shardMember) end() int64  { return m.data() + padded(m.size) }
 
 func padded(n int64) int64 { return (n + 511) / 512 * 512 }
 
@@ -160,12 +177,14 @@ func tarHeader(e Entry) ([]byte, error) {
 
 // add appends e to the layout; zsize is its frame's size in a compressed
 // shard.
-func (l *shardLayout) add(e Entry, hdr []byte, zsize int64) {
-	if n := len(l.members); n == 0 || sampleKey(l.members[n-1].e.Rel) != sampleKey(e.Rel) {
+func (l *shardLayout) add(e Entry, hdrLen, zsize int64) {
+	if n := len(l.members); n == 0 || sampleKey(l.members[n-1].rel) != sampleKey(e.Rel) {
 		l.samples++
 	}
-	l.members = append(l.members, shardMember{e: e, hdr: hdr, start: l.size, zstart: l.zsize, zsize: zsize})
-	l.size += int64(len(hdr)) + padded(e.Size)
+	m := memberOf(e, hdrLen)
+	m.start, m.zstart, m.zsize = l.size, l.zsize, zsize
+	l.members = append(l.members, m)
+	l.size += hdrLen + padded(e.Size)
 	l.zsize += zsize
 }
 
@@ -196,9 +215,9 @@ func (l *shardLayout) entry() Entry {
 	h := fnv.New64a()
 	var mt time.Time
 	for _, m := range l.members {
-		fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d\x00%d\x00", m.e.Rel, m.e.Size, m.e.ModTime.UnixNano(), m.e.Inode, m.e.Mode.Perm())
-		if m.e.ModTime.After(mt) {
-			mt = m.e.ModTime
+		fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d\x00%d\x00", m.rel, m.size, m.mtime, m.ino, m.mode)
+		if t := time.Unix(0, m.mtime); t.After(mt) {
+			mt = t
 		}
 	}
 	return Entry{Path: l.root + "#" + l.name, Rel: l.name, Size: l.objectSize(), ModTime: mt, Mode: 0o644, Inode: h.Sum64() | 1}
@@ -259,13 +278,18 @@ func (r *shardReader) ReadAt(ctx context.Context, p []byte, off int64) error {
 		m := &ms[i]
 		switch {
 		case off < m.data():
-			n := copy(p, m.hdr[off-m.start:])
+			hdr, err := m.header(r.l.root)
+			if err != nil {
+				return err
+			}
+			n := copy(p, hdr[off-m.start:])
 			p, off = p[n:], off+int64(n)
-		case off < m.data()+m.e.Size:
+		case off < m.data()+m.size:
 			rel := off - m.data()
-			n := min(int64(len(p)), m.e.Size-rel)
-			if err := readMember(m.e, p[:n], rel); err != nil {
-				return fmt.Errorf("%s: %w", m.e.Path, err)
+			n := min(int64(len(p)), m.size-rel)
+			e := m.entry(r.l.root)
+			if err := readMember(e, p[:n], rel); err != nil {
+				return fmt.Errorf("%s: %w", e.Path, err)
 			}
 			r.hash(i, rel, p[:n])
 			p, off = p[n:], off+n
@@ -287,7 +311,7 @@ func (r *shardReader) hash(i int, rel int64, b []byte) {
 	}
 	r.h.Write(b)
 	r.hashed += int64(len(b))
-	if r.hashed == r.l.members[i].e.Size {
+	if r.hashed == r.l.members[i].size {
 		r.sums[i] = r.h.Hex()
 		r.h.Reset()
 		r.cur, r.hashed = i+1, 0
@@ -296,7 +320,7 @@ func (r *shardReader) hash(i int, rel int64, b []byte) {
 }
 
 func (r *shardReader) skipEmpty() {
-	for r.cur < len(r.l.members) && r.l.members[r.cur].e.Size == 0 {
+	for r.cur < len(r.l.members) && r.l.members[r.cur].size == 0 {
 		r.sums[r.cur] = checksum.Sum(nil)
 		r.cur++
 	}
@@ -362,10 +386,14 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 	var ztrailer []byte
 	if s.o.Compress {
 		fs = newFrameStream()
-		if _, ztrailer, err = fs.frameSize(nil); err != nil {
+		if _, ztrailer, err = fs.frameSize(root, nil); err != nil {
 			return err
 		}
 	}
+	// Shards planned but not yet sent hold their members' entries: a few
+	// more than are sent at once keep the senders busy, and the memory
+	// flat however large the folder (the job queue would take hundreds).
+	ahead := make(chan struct{}, s.u.o.MultipartFiles+1)
 	var cur *shardLayout
 	n := 0
 	flush := func() error {
@@ -373,9 +401,15 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 			return nil
 		}
 		cur.seal(ztrailer)
-		l := cur
+		j := s.shardJob(cur)
 		cur = nil
-		return send(s.shardJob(l))
+		select {
+		case ahead <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		j.Done = func() { <-ahead }
+		return send(j)
 	}
 	err = src.Walk(ctx, func(e Entry) error {
 		s.u.Stats.FilesFound.Add(1)
@@ -398,7 +432,7 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 		}
 		size, zsize := int64(len(hdr))+padded(e.Size), int64(0)
 		if fs != nil {
-			if zsize, _, err = fs.frameSize(&shardMember{e: e, hdr: hdr}); err != nil {
+			if zsize, _, err = fs.frameSize(root, &shardMember{rel: e.Rel, size: e.Size, mtime: e.ModTime.UnixNano(), mode: e.Mode.Perm(), hdrLen: int64(len(hdr))}); err != nil {
 				e.Err = fmt.Errorf("compressing: %w", err)
 				return send(Job{Entry: e})
 			}
@@ -407,7 +441,7 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 		if cur != nil {
 			full := cur.objectSize()+size+tarTrailer > s.o.ShardSize ||
 				(s.o.ShardCount > 0 && len(cur.members) >= s.o.ShardCount)
-			if full && sampleKey(cur.members[len(cur.members)-1].e.Rel) != sampleKey(e.Rel) {
+			if full && sampleKey(cur.members[len(cur.members)-1].rel) != sampleKey(e.Rel) {
 				if err := flush(); err != nil {
 					return err
 				}
@@ -418,7 +452,7 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 			cur.key = s.base + cur.name
 			n++
 		}
-		cur.add(e, hdr, zsize)
+		cur.add(e, int64(len(hdr)), zsize)
 		return nil
 	})
 	if err != nil {
@@ -459,9 +493,10 @@ func (s *packSink) shardSent(l *shardLayout, res FileResult) error {
 		if sums[i] != "" {
 			continue
 		}
-		sum, err := hashFile(m.e.Path)
+		p := m.entry(l.root).Path
+		sum, err := hashFile(p)
 		if err != nil {
-			return fmt.Errorf("hashing %s for the index: %w", m.e.Path, err)
+			return fmt.Errorf("hashing %s for the index: %w", p, err)
 		}
 		sums[i] = sum
 	}
@@ -473,10 +508,10 @@ func (s *packSink) shardSent(l *shardLayout, res FileResult) error {
 	}
 	ims := make([]IndexMember, len(l.members))
 	for i, m := range l.members {
-		ims[i] = IndexMember{Path: m.e.Rel, Shard: l.name, Offset: m.data(), Size: m.e.Size,
-			MTimeNS: m.e.ModTime.UnixNano(), Mode: uint32(m.e.Mode.Perm()), BLAKE3: sums[i]}
+		ims[i] = IndexMember{Path: m.rel, Shard: l.name, Offset: m.data(), Size: m.size,
+			MTimeNS: m.mtime, Mode: uint32(m.mode), BLAKE3: sums[i]}
 		if l.compressed {
-			ims[i].ZOffset, ims[i].ZSize, ims[i].ZSkip = m.zstart, m.zsize, int64(len(m.hdr))
+			ims[i].ZOffset, ims[i].ZSize, ims[i].ZSkip = m.zstart, m.zsize, m.hdrLen
 		}
 	}
 	blake3 := res.BLAKE3

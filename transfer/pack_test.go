@@ -63,7 +63,7 @@ func TestShardReaderIsArchiveTar(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l.add(e, hdr, 0)
+		l.add(e, int64(len(hdr)), 0)
 	}
 	l.seal(nil)
 
@@ -85,8 +85,8 @@ func TestShardReaderIsArchiveTar(t *testing.T) {
 			t.Fatalf("chunks of %d: the shard differs from what archive/tar writes", chunk)
 		}
 		for i, m := range l.members {
-			if r.sums[i] != checksum.Sum([]byte(files[m.e.Rel])) {
-				t.Errorf("chunks of %d: %s: BLAKE3 %q", chunk, m.e.Rel, r.sums[i])
+			if r.sums[i] != checksum.Sum([]byte(files[m.rel])) {
+				t.Errorf("chunks of %d: %s: BLAKE3 %q", chunk, m.rel, r.sums[i])
 			}
 		}
 	}
@@ -103,8 +103,8 @@ func TestShardReaderIsArchiveTar(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m := l.members[i]; h.Name != m.e.Rel || cr.n != m.data() {
-			t.Errorf("member %d: tar has %q at %d, layout %q at %d", i, h.Name, cr.n, m.e.Rel, m.data())
+		if m := l.members[i]; h.Name != m.rel || cr.n != m.data() {
+			t.Errorf("member %d: tar has %q at %d, layout %q at %d", i, h.Name, cr.n, m.rel, m.data())
 		}
 	}
 }
@@ -142,18 +142,19 @@ func TestCompressedShard(t *testing.T) {
 	}
 	root, es := packFixture(t, files)
 	fs := newFrameStream()
-	_, ztrailer, err := fs.frameSize(nil)
+	_, ztrailer, err := fs.frameSize(root, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := &shardLayout{name: "shard-000000.tar.zst", root: root, compressed: true}
 	for _, e := range es {
 		hdr, _ := tarHeader(e)
-		z, _, err := fs.frameSize(&shardMember{e: e, hdr: hdr})
+		m := memberOf(e, int64(len(hdr)))
+		z, _, err := fs.frameSize(root, &m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		l.add(e, hdr, z)
+		l.add(e, int64(len(hdr)), z)
 	}
 	l.seal(ztrailer)
 	want := archiveTar(t, es, files)
@@ -177,14 +178,14 @@ func TestCompressedShard(t *testing.T) {
 			t.Fatalf("chunks of %d: decompressed shard differs from the tar (%v)", chunk, err)
 		}
 		for i, m := range l.members {
-			if r.sums[i] != checksum.Sum([]byte(files[m.e.Rel])) {
-				t.Errorf("%s: BLAKE3 %q", m.e.Rel, r.sums[i])
+			if r.sums[i] != checksum.Sum([]byte(files[m.rel])) {
+				t.Errorf("%s: BLAKE3 %q", m.rel, r.sums[i])
 			}
 			zr, _ := zstd.NewReader(bytes.NewReader(got[m.zstart : m.zstart+m.zsize]))
 			frame, err := io.ReadAll(zr)
 			zr.Close()
-			if err != nil || !bytes.Equal(frame[len(m.hdr):len(m.hdr)+int(m.e.Size)], []byte(files[m.e.Rel])) {
-				t.Errorf("%s: its frame alone does not hold its data (%v)", m.e.Rel, err)
+			if err != nil || !bytes.Equal(frame[m.hdrLen:m.hdrLen+m.size], []byte(files[m.rel])) {
+				t.Errorf("%s: its frame alone does not hold its data (%v)", m.rel, err)
 			}
 		}
 	}
@@ -209,7 +210,7 @@ func TestShardReaderChangedFile(t *testing.T) {
 	l := &shardLayout{name: "s", root: root}
 	for _, e := range es {
 		hdr, _ := tarHeader(e)
-		l.add(e, hdr, 0)
+		l.add(e, int64(len(hdr)), 0)
 	}
 	l.seal(nil)
 	if err := os.WriteFile(filepath.Join(root, "b.txt"), []byte("TWO!"), 0o640); err != nil {
@@ -278,7 +279,7 @@ func TestPackFeedCuts(t *testing.T) {
 				r, _ := j.open(context.Background())
 				var names []string
 				for _, m := range r.(*shardReader).l.members {
-					names = append(names, m.e.Rel)
+					names = append(names, m.rel)
 				}
 				if want := "ds/" + shardName(len(shards), false); j.Key != want {
 					t.Errorf("shard key %s, want %s", j.Key, want)

@@ -60,8 +60,9 @@ func newFrameStream() *frameStream {
 	return &frameStream{enc: newFrameEncoder(), chunk: make([]byte, frameChunk), skip: make([]byte, frameChunk), i: -1, h: checksum.NewHasher()}
 }
 
-// start begins member i's frame (m), or the trailer's (m nil).
-func (s *frameStream) start(i int, m *shardMember) error {
+// start begins member i's frame (m, its file below root), or the
+// trailer's (m nil).
+func (s *frameStream) start(root string, i int, m *shardMember) error {
 	s.close()
 	s.i, s.emitted, s.eof = i, 0, false
 	s.out.Reset()
@@ -71,21 +72,26 @@ func (s *frameStream) start(i int, m *shardMember) error {
 		s.src, s.want = bytes.NewReader(make([]byte, tarTrailer)), 0
 		return nil
 	}
-	f, err := os.Open(m.e.Path)
+	e := m.entry(root)
+	hdr, err := tarHeader(e)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(e.Path)
 	if err != nil {
 		return unwrapPathError(err)
 	}
 	fi, err := f.Stat()
-	if err == nil && (fi.Size() != m.e.Size || !fi.ModTime().Equal(m.e.ModTime)) {
+	if err == nil && (fi.Size() != e.Size || !fi.ModTime().Equal(e.ModTime)) {
 		err = fmt.Errorf("changed since the walk: %w", ErrChanged)
 	}
 	if err != nil {
 		f.Close()
 		return err
 	}
-	s.f, s.want = f, m.e.Size
-	s.data = &countingReader{r: io.TeeReader(io.LimitReader(f, m.e.Size), s.h)}
-	s.src = io.MultiReader(bytes.NewReader(m.hdr), s.data, bytes.NewReader(make([]byte, padded(m.e.Size)-m.e.Size)))
+	s.f, s.want = f, e.Size
+	s.data = &countingReader{r: io.TeeReader(io.LimitReader(f, e.Size), s.h)}
+	s.src = io.MultiReader(bytes.NewReader(hdr), s.data, bytes.NewReader(make([]byte, padded(e.Size)-e.Size)))
 	return nil
 }
 
@@ -128,8 +134,8 @@ func (s *frameStream) take(p []byte) (int, error) {
 // frameSize compresses member m (nil: the trailer) once, to plan the
 // shard; the trailer's frame is returned too, since it is the same for
 // every shard.
-func (s *frameStream) frameSize(m *shardMember) (int64, []byte, error) {
-	if err := s.start(-1, m); err != nil {
+func (s *frameStream) frameSize(root string, m *shardMember) (int64, []byte, error) {
+	if err := s.start(root, -1, m); err != nil {
 		return 0, nil, err
 	}
 	defer s.close()
@@ -173,8 +179,8 @@ func (r *shardReader) readFrames(ctx context.Context, p []byte, off int64) error
 		m := &ms[i]
 		rel := off - m.zstart
 		if r.fs.i != i || r.fs.emitted > rel {
-			if err := r.fs.start(i, m); err != nil {
-				return fmt.Errorf("%s: %w", m.e.Path, err)
+			if err := r.fs.start(l.root, i, m); err != nil {
+				return frameErr(m, err)
 			}
 		}
 		for r.fs.emitted < rel { // skip to where this read starts
@@ -205,5 +211,5 @@ func frameErr(m *shardMember, err error) error {
 	if err == nil {
 		err = fmt.Errorf("its compressed frame differs from the one planned: %w", ErrChanged)
 	}
-	return fmt.Errorf("%s: %w", m.e.Path, err)
+	return fmt.Errorf("%s: %w", m.rel, err)
 }

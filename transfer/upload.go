@@ -397,6 +397,9 @@ func (u *Uploader) run(ctx context.Context, src string, dst Location, started fu
 					return err
 				}
 				if stopped(u.o.Stop) {
+					if j.Done != nil {
+						j.Done() // not sent: a feed waiting on it goes on, to stop
+					}
 					continue // drain what the feed queued; it stops too
 				}
 				if err := u.one(gctx, j); err != nil {
