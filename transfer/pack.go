@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -360,9 +361,14 @@ type packSink struct {
 	base  string // the prefix as a key folder ("" or "a/b/")
 	runID string
 
-	mu      sync.Mutex
-	shards  []ShardInfo
-	members map[string][]IndexMember // by shard name; "" for plain objects
+	mu     sync.Mutex
+	shards []ShardInfo
+	// lines holds the index's member lines, in the order shards complete,
+	// until the header (which lists the shards) can be written before
+	// them: a temporary file, so a run of millions of files holds none.
+	lines    *os.File
+	linesBuf *bufio.Writer
+	linesErr error
 }
 
 func newPackSink(u *Uploader, o PackOptions, dst Location, runID string) (*packSink, error) {
@@ -370,7 +376,7 @@ func newPackSink(u *Uploader, o PackOptions, dst Location, runID string) (*packS
 	if err != nil {
 		return nil, err
 	}
-	return &packSink{u: u, o: o, dst: dst, base: strings.TrimSuffix(k, "x"), runID: runID, members: map[string][]IndexMember{}}, nil
+	return &packSink{u: u, o: o, dst: dst, base: strings.TrimSuffix(k, "x"), runID: runID}, nil
 }
 
 // packMetaKey names the journal mark holding a sent shard's members, so a
@@ -522,7 +528,9 @@ func (s *packSink) shardSent(l *shardLayout, res FileResult) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.members[l.name] = ims
+	if err := s.addLines(ims...); err != nil {
+		return err
+	}
 	s.shards = append(s.shards, ShardInfo{URL: l.name, Samples: l.samples, Size: l.objectSize(), Members: len(l.members), BLAKE3: blake3})
 	return nil
 }
@@ -544,9 +552,40 @@ func (s *packSink) plainSent(e Entry) func(FileResult) error {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.members[""] = append(s.members[""], IndexMember{Path: e.Rel, Object: e.Rel, Size: e.Size,
+		return s.addLines(IndexMember{Path: e.Rel, Object: e.Rel, Size: e.Size,
 			MTimeNS: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm()), BLAKE3: sum})
-		return nil
+	}
+}
+
+// addLines appends member lines to the temporary file. Called with mu
+// held.
+func (s *packSink) addLines(ms ...IndexMember) error {
+	if s.lines == nil && s.linesErr == nil {
+		f, err := os.CreateTemp("", "airlift-index-*.jsonl")
+		if err != nil {
+			s.linesErr = &FatalError{Reason: "cannot keep the index's lines in a temporary file (set TMPDIR)", Err: err}
+		}
+		s.lines, s.linesBuf = f, bufio.NewWriter(f)
+	}
+	if s.linesErr != nil {
+		return s.linesErr
+	}
+	enc := json.NewEncoder(s.linesBuf)
+	for _, m := range ms {
+		if err := enc.Encode(m); err != nil {
+			s.linesErr = &FatalError{Reason: "writing the index's lines to a temporary file", Err: err}
+			return s.linesErr
+		}
+	}
+	return nil
+}
+
+// discard removes the temporary file.
+func (s *packSink) discard() {
+	if s.lines != nil {
+		s.lines.Close()
+		os.Remove(s.lines.Name())
+		s.lines = nil
 	}
 }
 
@@ -562,18 +601,23 @@ func (s *packSink) Finish(ctx context.Context, rep *Report) error {
 		rep.Warn("index not written: some files failed; run the same command again to finish the packed dataset")
 		return nil
 	}
+	defer s.discard()
 	sort.Slice(s.shards, func(i, j int) bool { return s.shards[i].URL < s.shards[j].URL })
 	idx := &PackIndex{Header: IndexHeader{Format: IndexFormat, RunID: s.runID, Source: rep.Source, Created: time.Now().UTC(),
 		ShardSize: s.o.ShardSize, Compress: map[bool]string{true: "zstd", false: "off"}[s.o.Compress], Shards: s.shards}}
-	for _, sh := range s.shards {
-		idx.Members = append(idx.Members, s.members[sh.URL]...)
+	var lines io.Reader = strings.NewReader("")
+	if s.lines != nil {
+		if err := s.linesBuf.Flush(); err != nil {
+			return &FatalError{Reason: "writing the index's lines to a temporary file", Err: err}
+		}
+		if _, err := s.lines.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		lines = s.lines
 	}
-	plain := s.members[""]
-	sort.Slice(plain, func(i, j int) bool { return plain[i].Path < plain[j].Path })
-	idx.Members = append(idx.Members, plain...)
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
-	key, err := idx.Put(wctx, s.u.api, s.dst.Bucket, s.base)
+	key, err := idx.Put(wctx, s.u.api, s.dst.Bucket, s.base, lines)
 	if err != nil {
 		return err
 	}

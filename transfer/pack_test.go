@@ -311,7 +311,7 @@ func TestIndexRoundTrip(t *testing.T) {
 	x := &PackIndex{Header: IndexHeader{Format: IndexFormat, RunID: "r", Shards: []ShardInfo{{URL: "shard-000000.tar", Samples: 1, Size: 3072, Members: 1}}},
 		Members: []IndexMember{{Path: "a.txt", Shard: "shard-000000.tar", Offset: 512, Size: 3, MTimeNS: 5, Mode: 0o644, BLAKE3: "ab"}}}
 	var b bytes.Buffer
-	if err := x.Encode(&b); err != nil {
+	if err := x.Encode(&b, nil); err != nil {
 		t.Fatal(err)
 	}
 	y, err := DecodeIndex(&b)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -82,8 +83,9 @@ type PackIndex struct {
 	Key     string // where it was read from
 }
 
-// Encode writes the index as zstd-compressed JSON lines.
-func (x *PackIndex) Encode(w io.Writer) error {
+// Encode writes the index as zstd-compressed JSON lines: the header, the
+// members, then lines (more members, already JSON lines).
+func (x *PackIndex) Encode(w io.Writer, lines io.Reader) error {
 	zw, err := zstd.NewWriter(w)
 	if err != nil {
 		return err
@@ -94,6 +96,11 @@ func (x *PackIndex) Encode(w io.Writer) error {
 	}
 	for _, m := range x.Members {
 		if err := enc.Encode(m); err != nil {
+			return err
+		}
+	}
+	if lines != nil {
+		if _, err := io.Copy(zw, lines); err != nil {
 			return err
 		}
 	}
@@ -142,13 +149,20 @@ type widsIndex struct {
 
 // Put writes the index under base (the prefix as a key folder), then
 // shards.json: the index first, since it is what a download trusts.
-func (x *PackIndex) Put(ctx context.Context, api S3API, bucket, base string) (string, error) {
-	var b bytes.Buffer
-	if err := x.Encode(&b); err != nil {
+func (x *PackIndex) Put(ctx context.Context, api S3API, bucket, base string, lines io.Reader) (string, error) {
+	// Staged in a temporary file: the index of millions of files is tens
+	// of megabytes even compressed.
+	f, err := os.CreateTemp("", "airlift-index-*.jsonl.zst")
+	if err != nil {
+		return "", fmt.Errorf("staging the index: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := x.Encode(f, lines); err != nil {
 		return "", fmt.Errorf("encoding the index: %w", err)
 	}
 	key := base + IndexFolder + x.Header.RunID + ".jsonl.zst"
-	if err := putSmall(ctx, api, bucket, key, b.Bytes(), "application/zstd"); err != nil {
+	if err := putFile(ctx, api, bucket, key, f, "application/zstd"); err != nil {
 		return "", err
 	}
 	shards := x.Header.Shards
@@ -160,6 +174,27 @@ func (x *PackIndex) Put(ctx context.Context, api S3API, bucket, base string) (st
 		return "", err
 	}
 	return key, nil
+}
+
+// putFile writes the file f as one object, its BLAKE3 stored as for any
+// object.
+func putFile(ctx context.Context, api S3API, bucket, key string, f *os.File, contentType string) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	sum, n, err := checksum.SumReader(f)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	_, err = api.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), Body: f,
+		ContentLength: aws.Int64(n), ContentType: aws.String(contentType),
+		Metadata: map[string]string{checksum.MetaKey: sum},
+	})
+	return wrapf(err, "PutObject %s", key)
 }
 
 // putSmall writes one small object from memory, its BLAKE3 stored as for

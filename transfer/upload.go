@@ -310,6 +310,11 @@ func (u *Uploader) CopyFrom(ctx context.Context, src Source, dst Location) (*Rep
 // layout decides the jobs, the one pipeline (Run) sends them.
 func (u *Uploader) copyTree(ctx context.Context, src Source, dst Location, newSink func(runID string) (Sink, error)) (*Report, error) {
 	var sink Sink
+	defer func() {
+		if d, ok := sink.(interface{ discard() }); ok {
+			d.discard()
+		}
+	}()
 	rep, err := u.run(ctx, src.String(), dst, func(runID string) error {
 		var err error
 		sink, err = newSink(runID)
