@@ -70,6 +70,14 @@ type PackOptions struct {
 	// shard's size and once while it is sent: use it for data that
 	// compresses (text, JSON), not for JPEGs.
 	Compress bool
+
+	// Previous, when set, makes the run a sync of the packed dataset it
+	// indexes: files equal to their live member (size, mtime, mode) are
+	// skipped, new and changed ones go into new shards numbered after its
+	// last, and the new index keeps its members, marking those replaced
+	// "superseded" and, with Delete, those whose file is gone "deleted".
+	Previous *PackIndex
+	Delete   bool
 }
 
 // Shard sizes: the default suits training loaders (a shard per worker read
@@ -369,6 +377,13 @@ type packSink struct {
 	lines    *os.File
 	linesBuf *bufio.Writer
 	linesErr error
+
+	// For a sync (PackOptions.Previous): the previous live members by
+	// path, and which of them the walk found unchanged or replaced.
+	live     map[string]IndexMember
+	kept     map[string]bool
+	replaced map[string]bool
+	changed  bool // something was sent: a new index is needed
 }
 
 func newPackSink(u *Uploader, o PackOptions, dst Location, runID string) (*packSink, error) {
@@ -401,7 +416,7 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 	// flat however large the folder (the job queue would take hundreds).
 	ahead := make(chan struct{}, s.u.o.MultipartFiles+1)
 	var cur *shardLayout
-	n := 0
+	n := s.firstShard()
 	flush := func() error {
 		if cur == nil {
 			return nil
@@ -422,6 +437,11 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 		s.u.Stats.BytesFound.Add(e.Size)
 		if e.Err != nil || e.Skip != "" {
 			return send(Job{Entry: e})
+		}
+		if s.unchanged(e) {
+			s.u.Stats.FilesSkipped.Add(1)
+			s.u.Stats.BytesSkipped.Add(e.Size)
+			return nil
 		}
 		var hdr []byte
 		if e.Size <= s.o.ShardSize-tarTrailer-3*512 {
@@ -465,6 +485,66 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 		return err
 	}
 	return flush()
+}
+
+// firstShard is the number of the run's first shard: after the last one
+// the previous index lists, for a sync.
+func (s *packSink) firstShard() int {
+	n := 0
+	if s.o.Previous != nil {
+		for _, sh := range s.o.Previous.Header.Shards {
+			var k int
+			if _, err := fmt.Sscanf(sh.URL, "shard-%06d", &k); err == nil && k >= n {
+				n = k + 1
+			}
+		}
+	}
+	return n
+}
+
+// unchanged says, for a sync, whether e is its live member as it was
+// (then nothing is sent), and notes it as kept or replaced.
+func (s *packSink) unchanged(e Entry) bool {
+	if s.o.Previous == nil {
+		return false
+	}
+	if s.live == nil {
+		s.live, s.kept, s.replaced = map[string]IndexMember{}, map[string]bool{}, map[string]bool{}
+		for _, m := range s.o.Previous.Live() {
+			s.live[m.Path] = m
+		}
+	}
+	m, ok := s.live[e.Rel]
+	if ok && m.Size == e.Size && m.MTimeNS == e.ModTime.UnixNano() && os.FileMode(m.Mode) == e.Mode.Perm() {
+		s.kept[e.Rel] = true
+		return true
+	}
+	if ok {
+		s.replaced[e.Rel] = true
+	}
+	return false
+}
+
+// previousLines are the previous index's members as the new index keeps
+// them: marked superseded when replaced, deleted when their file is gone
+// (with Delete), else as they were.
+func (s *packSink) previousLines() []IndexMember {
+	if s.o.Previous == nil {
+		return nil
+	}
+	var out []IndexMember
+	for _, m := range s.o.Previous.Members {
+		if m.State == "" {
+			switch {
+			case s.replaced[m.Path]:
+				m.State = MemberSuperseded
+			case !s.kept[m.Path] && s.o.Delete:
+				m.State = MemberDeleted
+			}
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // shardJob is the job that sends shard l as one object.
@@ -602,9 +682,18 @@ func (s *packSink) Finish(ctx context.Context, rep *Report) error {
 		return nil
 	}
 	defer s.discard()
+	prev := s.previousLines()
+	if s.o.Previous != nil && len(s.shards) == 0 && s.lines == nil && !marksChanged(prev, s.o.Previous.Members) {
+		return nil // nothing changed: the index stands
+	}
 	sort.Slice(s.shards, func(i, j int) bool { return s.shards[i].URL < s.shards[j].URL })
+	shards := s.shards
+	if s.o.Previous != nil {
+		shards = append(append([]ShardInfo{}, s.o.Previous.Header.Shards...), s.shards...)
+	}
 	idx := &PackIndex{Header: IndexHeader{Format: IndexFormat, RunID: s.runID, Source: rep.Source, Created: time.Now().UTC(),
-		ShardSize: s.o.ShardSize, Compress: map[bool]string{true: "zstd", false: "off"}[s.o.Compress], Shards: s.shards}}
+		ShardSize: s.o.ShardSize, Compress: map[bool]string{true: "zstd", false: "off"}[s.o.Compress], Shards: shards},
+		Members: prev}
 	var lines io.Reader = strings.NewReader("")
 	if s.lines != nil {
 		if err := s.linesBuf.Flush(); err != nil {
@@ -624,4 +713,14 @@ func (s *packSink) Finish(ctx context.Context, rep *Report) error {
 	rep.Index = "s3://" + s.dst.Bucket + "/" + key
 	rep.Shards = len(s.shards)
 	return nil
+}
+
+// marksChanged says whether a sync marked any previous member anew.
+func marksChanged(now, before []IndexMember) bool {
+	for i := range now {
+		if now[i].State != before[i].State {
+			return true
+		}
+	}
+	return false
 }

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/airlift-io/airlift/checksum"
@@ -320,5 +323,51 @@ func TestIndexRoundTrip(t *testing.T) {
 	}
 	if y.Header.RunID != "r" || len(y.Header.Shards) != 1 || len(y.Members) != 1 || y.Members[0] != x.Members[0] {
 		t.Fatalf("round trip: %+v", y)
+	}
+}
+
+// listOnly answers ListObjectsV2 with fixed keys; nothing else is called.
+type listOnly struct {
+	S3API
+	keys []string
+}
+
+func (l listOnly) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	out := &s3.ListObjectsV2Output{}
+	for _, k := range l.keys {
+		if strings.HasPrefix(k, aws.ToString(in.Prefix)) {
+			out.Contents = append(out.Contents, types.Object{Key: aws.String(k)})
+		}
+	}
+	return out, nil
+}
+
+// TestIndexKeySortsLast: a new index's name sorts (without its
+// extension, as loadPackIndex compares them) after every index there, also when its run started in the same second as the newest one
+// (run ids have whole seconds, then a random suffix).
+func TestIndexKeySortsLast(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		existing []string
+		runID    string
+		want     string
+	}{
+		{"first", nil, "20261201T041046Z-275b1327", "ds/.airlift/index/20261201T041046Z-275b1327.jsonl.zst"},
+		{"a later second", []string{"ds/.airlift/index/20261201T041045Z-ffffffff.jsonl.zst"}, "20261201T041046Z-275b1327",
+			"ds/.airlift/index/20261201T041046Z-275b1327.jsonl.zst"},
+		{"the same second, a lower suffix", []string{"ds/.airlift/index/20261201T041046Z-a9c7ba5d.jsonl.zst"}, "20261201T041046Z-275b1327",
+			"ds/.airlift/index/20261201T041046Z-a9c7ba5d.275b1327.jsonl.zst"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := indexKey(context.Background(), listOnly{keys: c.existing}, "bkt", "ds/", c.runID)
+			if err != nil || got != c.want {
+				t.Fatalf("got %q, %v; want %q", got, err, c.want)
+			}
+			for _, k := range c.existing {
+				if strings.TrimSuffix(got, ".jsonl.zst") <= strings.TrimSuffix(k, ".jsonl.zst") {
+					t.Errorf("%q does not sort after %q", got, k)
+				}
+			}
+		})
 	}
 }

@@ -74,6 +74,29 @@ type IndexMember struct {
 	ZOffset int64 `json:"zoffset,omitempty"`
 	ZSize   int64 `json:"zsize,omitempty"`
 	ZSkip   int64 `json:"zskip,omitempty"`
+	// State is "" for a live member; a sync --pack marks a member whose
+	// file changed "superseded" (a later line holds the new one), and
+	// with --delete one whose file is gone "deleted". Their bytes stay in
+	// their shards until the shards are rewritten.
+	State string `json:"state,omitempty"`
+}
+
+// Member states (IndexMember.State).
+const (
+	MemberSuperseded = "superseded"
+	MemberDeleted    = "deleted"
+)
+
+// Live returns the members a reader restores: neither superseded nor
+// deleted.
+func (x *PackIndex) Live() []IndexMember {
+	var out []IndexMember
+	for _, m := range x.Members {
+		if m.State == "" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // PackIndex is a packed dataset's index, read whole.
@@ -161,7 +184,10 @@ func (x *PackIndex) Put(ctx context.Context, api S3API, bucket, base string, lin
 	if err := x.Encode(f, lines); err != nil {
 		return "", fmt.Errorf("encoding the index: %w", err)
 	}
-	key := base + IndexFolder + x.Header.RunID + ".jsonl.zst"
+	key, err := indexKey(ctx, api, bucket, base, x.Header.RunID)
+	if err != nil {
+		return "", err
+	}
 	if err := putFile(ctx, api, bucket, key, f, "application/zstd"); err != nil {
 		return "", err
 	}
@@ -174,6 +200,24 @@ func (x *PackIndex) Put(ctx context.Context, api S3API, bucket, base string, lin
 		return "", err
 	}
 	return key, nil
+}
+
+// indexKey names a new index RUN-ID.jsonl.zst, so that it sorts after
+// every index already there: readers take the last name. Run ids sort by
+// time but only to the second; a run that ends in the second of the
+// newest index extends that index's name instead.
+func indexKey(ctx context.Context, api S3API, bucket, base, runID string) (string, error) {
+	own, err := listOwn(ctx, api, Location{Bucket: bucket, Prefix: base})
+	if err != nil {
+		return "", err
+	}
+	name := base + IndexFolder + runID
+	for _, k := range own.indexes {
+		if prev := strings.TrimSuffix(k, ".jsonl.zst"); prev >= name {
+			name = prev + "." + runID[strings.LastIndexByte(runID, '-')+1:]
+		}
+	}
+	return name + ".jsonl.zst", nil
 }
 
 // putFile writes the file f as one object, its BLAKE3 stored as for any
@@ -220,9 +264,13 @@ func LoadPackIndex(ctx context.Context, api S3API, loc Location) (*PackIndex, er
 
 // loadPackIndex reads the newest of the index keys; nil when there is none.
 func loadPackIndex(ctx context.Context, api S3API, loc Location, keys []string) (*PackIndex, error) {
+	// Names compare without the extension: a name extended by indexKey
+	// ("RUN.SUFFIX") sorts after the one it extends ("RUN").
 	newest := ""
 	for _, k := range keys {
-		newest = max(newest, k)
+		if newest == "" || strings.TrimSuffix(k, ".jsonl.zst") > strings.TrimSuffix(newest, ".jsonl.zst") {
+			newest = k
+		}
 	}
 	if newest == "" {
 		return nil, nil

@@ -163,7 +163,7 @@ func (d *Downloader) unpack(ctx context.Context, rep *Report, x *PackIndex, src 
 	rep.Shards = len(x.Header.Shards)
 	claims := newPathClaims()
 	var wanted []IndexMember
-	for _, m := range x.Members {
+	for _, m := range x.Live() {
 		if !d.o.Filter.Match(m.Path) {
 			continue
 		}
@@ -314,8 +314,9 @@ func (c sentCounter) Write(p []byte) (int, error) { c.n.Add(int64(len(p))); retu
 // then by BLAKE3, taken from the index (fast) or from the shards read back
 // (deep).
 func verifyPacked(ctx context.Context, api S3API, src Source, remote Location, x *PackIndex, o VerifyOptions, rep *VerifyReport, st *Stats) error {
-	byPath := make(map[string]IndexMember, len(x.Members))
-	for _, m := range x.Members {
+	live := x.Live()
+	byPath := make(map[string]IndexMember, len(live))
+	for _, m := range live {
 		if o.Walk.Filter.Match(m.Path) {
 			byPath[m.Path] = m
 		}
@@ -324,7 +325,9 @@ func verifyPacked(ctx context.Context, api S3API, src Source, remote Location, x
 	remoteSums := map[string]string{}
 	if o.Deep {
 		var mu = &rep.mu
-		err := readPacked(ctx, api, remote.Bucket, FolderPrefix(remote), x, o.Concurrency, func(m IndexMember, r io.Reader) error {
+		sub := *x
+		sub.Members = live
+		err := readPacked(ctx, api, remote.Bucket, FolderPrefix(remote), &sub, o.Concurrency, func(m IndexMember, r io.Reader) error {
 			h := checksum.NewHasher()
 			n, err := io.Copy(io.MultiWriter(h, sentCounter{&st.BytesSent}), io.LimitReader(r, m.Size))
 			if err != nil {
@@ -509,7 +512,7 @@ func catMember(ctx context.Context, api S3API, bucket, base string, x *PackIndex
 
 func slicesIndex(ms []IndexMember, rel string) int {
 	for i := range ms {
-		if ms[i].Path == rel {
+		if ms[i].Path == rel && ms[i].State == "" {
 			return i
 		}
 	}

@@ -79,6 +79,7 @@ type indexLine struct {
 	ZOffset int64  `json:"zoffset"`
 	ZSize   int64  `json:"zsize"`
 	ZSkip   int64  `json:"zskip"`
+	State   string `json:"state"`
 }
 
 type indexHead struct {
@@ -579,4 +580,88 @@ func sumOf(m map[string]int64) int64 {
 		n += v
 	}
 	return n
+}
+
+// TestPackSyncE2E: sync --pack sends only new and changed files, into a
+// shard numbered after the last; the new index marks the replaced member
+// superseded and (with --delete) the removed one deleted; the prefix then
+// restores, verifies and cats as the folder is now. A sync with nothing
+// changed writes nothing.
+func TestPackSyncE2E(t *testing.T) {
+	srv := s3test.Start(t, s3test.Options{})
+	srv.CreateBucket(t, "packed")
+	cli := srv.Client(t).S3
+	src, _ := packTree(t, 80)
+	state := t.TempDir()
+	res := airlift(t, srv, "copy", src, "s3://packed/ds", "--pack", "--shard-size", "1MiB", "--state-dir", state)
+	wantCode(t, res, 0)
+	before := packedShards(t, srv)
+
+	changed := filepath.Join(src, "class00", "img_0000.jpg")
+	if err := os.WriteFile(changed, []byte("new bytes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(src, "class01", "img_0001.json")); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"new_0001.jpg", "new_0001.json"} {
+		if err := os.WriteFile(filepath.Join(src, "class02", n), []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res = airlift(t, srv, "sync", src, "s3://packed/ds", "--pack", "--shard-size", "1MiB", "--delete", "--json", "--state-dir", state)
+	wantCode(t, res, 0)
+	var rep struct {
+		Files   int64  `json:"files"`
+		Skipped int64  `json:"files_skipped"`
+		Index   string `json:"index"`
+		Shards  int    `json:"shards"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Files != 3 || rep.Shards != 1 {
+		t.Fatalf("sync --pack sent %d files in %d shards; want the 3 new and changed in 1\n%s", rep.Files, rep.Shards, res.stdout)
+	}
+	head, members := readIndex(t, cli, "packed", strings.TrimPrefix(rep.Index, "s3://packed/"))
+	last := head.Shards[len(head.Shards)-1].URL
+	if len(head.Shards) != before+1 || last != fmt.Sprintf("shard-%06d.tar", before) {
+		t.Errorf("shards after sync: %d, last %s; want %d, numbered after the last", len(head.Shards), last, before+1)
+	}
+	states := map[string][]string{}
+	for _, m := range members {
+		states[m.Path] = append(states[m.Path], m.State+"@"+m.Shard)
+	}
+	for path, want := range map[string]string{
+		"class00/img_0000.jpg":  "superseded@shard-000000.tar,@" + last,
+		"class01/img_0001.json": "deleted@shard-000000.tar",
+		"class02/new_0001.jpg":  "@" + last,
+	} {
+		if got := strings.Join(states[path], ","); got != want {
+			t.Errorf("%s in the index: %s, want %s", path, got, want)
+		}
+	}
+	restore := filepath.Join(t.TempDir(), "r")
+	wantCode(t, airlift(t, srv, "copy", "s3://packed/ds", restore), 0)
+	sameTree(t, src, restore)
+	wantCode(t, airlift(t, srv, "verify", src, "s3://packed/ds"), 0)
+	wantCode(t, airlift(t, srv, "verify", src, "s3://packed/ds", "--deep"), 0)
+	if res := airlift(t, srv, "cat", "s3://packed/ds/class00/img_0000.jpg"); res.stdout != "new bytes" {
+		t.Errorf("cat of the changed file: %q", res.stdout)
+	}
+	wantCode(t, airlift(t, srv, "cat", "s3://packed/ds/class01/img_0001.json"), 1)
+
+	// Nothing changed: nothing sent, no new index.
+	indexes := len(strings.Split(strings.TrimSpace(srv.AWS(t, "s3", "ls", "s3://packed/ds/.airlift/index/")), "\n"))
+	res = airlift(t, srv, "sync", src, "s3://packed/ds", "--pack", "--shard-size", "1MiB", "--delete", "--json", "--state-dir", state)
+	wantCode(t, res, 0)
+	mustContain(t, "sync --json", res.stdout, `"files": 0`)
+	if n := len(strings.Split(strings.TrimSpace(srv.AWS(t, "s3", "ls", "s3://packed/ds/.airlift/index/")), "\n")); n != indexes {
+		t.Errorf("a sync with nothing changed wrote an index (%d, was %d)", n, indexes)
+	}
+}
+
+// packedShards counts the shards under s3://packed/ds.
+func packedShards(t *testing.T, srv *s3test.Server) int {
+	return strings.Count(srv.AWS(t, "s3", "ls", "s3://packed/ds/"), " shard-")
 }
