@@ -78,6 +78,11 @@ type PackOptions struct {
 	// "superseded" and, with Delete, those whose file is gone "deleted".
 	Previous *PackIndex
 	Delete   bool
+
+	// A compaction (Uploader.Compact) rewrites the shards in rewrite; from
+	// holds the live members it moves, by path.
+	rewrite map[string]bool
+	from    map[string]IndexMember
 }
 
 // Shard sizes: the default suits training loaders (a shard per worker read
@@ -154,6 +159,9 @@ type shardLayout struct {
 	zsize      int64
 
 	reader *shardReader // the last one opened, for the members' BLAKE3
+	// read, when set, reads members' data instead of their files (a
+	// compaction reads them from the shards they are in).
+	read func(ctx context.Context, m *shardMember, p []byte, off int64) error
 }
 
 func shardName(n int, compressed bool) string {
@@ -296,9 +304,14 @@ func (r *shardReader) ReadAt(ctx context.Context, p []byte, off int64) error {
 		case off < m.data()+m.size:
 			rel := off - m.data()
 			n := min(int64(len(p)), m.size-rel)
-			e := m.entry(r.l.root)
-			if err := readMember(e, p[:n], rel); err != nil {
-				return fmt.Errorf("%s: %w", e.Path, err)
+			if r.l.read != nil {
+				if err := r.l.read(ctx, m, p[:n], rel); err != nil {
+					return fmt.Errorf("%s: %w", m.rel, err)
+				}
+			} else if e := m.entry(r.l.root); true {
+				if err := readMember(e, p[:n], rel); err != nil {
+					return fmt.Errorf("%s: %w", e.Path, err)
+				}
 			}
 			r.hash(i, rel, p[:n])
 			p, off = p[n:], off+n
@@ -383,7 +396,7 @@ type packSink struct {
 	live     map[string]IndexMember
 	kept     map[string]bool
 	replaced map[string]bool
-	changed  bool // something was sent: a new index is needed
+	moved    int // a compaction's members now in new shards
 }
 
 func newPackSink(u *Uploader, o PackOptions, dst Location, runID string) (*packSink, error) {
@@ -398,10 +411,12 @@ func newPackSink(u *Uploader, o PackOptions, dst Location, runID string) (*packS
 // run that skips the shard (sent by the run it continues) can index it.
 func packMetaKey(key string) string { return "pack-shard:" + key }
 
-func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func(Job) error) error {
-	root, err := filepath.Abs(src.String())
-	if err != nil {
-		return err
+func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func(Job) error) (err error) {
+	root := src.String()
+	if _, local := src.(*Folder); local {
+		if root, err = filepath.Abs(root); err != nil {
+			return err
+		}
 	}
 	var fs *frameStream
 	var ztrailer []byte
@@ -476,6 +491,9 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 		if cur == nil {
 			cur = &shardLayout{name: shardName(n, s.o.Compress), root: root, compressed: s.o.Compress}
 			cur.key = s.base + cur.name
+			if s.o.rewrite != nil {
+				cur.read = s.readFromShard
+			}
 			n++
 		}
 		cur.add(e, int64(len(hdr)), zsize)
@@ -505,8 +523,8 @@ func (s *packSink) firstShard() int {
 // unchanged says, for a sync, whether e is its live member as it was
 // (then nothing is sent), and notes it as kept or replaced.
 func (s *packSink) unchanged(e Entry) bool {
-	if s.o.Previous == nil {
-		return false
+	if s.o.Previous == nil || s.o.rewrite != nil {
+		return false // a copy, or a compaction: every entry is sent
 	}
 	if s.live == nil {
 		s.live, s.kept, s.replaced = map[string]IndexMember{}, map[string]bool{}, map[string]bool{}
@@ -534,6 +552,9 @@ func (s *packSink) previousLines() []IndexMember {
 	}
 	var out []IndexMember
 	for _, m := range s.o.Previous.Members {
+		if s.o.rewrite[m.Shard] {
+			continue // its live members have lines of their own in new shards
+		}
 		if m.State == "" {
 			switch {
 			case s.replaced[m.Path]:
@@ -576,6 +597,14 @@ func (s *packSink) shardSent(l *shardLayout, res FileResult) error {
 		}
 	}
 	for i, m := range l.members {
+		if from, ok := s.o.from[m.rel]; ok {
+			// Compacted: the bytes read must be those the index vouched for.
+			if sums[i] == "" {
+				sums[i] = from.BLAKE3
+			} else if sums[i] != from.BLAKE3 {
+				return fmt.Errorf("%s read from %s has BLAKE3 %s, the index recorded %s; not compacted", m.rel, from.Shard, sums[i], from.BLAKE3)
+			}
+		}
 		if sums[i] != "" {
 			continue
 		}
@@ -610,6 +639,9 @@ func (s *packSink) shardSent(l *shardLayout, res FileResult) error {
 	defer s.mu.Unlock()
 	if err := s.addLines(ims...); err != nil {
 		return err
+	}
+	if s.o.rewrite != nil {
+		s.moved += len(ims)
 	}
 	s.shards = append(s.shards, ShardInfo{URL: l.name, Samples: l.samples, Size: l.objectSize(), Members: len(l.members), BLAKE3: blake3})
 	return nil
@@ -689,7 +721,13 @@ func (s *packSink) Finish(ctx context.Context, rep *Report) error {
 	sort.Slice(s.shards, func(i, j int) bool { return s.shards[i].URL < s.shards[j].URL })
 	shards := s.shards
 	if s.o.Previous != nil {
-		shards = append(append([]ShardInfo{}, s.o.Previous.Header.Shards...), s.shards...)
+		shards = nil
+		for _, sh := range s.o.Previous.Header.Shards {
+			if !s.o.rewrite[sh.URL] {
+				shards = append(shards, sh)
+			}
+		}
+		shards = append(shards, s.shards...)
 	}
 	idx := &PackIndex{Header: IndexHeader{Format: IndexFormat, RunID: s.runID, Source: rep.Source, Created: time.Now().UTC(),
 		ShardSize: s.o.ShardSize, Compress: map[bool]string{true: "zstd", false: "off"}[s.o.Compress], Shards: shards},
@@ -712,11 +750,23 @@ func (s *packSink) Finish(ctx context.Context, rep *Report) error {
 	}
 	rep.Index = "s3://" + s.dst.Bucket + "/" + key
 	rep.Shards = len(s.shards)
+	if len(s.o.rewrite) > 0 {
+		if s.moved != len(s.o.from) {
+			// Never delete a shard whose live members are not all in new
+			// shards: its bytes would be lost.
+			return fmt.Errorf("compaction moved %d of %d live members; the old shards are kept", s.moved, len(s.o.from))
+		}
+		// Only now that no index needs them.
+		return s.removeShards(wctx, rep)
+	}
 	return nil
 }
 
 // marksChanged says whether a sync marked any previous member anew.
 func marksChanged(now, before []IndexMember) bool {
+	if len(now) != len(before) {
+		return true // a compaction dropped lines
+	}
 	for i := range now {
 		if now[i].State != before[i].State {
 			return true

@@ -67,12 +67,14 @@ type Report struct {
 	Manifest       string `json:"manifest,omitempty"`
 	// Index is the packed dataset's index (copy --pack), Shards the
 	// shards it lists.
-	Index    string    `json:"index,omitempty"`
-	Shards   int       `json:"shards,omitempty"`
-	DryRun   bool      `json:"dry_run,omitempty"`
-	Failures []Problem `json:"failures"`
-	Skipped  []Problem `json:"skipped,omitempty"`
-	Warnings []string  `json:"warnings,omitempty"`
+	Index  string `json:"index,omitempty"`
+	Shards int    `json:"shards,omitempty"`
+	// ShardsRemoved: shards a compaction rewrote and deleted.
+	ShardsRemoved int       `json:"shards_removed,omitempty"`
+	DryRun        bool      `json:"dry_run,omitempty"`
+	Failures      []Problem `json:"failures"`
+	Skipped       []Problem `json:"skipped,omitempty"`
+	Warnings      []string  `json:"warnings,omitempty"`
 
 	mu sync.Mutex
 }

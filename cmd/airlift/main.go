@@ -32,7 +32,7 @@ func main() {
 // commands are airlift's commands, in the order --help lists them.
 var commands = []func(*app) *cobra.Command{
 	newCopyCmd, newSyncCmd, newVerifyCmd, newPlanCmd, newBenchCmd, newCleanupCmd, newStatusCmd,
-	newCatCmd, newDataSyncCmd, newSnowballCmd,
+	newCatCmd, newCompactCmd, newDataSyncCmd, newSnowballCmd,
 }
 
 func newRoot(a *app) *cobra.Command {

@@ -586,7 +586,8 @@ func sumOf(m map[string]int64) int64 {
 // shard numbered after the last; the new index marks the replaced member
 // superseded and (with --delete) the removed one deleted; the prefix then
 // restores, verifies and cats as the folder is now. A sync with nothing
-// changed writes nothing.
+// changed writes nothing. compact then rewrites the shard with dead
+// members and deletes it, and the dataset still restores whole.
 func TestPackSyncE2E(t *testing.T) {
 	srv := s3test.Start(t, s3test.Options{})
 	srv.CreateBucket(t, "packed")
@@ -659,6 +660,33 @@ func TestPackSyncE2E(t *testing.T) {
 	if n := len(strings.Split(strings.TrimSpace(srv.AWS(t, "s3", "ls", "s3://packed/ds/.airlift/index/")), "\n")); n != indexes {
 		t.Errorf("a sync with nothing changed wrote an index (%d, was %d)", n, indexes)
 	}
+
+	// compact --below 100% rewrites every shard holding a dead member
+	// (shard 0): its live members move to a new shard, checked, and it
+	// is deleted once the new index no longer names it.
+	res = airlift(t, srv, "compact", "s3://packed/ds", "--below", "100%", "--shard-size", "1MiB", "--json")
+	wantCode(t, res, 0)
+	var crep struct {
+		Files   int64  `json:"files"`
+		Removed int    `json:"shards_removed"`
+		Index   string `json:"index"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &crep); err != nil || crep.Removed != 1 || crep.Files == 0 {
+		t.Fatalf("compact: %+v (%v)\n%s", crep, err, res.stdout)
+	}
+	if ls := srv.AWS(t, "s3", "ls", "s3://packed/ds/"); strings.Contains(ls, "shard-000000.tar") {
+		t.Errorf("shard-000000.tar is still there after compact:\n%s", ls)
+	}
+	_, members = readIndex(t, cli, "packed", strings.TrimPrefix(crep.Index, "s3://packed/"))
+	for _, m := range members {
+		if m.Shard == "shard-000000.tar" {
+			t.Errorf("the index still names the removed shard: %+v", m)
+		}
+	}
+	restore = filepath.Join(t.TempDir(), "r2")
+	wantCode(t, airlift(t, srv, "copy", "s3://packed/ds", restore), 0)
+	sameTree(t, src, restore)
+	wantCode(t, airlift(t, srv, "verify", src, "s3://packed/ds", "--deep"), 0)
 }
 
 // packedShards counts the shards under s3://packed/ds.
