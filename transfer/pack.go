@@ -304,14 +304,8 @@ func (r *shardReader) ReadAt(ctx context.Context, p []byte, off int64) error {
 		case off < m.data()+m.size:
 			rel := off - m.data()
 			n := min(int64(len(p)), m.size-rel)
-			if r.l.read != nil {
-				if err := r.l.read(ctx, m, p[:n], rel); err != nil {
-					return fmt.Errorf("%s: %w", m.rel, err)
-				}
-			} else if e := m.entry(r.l.root); true {
-				if err := readMember(e, p[:n], rel); err != nil {
-					return fmt.Errorf("%s: %w", e.Path, err)
-				}
+			if err := r.readData(ctx, m, p[:n], rel); err != nil {
+				return err
 			}
 			r.hash(i, rel, p[:n])
 			p, off = p[n:], off+n
@@ -321,6 +315,22 @@ func (r *shardReader) ReadAt(ctx context.Context, p []byte, off int64) error {
 			p, off = p[n:], off+n
 			i++
 		}
+	}
+	return nil
+}
+
+// readData reads part of member m's data: from its file, or through the
+// layout's read (a compaction reads from the old shard).
+func (r *shardReader) readData(ctx context.Context, m *shardMember, p []byte, off int64) error {
+	if r.l.read != nil {
+		if err := r.l.read(ctx, m, p, off); err != nil {
+			return fmt.Errorf("%s: %w", m.rel, err)
+		}
+		return nil
+	}
+	e := m.entry(r.l.root)
+	if err := readMember(e, p, off); err != nil {
+		return fmt.Errorf("%s: %w", e.Path, err)
 	}
 	return nil
 }
