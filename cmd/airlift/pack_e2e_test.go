@@ -14,12 +14,14 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"net/http"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -692,4 +694,40 @@ func TestPackSyncE2E(t *testing.T) {
 // packedShards counts the shards under s3://packed/ds.
 func packedShards(t *testing.T, srv *s3test.Server) int {
 	return strings.Count(srv.AWS(t, "s3", "ls", "s3://packed/ds/"), " shard-")
+}
+
+// TestPackMemberChangesDuringUpload: a file rewritten while its shard is
+// being sent fails the shard (never a shard with other bytes than its
+// index says), its multipart upload is aborted, no index is written; the
+// next run packs the new content.
+func TestPackMemberChangesDuringUpload(t *testing.T) {
+	r := newRig(t)
+	src, _ := packTree(t, 300)
+	victim := filepath.Join(src, "class06", "img_0006.jpg") // in the last part of the one shard
+	var once sync.Once
+	r.px.set(func(op s3op, n int, req *http.Request) *fault {
+		if op == opPart && strings.HasSuffix(req.URL.Path, "/shard-000000.tar") {
+			once.Do(func() {
+				later := time.Now().Add(time.Hour)
+				if err := os.Chtimes(victim, later, later); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		return nil
+	}, nil)
+	args := []string{"--pack", "--shard-size", "64MiB", "--part-concurrency", "1"}
+	res := r.copy(t, src, "ds", args...)
+	wantCode(t, res, 1)
+	mustContain(t, "stderr", res.stderr, "changed")
+	mustContain(t, "stderr", res.stderr, "index not written")
+	r.noOpenUploads(t, "ds/")
+	if _, ok := r.objectBytes(t, "ds/")["ds/shard-000000.tar"]; ok {
+		t.Error("the shard was completed from a file that changed while it was read")
+	}
+	r.px.set(nil, nil)
+	wantCode(t, r.copy(t, src, "ds", args...), 0)
+	restore := t.TempDir()
+	wantCode(t, airliftEnv(t, r.srv, nil, "copy", "s3://"+r.bucket+"/ds", restore), 0)
+	sameTree(t, src, restore)
 }
