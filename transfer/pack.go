@@ -263,7 +263,14 @@ func newShardReader(l *shardLayout) *shardReader {
 
 func (r *shardReader) Stat() Entry    { return r.l.entry() }
 func (r *shardReader) ReadAhead() int { return 1 }
-func (r *shardReader) Close() error   { return nil }
+func (r *shardReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fs != nil {
+		r.fs.close() // a frame left half produced holds its file open
+	}
+	return nil
+}
 
 // Unchanged: every member's file was checked against its walked size and
 // mtime when it was opened for each read.
