@@ -139,9 +139,25 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 			root.Close()
 		}
 	}()
+	// One listing of .airlift/ finds the run manifests, and the index of
+	// a packed dataset, which is restored from its shards through it.
+	own, err := listOwn(ctx, d.api, src)
+	var x *PackIndex
+	if err == nil {
+		x, err = loadPackIndex(ctx, d.api, src, own.indexes)
+	}
+	if err != nil {
+		if err = classify(err); !IsFatal(err) && !canceled(err) {
+			err = outcome.As(outcome.Usage, err) // nothing could start
+		}
+		return nil, err
+	}
+	if x != nil {
+		return d.unpack(ctx, rep, x, src, dst)
+	}
 	var man *Manifests
 	if !d.o.DryRun {
-		m, err := LoadManifests(ctx, d.api, src, rep.Warn)
+		m, err := loadManifests(ctx, d.api, src, own.manifests, rep.Warn)
 		if err != nil {
 			if err = classify(err); !IsFatal(err) && !canceled(err) {
 				err = outcome.As(outcome.Usage, err) // nothing could start
@@ -232,7 +248,7 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 			return nil
 		})
 	}
-	err := g.Wait()
+	err = g.Wait()
 	fe.close()
 	if rootErr != nil {
 		return nil, rootErr

@@ -118,17 +118,36 @@ func (m *Manifests) MTime(o Object) (time.Time, bool) {
 // ones. A manifest that cannot be read is skipped with a warning: the
 // objects it covered fall back to their metadata and tags.
 func LoadManifests(ctx context.Context, api S3API, loc Location, warn func(string)) (*Manifests, error) {
-	prefix := FolderPrefix(loc) + ManifestDir
-	var keys []string
+	own, err := listOwn(ctx, api, loc)
+	if err != nil {
+		return nil, err
+	}
+	return loadManifests(ctx, api, loc, own.manifests, warn)
+}
+
+// ownObjects are the keys in airlift's own folder below a prefix: run
+// manifests and pack indexes, found with one listing, so that a download
+// or verify learns of both for the price of one request.
+type ownObjects struct{ manifests, indexes []string }
+
+func listOwn(ctx context.Context, api S3API, loc Location) (ownObjects, error) {
+	var own ownObjects
+	prefix := FolderPrefix(loc) + ".airlift/"
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(loc.Bucket), Prefix: aws.String(prefix)}
 	for {
 		out, err := api.ListObjectsV2(ctx, in)
 		if err != nil {
-			return nil, wrapf(err, "listing manifests under s3://%s/%s", loc.Bucket, prefix)
+			return own, wrapf(err, "listing s3://%s/%s", loc.Bucket, prefix)
 		}
 		for _, o := range out.Contents {
-			if k := aws.ToString(o.Key); strings.HasSuffix(k, ".jsonl.zst") {
-				keys = append(keys, k)
+			k := aws.ToString(o.Key)
+			rest := strings.TrimPrefix(k, FolderPrefix(loc))
+			switch {
+			case !strings.HasSuffix(k, ".jsonl.zst"):
+			case strings.HasPrefix(rest, ManifestDir):
+				own.manifests = append(own.manifests, k)
+			case strings.HasPrefix(rest, IndexFolder) && !strings.Contains(rest[len(IndexFolder):], "/"):
+				own.indexes = append(own.indexes, k)
 			}
 		}
 		if !aws.ToBool(out.IsTruncated) || aws.ToString(out.NextContinuationToken) == "" {
@@ -136,6 +155,11 @@ func LoadManifests(ctx context.Context, api S3API, loc Location, warn func(strin
 		}
 		in.ContinuationToken = out.NextContinuationToken
 	}
+	return own, nil
+}
+
+// loadManifests reads the manifests keys names.
+func loadManifests(ctx context.Context, api S3API, loc Location, keys []string, warn func(string)) (*Manifests, error) {
 	sort.Strings(keys)
 	m := &Manifests{byKey: map[string]checksum.ManifestEntry{}}
 	for _, k := range keys {

@@ -62,13 +62,19 @@ type Report struct {
 	// CopiedInServer counts objects the destination's server copied from
 	// the source bucket itself; NoBLAKE3 those of them whose source held
 	// no BLAKE3 to carry over (copy --hash computes it).
-	CopiedInServer int64     `json:"copied_in_server,omitempty"`
-	NoBLAKE3       int64     `json:"objects_without_blake3,omitempty"`
-	Manifest       string    `json:"manifest,omitempty"`
-	DryRun         bool      `json:"dry_run,omitempty"`
-	Failures       []Problem `json:"failures"`
-	Skipped        []Problem `json:"skipped,omitempty"`
-	Warnings       []string  `json:"warnings,omitempty"`
+	CopiedInServer int64  `json:"copied_in_server,omitempty"`
+	NoBLAKE3       int64  `json:"objects_without_blake3,omitempty"`
+	Manifest       string `json:"manifest,omitempty"`
+	// Index is the packed dataset's index (copy --pack), Shards the
+	// shards it lists.
+	Index  string `json:"index,omitempty"`
+	Shards int    `json:"shards,omitempty"`
+	// ShardsRemoved: shards a compaction rewrote and deleted.
+	ShardsRemoved int       `json:"shards_removed,omitempty"`
+	DryRun        bool      `json:"dry_run,omitempty"`
+	Failures      []Problem `json:"failures"`
+	Skipped       []Problem `json:"skipped,omitempty"`
+	Warnings      []string  `json:"warnings,omitempty"`
 	// StorageClasses counts the objects (and bytes) stored by this run
 	// in each storage class.
 	StorageClasses map[string]ClassCount `json:"storage_classes,omitempty"`

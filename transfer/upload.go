@@ -57,6 +57,9 @@ type UploadOptions struct {
 	// Batch, when set, sends small files of a directory as tar archives
 	// a Snowball Edge expands on import (--auto-extract).
 	Batch *BatchOptions
+	// Pack, when set, packs a folder's files into WebDataset tar shards
+	// with an index (see PackOptions) instead of an object per file.
+	Pack *PackOptions
 
 	// TrustDoneSince (ns since the epoch): journal records of finished
 	// files written before it do not make the engine skip a file. A copy
@@ -109,6 +112,13 @@ type Job struct {
 	Files int
 	// Done, when set, is called once the job has been sent or has failed.
 	Done func()
+
+	// open, when set, produces the job's bytes instead of the source (a
+	// shard built from many files); sent, when set, is told of the object
+	// once it is there (also when an earlier run sent it), and its error
+	// fails the job.
+	open func(context.Context) (Reader, error)
+	sent func(FileResult) error
 }
 
 // Uploader sends local files to one bucket.
@@ -154,6 +164,16 @@ func NewUploader(api S3API, bucket string, o UploadOptions, st *Stats) (*Uploade
 		if err := o.Batch.check(); err != nil {
 			return nil, err
 		}
+	}
+	if o.Pack != nil {
+		if o.Batch != nil {
+			return nil, outcome.BadOption("Pack", "packing into shards and Snowball auto-extract archives exclude each other")
+		}
+		p := *o.Pack
+		if err := p.check(); err != nil {
+			return nil, err
+		}
+		o.Pack = &p
 	}
 	if st == nil {
 		st = &Stats{}
@@ -275,10 +295,17 @@ func (u *Uploader) CopyFrom(ctx context.Context, src Source, dst Location) (*Rep
 		return nil, err
 	}
 	var rep *Report
-	if f, ok := src.(*Folder); ok && f.Tree() && u.o.Batch != nil {
+	f, folder := src.(*Folder)
+	switch {
+	case folder && f.Tree() && u.o.Batch != nil:
 		rep, err = u.copyBatched(ctx, f.Root, dst)
-	} else {
-		rep, err = u.copyTree(ctx, src, dst)
+	case u.o.Pack != nil:
+		if !folder || !f.Tree() {
+			return nil, outcome.BadOption("Pack", "packing needs a local folder as the source")
+		}
+		rep, err = u.copyTree(ctx, src, dst, func(runID string) (Sink, error) { return newPackSink(u, *u.o.Pack, dst, runID) })
+	default:
+		rep, err = u.copyTree(ctx, src, dst, func(string) (Sink, error) { return objectSink{u}, nil })
 	}
 	if rc, ok := src.(interface{ RetriesMade() int64 }); ok && rep != nil {
 		rep.Retries += rc.RetriesMade() // the source's client retries apart
@@ -295,26 +322,44 @@ func (u *Uploader) CopyFrom(ctx context.Context, src Source, dst Location) (*Rep
 	return rep, err
 }
 
-func (u *Uploader) copyTree(ctx context.Context, src Source, dst Location) (*Report, error) {
-	return u.Run(ctx, src.String(), dst, func(ctx context.Context, send func(Job) error) error {
-		return src.Walk(ctx, func(e Entry) error {
-			u.Stats.FilesFound.Add(1)
-			u.Stats.BytesFound.Add(e.Size)
-			key := ""
-			if e.Err == nil && e.Skip == "" {
-				key, e.Err = KeyFor(dst, e.Rel, src.Tree())
-			}
-			return send(Job{Entry: e, Key: key})
-		})
+// copyTree sends src through the sink newSink makes for the run: the
+// layout decides the jobs, the one pipeline (Run) sends them.
+func (u *Uploader) copyTree(ctx context.Context, src Source, dst Location, newSink func(runID string) (Sink, error)) (*Report, error) {
+	var sink Sink
+	defer func() {
+		if d, ok := sink.(interface{ discard() }); ok {
+			d.discard()
+		}
+	}()
+	rep, err := u.run(ctx, src.String(), dst, func(runID string) error {
+		var err error
+		sink, err = newSink(runID)
+		return err
+	}, func(ctx context.Context, send func(Job) error) error {
+		return sink.Feed(ctx, src, dst, send)
 	})
+	if err == nil && rep != nil {
+		err = sink.Finish(ctx, rep)
+	}
+	return rep, err
 }
 
 // Run sends the jobs that feed yields. feed runs in its own goroutine and
 // must stop when ctx is done; send blocks while the engine is busy.
 func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(context.Context, func(Job) error) error) (*Report, error) {
+	return u.run(ctx, src, dst, nil, feed)
+}
+
+// run is Run with a hook told the run's id before anything is sent.
+func (u *Uploader) run(ctx context.Context, src string, dst Location, started func(runID string) error, feed func(context.Context, func(Job) error) error) (*Report, error) {
 	u.report = &Report{Source: src, Dest: dst.String(), RunID: NewRunID(), Started: time.Now(), DryRun: u.o.DryRun, Failures: []Problem{},
 		Selection: u.o.Walk.Filter.Selection()}
 	rep := u.report
+	if started != nil {
+		if err := started(rep.RunID); err != nil {
+			return nil, err
+		}
+	}
 	if w := dst.Warning(); w != "" {
 		rep.Warn(w)
 	}
@@ -374,6 +419,9 @@ func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(
 					return err
 				}
 				if stopped(u.o.Stop) {
+					if j.Done != nil {
+						j.Done() // not sent: a feed waiting on it goes on, to stop
+					}
 					continue // drain what the feed queued; it stops too
 				}
 				if err := u.one(gctx, j); err != nil {
@@ -424,6 +472,9 @@ func (u *Uploader) one(ctx context.Context, j Job) error {
 		defer j.Done()
 	}
 	res, err := u.upload(ctx, j)
+	if err == nil && j.sent != nil && !res.DryRun {
+		err = j.sent(res)
+	}
 	if err == nil && res.AlreadyDone {
 		u.Stats.FilesSkipped.Add(1)
 		u.Stats.BytesSkipped.Add(res.Size)
@@ -459,7 +510,11 @@ func (u *Uploader) upload(ctx context.Context, j Job) (FileResult, error) {
 		res.DryRun = true
 		return res, nil
 	}
-	f, err := u.o.Source.Open(ctx, j.Entry)
+	open := j.open
+	if open == nil {
+		open = func(ctx context.Context) (Reader, error) { return u.o.Source.Open(ctx, j.Entry) }
+	}
+	f, err := open(ctx)
 	if err != nil {
 		return res, err
 	}

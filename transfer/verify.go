@@ -133,12 +133,33 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 	if w := remote.Warning(); w != "" {
 		rep.warn(w)
 	}
+	// One listing of .airlift/ finds the run manifests and a packed
+	// dataset's index.
+	own, err := listOwn(ctx, api, remote)
+	if err != nil {
+		return nil, classify(err)
+	}
+	if o.Source == nil {
+		x, err := loadPackIndex(ctx, api, remote, own.indexes)
+		if err != nil {
+			return nil, classify(err)
+		}
+		if x != nil {
+			err := verifyPacked(ctx, api, src, remote, x, o, rep, st)
+			rep.Seconds = time.Since(rep.Started).Seconds()
+			sort.Slice(rep.Differences, func(i, j int) bool { return rep.Differences[i].Rel < rep.Differences[j].Rel })
+			if err != nil {
+				return rep, classify(err)
+			}
+			return rep, ctx.Err()
+		}
+	}
 	// Fast mode needs the run manifests (the BLAKE3 of multipart objects)
 	// before the first comparison; they are few objects, read first.
 	var man *Manifests
 	if !o.Deep {
 		var err error
-		if man, err = LoadManifests(ctx, api, remote, rep.warn); err != nil {
+		if man, err = loadManifests(ctx, api, remote, own.manifests, rep.warn); err != nil {
 			return nil, classify(err)
 		}
 		rep.Manifests = man.Files
@@ -282,7 +303,7 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 			return nil
 		})
 	}
-	err := g.Wait()
+	err = g.Wait()
 	rep.Equal, rep.EqualBytes = equal.Load(), equalBytes.Load()
 	if o.Deep {
 		rep.ReadBytes = st.BytesSent.Load()

@@ -135,6 +135,9 @@ type Estimate struct {
 	Reason      string   `json:"reason"`
 	Sync        *Sync    `json:"sync,omitempty"`
 	Notes       []string `json:"notes,omitempty"`
+	// Packing is set when the median file is small enough for copy
+	// --pack to pay (see AdvisePack).
+	Packing *Packing `json:"packing,omitempty"`
 }
 
 const day = 86400.0

@@ -299,3 +299,41 @@ func mustEstimate(t *testing.T, cfg *Config, d Dataset, l Link, o Options) *Esti
 	}
 	return e
 }
+
+func TestAdvisePack(t *testing.T) {
+	cfg, err := LoadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := &Scan{Files: 20000, Bytes: 20000 * 16 << 10, Requests: 20000, PartSize: 8 << 20,
+		Histogram: []Bucket{{Lo: 8 << 10, Hi: 16 << 10, Files: 20000, Bytes: 20000 * 16 << 10}}}
+	large := &Scan{Files: 3, Bytes: 3 << 30, Requests: 3 * 131, PartSize: 8 << 20,
+		Histogram: []Bucket{{Lo: 1 << 30, Hi: 2 << 30, Files: 3, Bytes: 3 << 30}}}
+	for _, c := range []struct {
+		name         string
+		s            *Scan
+		shardSize    int64
+		want         bool
+		shards, reqs int64
+	}{
+		// 20,000 x 16 KiB plus headers: 328 MiB in one 1 GiB shard of 41
+		// parts (create, complete, tag), plus the index and shards.json.
+		{"small files, 1 GiB shards", small, 1 << 30, true, 1, 41 + 3 + 2},
+		{"small files, 1 MiB shards (one PUT each)", small, 1 << 20, true, 328, 328 + 2},
+		{"large files", large, 1 << 30, false, 0, 0},
+		{"empty", &Scan{}, 1 << 30, false, 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := AdvisePack(cfg, c.s, c.shardSize)
+			if (p != nil) != c.want {
+				t.Fatalf("advice %+v, want one: %v", p, c.want)
+			}
+			if p == nil {
+				return
+			}
+			if p.Shards != c.shards || p.PackedRequests != c.reqs || p.Requests != c.s.Requests || !(p.PackedCostUSD < p.CostUSD) {
+				t.Errorf("%+v; want %d shards, %d requests", p, c.shards, c.reqs)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -34,8 +35,58 @@ type copyFlags struct {
 	route                    routeFlags
 	ds                       dataSyncFlags
 	ax                       autoExtractFlags
+	pack                     packFlags
 	state                    stateFlags
 	tier                     classRuleFlags
+}
+
+// packFlags pack a folder into WebDataset tar shards with an index.
+type packFlags struct {
+	on         bool
+	shardSize  string
+	shardCount int
+	compress   string
+}
+
+func (p *packFlags) register(fl *pflag.FlagSet) {
+	fl.BoolVar(&p.on, "pack", false, "pack files into WebDataset tar shards PREFIX/shard-NNNNNN.tar with an index (PREFIX/.airlift/index/) and shards.json")
+	fl.StringVar(&p.shardSize, "shard-size", "1GiB", "with --pack: bytes per shard (at least 1MiB); larger files go as objects of their own")
+	fl.IntVar(&p.shardCount, "shard-count", 0, "with --pack: at most this many files per shard (0: no limit)")
+	fl.StringVar(&p.compress, "compress", "off", "with --pack: zstd writes .tar.zst shards (a frame per file, so one file is still one ranged GET); auto when a sample compresses by 10% or more")
+}
+
+// options returns the engine's pack options, or nil without --pack;
+// --compress auto samples the source as plan does.
+func (p packFlags) options(ctx context.Context, fl *pflag.FlagSet, src string, errw io.Writer) (*transfer.PackOptions, error) {
+	if !p.on {
+		if n := changedFrom(fl, (&packFlags{}).register); n != "" {
+			return nil, outcome.Usagef("--%s works only with --pack", n)
+		}
+		return nil, nil
+	}
+	size, err := sizeFlag("shard-size", p.shardSize)
+	if err != nil {
+		return nil, err
+	}
+	o := &transfer.PackOptions{ShardSize: size, ShardCount: p.shardCount}
+	switch p.compress {
+	case "off":
+	case "zstd":
+		o.Compress = true
+	case "auto":
+		if transfer.IsS3URL(src) {
+			return nil, outcome.Usagef("--pack needs a local folder as SRC")
+		}
+		pays, ratio, err := plan.CompressPays(ctx, src)
+		if err != nil {
+			return nil, outcome.As(outcome.Usage, err)
+		}
+		o.Compress = pays
+		fmt.Fprintf(errw, "--compress auto: a sample compresses to %.2f of its size with zstd: shards %s\n", ratio, map[bool]string{true: "compressed (.tar.zst)", false: "left uncompressed (.tar)"}[pays])
+	default:
+		return nil, outcome.Usagef("--compress %q: want zstd, auto or off", p.compress)
+	}
+	return o, nil
 }
 
 func newCopyCmd(a *app) *cobra.Command {
@@ -75,6 +126,7 @@ the source has it; --hash streams them instead, to compute it.`,
 	f.route.register(fl)
 	f.ds.register(fl)
 	f.ax.register(fl)
+	f.pack.register(fl)
 	f.state.register(fl, journalHelp, true)
 	return cmd
 }
@@ -165,6 +217,12 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	}
 	if o.Batch, err = f.ax.options(a); err != nil {
 		return err
+	}
+	if o.Pack, err = f.pack.options(ctx, cmd.Flags(), src, a.stderr); err != nil {
+		return err
+	}
+	if o.Pack != nil && transfer.IsS3URL(src) {
+		return outcome.Usagef("--pack needs a local folder as SRC")
 	}
 	st := &transfer.Stats{}
 	if _, err := transfer.NewUploader(nil, loc.Bucket, o, st); err != nil {
@@ -295,6 +353,7 @@ func (f *copyFlags) registerUploadOnly(fl *pflag.FlagSet) {
 	fl.Bool("manifest", false, "")
 	fl.Bool("follow-symlinks", false, "")
 	fl.String("bench-profile", "", "")
+	(&packFlags{}).register(fl)
 }
 
 // changedFrom returns the first flag that register defines and the user

@@ -11,6 +11,7 @@ import (
 	"github.com/airlift-io/airlift/internal/outcome"
 	"github.com/airlift-io/airlift/internal/ui"
 	"github.com/airlift-io/airlift/internal/units"
+	"github.com/airlift-io/airlift/transfer"
 )
 
 type planFlags struct {
@@ -185,6 +186,7 @@ func (a *app) runPlan(cmd *cobra.Command, src string, f planFlags) error {
 	if err != nil {
 		return outcome.As(outcome.Usage, err)
 	}
+	est.Packing = plan.AdvisePack(cfg, scan, transfer.DefaultShardSize)
 	if err := a.writePlanSnowballJob(f.snow, scan.Bytes, cfg.SnowballUsable()); err != nil {
 		return err
 	}

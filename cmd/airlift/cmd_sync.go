@@ -62,6 +62,7 @@ something changed or failed.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.route.deadline, "deadline", "", "warn before the first pass when sending SRC over the network takes longer than this, e.g. 14d")
 	fl.StringVar(&f.route.bandwidth, "bandwidth", "", "with --deadline: the site's link, e.g. 1Gbps (default: the last copy's rate to this endpoint)")
+	f.pack.register(fl)
 	f.register(fl, uploadFlagHelp{
 		include:  "sync files matching this glob (keys not selected are left alone)",
 		exclude:  "skip files matching this glob (their keys are left alone)",
@@ -122,6 +123,9 @@ func (f *syncFlags) options(errw io.Writer, src string, loc transfer.Location) (
 }
 
 func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
+	if f.pack.on {
+		return a.runPackSync(cmd, src, dst, f)
+	}
 	if transfer.IsS3URL(src) && f.watch {
 		return outcome.Usagef("--watch follows a local folder: an s3:// SRC is synced one run at a time")
 	}
@@ -262,4 +266,65 @@ func (a *app) runStatus(cmd *cobra.Command, dst, source string, sf stateFlags, j
 	}
 	ui.PrintStatus(a.stdout, st, o.Now)
 	return nil
+}
+
+// runPackSync is sync --pack: the packed dataset's newest index is what
+// the folder is compared with; new and changed files go into new shards
+// through the copy engine, and the new index marks the members they
+// replace (and, with --delete, those whose file is gone).
+func (a *app) runPackSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
+	for _, n := range []string{"watch", "reconcile", "checksum", "adopt", "max-delete", "force", "status", "fail-if-locked"} {
+		if cmd.Flags().Changed(n) {
+			return outcome.Usagef("--%s does not apply to sync --pack (the pack index is its state)", n)
+		}
+	}
+	if transfer.IsS3URL(src) {
+		return outcome.Usagef("--pack needs a local folder as SRC")
+	}
+	ctx := cmd.Context()
+	loc, err := location("DST: ", dst)
+	if err != nil {
+		return err
+	}
+	o, err := f.uploadOptions(a.stderr)
+	if err != nil {
+		return err
+	}
+	if o.Pack, err = f.pack.options(ctx, cmd.Flags(), src, a.stderr); err != nil {
+		return err
+	}
+	st := &transfer.Stats{}
+	if _, err := transfer.NewUploader(nil, loc.Bucket, o, st); err != nil {
+		return err
+	}
+	source, err := transfer.NewFolder(src, o.Walk)
+	if err != nil {
+		return outcome.As(outcome.Usage, err)
+	}
+	t, err := a.connect(ctx, loc, f.concurrency+f.partConc)
+	if err != nil {
+		return err
+	}
+	st.Retries = t.Client.Retries
+	if o.Pack.Previous, err = transfer.LoadPackIndex(ctx, t.API, loc); err != nil {
+		return err
+	}
+	o.Pack.Delete = f.delete
+	store, err := a.openStore(f.state, loc)
+	if err != nil {
+		return err
+	}
+	if store != nil {
+		defer store.Close()
+		o.Journal = store
+	}
+	up, err := transfer.NewUploader(t.API, loc.Bucket, o, st)
+	if err != nil {
+		return err
+	}
+	p := f.progress.start(a, ui.TransferProgress(st, "synced"))
+	rep, err := up.CopyFrom(ctx, source, loc)
+	p.Stop()
+	a.printReport(rep, nil, f.jsonOut, f.progress.quiet)
+	return rep.Outcome(err)
 }

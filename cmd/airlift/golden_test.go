@@ -50,7 +50,7 @@ func golden(t *testing.T, name, got string) {
 
 func TestGoldenHelp(t *testing.T) {
 	cmds := [][]string{{}, {"copy"}, {"sync"}, {"verify"}, {"plan"}, {"bench"}, {"cleanup"}, {"status"},
-		{"datasync"}, {"snowball"}, {"snowball", "job-spec"}, {"iam-policy"}}
+		{"cat"}, {"compact"}, {"datasync"}, {"snowball"}, {"snowball", "job-spec"}, {"iam-policy"}}
 	for _, c := range cmds {
 		name := "airlift"
 		if len(c) > 0 {
@@ -180,6 +180,12 @@ func TestJSONInEveryOutcome(t *testing.T) {
 		{"copy to a missing bucket", []string{"copy", src, "s3://nobucket/p"}, 2},
 		{"copy --part-size bogus", []string{"copy", src, "s3://bkt/p", "--part-size", "bogus"}, 2},
 		{"copy --no-such-flag", []string{"copy", src, "s3://bkt/p", "--no-such-flag"}, 2},
+		{"copy --pack --dry-run", []string{"copy", src, "s3://bkt/p", "--pack", "--dry-run"}, 0},
+		{"copy --pack --shard-size 1KiB", []string{"copy", src, "s3://bkt/p", "--pack", "--shard-size", "1KiB"}, 2},
+		{"copy --shard-count without --pack", []string{"copy", src, "s3://bkt/p", "--shard-count", "5"}, 2},
+		{"download --pack", []string{"copy", "s3://bkt/p", t.TempDir() + "/d", "--pack"}, 2},
+		{"compact of a prefix not packed", []string{"compact", "s3://bkt/p"}, 2},
+		{"compact --below 0%", []string{"compact", "s3://bkt/p", "--below", "0%"}, 2},
 		{"copy of a missing source", []string{"copy", filepath.Join(src, "nothere"), "s3://bkt/p"}, 2},
 		{"download of nothing", []string{"copy", "s3://bkt/nothing-here", t.TempDir() + "/d"}, 1},
 		{"download --dry-run", []string{"copy", "s3://bkt/p", t.TempDir() + "/d", "--dry-run"}, 1},

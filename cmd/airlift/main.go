@@ -32,7 +32,7 @@ func main() {
 // commands are airlift's commands, in the order --help lists them.
 var commands = []func(*app) *cobra.Command{
 	newCopyCmd, newSyncCmd, newVerifyCmd, newPlanCmd, newBenchCmd, newCleanupCmd, newStatusCmd,
-	newDataSyncCmd, newSnowballCmd, newIAMPolicyCmd,
+	newCatCmd, newCompactCmd, newDataSyncCmd, newSnowballCmd, newIAMPolicyCmd,
 }
 
 func newRoot(a *app) *cobra.Command {
@@ -200,5 +200,5 @@ var optionFlags = map[string]string{
 	"BytesPerSecond": "bwlimit", "VerifyMode": "verify-mode", "BucketAccessRoleArn": "role-arn", "AgentArns": "agent-arn",
 	"ReportTo": "report-to", "MaxFileSize": "batch-file-max", "ArchiveSize": "batch-size", "Adopt": "adopt",
 	"RoleARN": "role-arn", "MaxDelete": "max-delete", "AccelerationSpeedup": "acceleration-speedup",
-	"DataSyncAgents": "datasync-agents",
+	"DataSyncAgents": "datasync-agents", "ShardSize": "shard-size", "ShardCount": "shard-count", "Pack": "pack",
 }

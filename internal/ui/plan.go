@@ -78,6 +78,11 @@ func RenderPlan(w io.Writer, s *plan.Scan, e *plan.Estimate, md bool) {
 		link += fmt.Sprintf("; %.0f ms per request x %d in flight", e.Link.RequestLatency*1000, e.Link.Concurrency)
 	}
 	summary = append(summary, [2]string{"Link", link}, [2]string{"Band", e.Band})
+	if pk := e.Packing; pk != nil {
+		summary = append(summary, [2]string{"Packing", fmt.Sprintf(
+			"median file under %s: %d requests ($%.4g) one object per file; %d ($%.4g) packed into %d shard(s) of %s: copy --pack recommended",
+			units.FormatBytes(pk.MedianFileBelow), pk.Requests, pk.CostUSD, pk.PackedRequests, pk.PackedCostUSD, pk.Shards, units.FormatBytes(pk.ShardSize))})
+	}
 	if e.Deadline > 0 {
 		summary = append(summary, [2]string{"Deadline", plan.HumanDuration(e.Deadline)})
 	}

@@ -136,7 +136,9 @@ func PrintVerify(out, errw io.Writer, r *transfer.VerifyReport, quiet bool) {
 			fmt.Fprintf(out, "  %s: %d\n", diffWords[k], r.Counts[k])
 		}
 	}
-	if len(r.HashSources) > 0 {
+	if n := r.HashSources["index"]; n > 0 {
+		fmt.Fprintf(out, "BLAKE3 from: the packed dataset's index %d\n", n)
+	} else if len(r.HashSources) > 0 {
 		fmt.Fprintf(out, "BLAKE3 from: manifest %d, metadata %d, tag %d (%d manifests read)\n",
 			r.HashSources["manifest"], r.HashSources["metadata"], r.HashSources["tag"], r.Manifests)
 	}

@@ -1,0 +1,793 @@
+package transfer
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/airlift-io/airlift/checksum"
+	"github.com/airlift-io/airlift/internal/outcome"
+)
+
+// Sink is how a run lays its source's entries out under the destination:
+// an object per file (objectSink), or members packed into tar shards with
+// an index (packSink). Both feed the one upload pipeline (Run): a shard
+// is a job like a file, whose bytes a Reader produces while it is sent.
+//
+// Feed walks src and turns its entries into jobs, in walk order. Finish
+// runs once every job has ended, with the run's report, and writes what
+// the layout keeps beside its objects (an index); it may add warnings.
+type Sink interface {
+	Feed(ctx context.Context, src Source, dst Location, send func(Job) error) error
+	Finish(ctx context.Context, rep *Report) error
+}
+
+// objectSink sends each entry as an object of its own, under its path.
+type objectSink struct{ u *Uploader }
+
+func (s objectSink) Feed(ctx context.Context, src Source, dst Location, send func(Job) error) error {
+	return src.Walk(ctx, func(e Entry) error {
+		s.u.Stats.FilesFound.Add(1)
+		s.u.Stats.BytesFound.Add(e.Size)
+		key := ""
+		if e.Err == nil && e.Skip == "" {
+			key, e.Err = KeyFor(dst, e.Rel, src.Tree())
+		}
+		return send(Job{Entry: e, Key: key})
+	})
+}
+
+func (objectSink) Finish(context.Context, *Report) error { return nil }
+
+// PackOptions make a copy pack a folder's files into WebDataset tar shards
+// (PREFIX/shard-000000.tar, ...) with an index, instead of one object per
+// file: small files then cost one request per shard part, not one each.
+type PackOptions struct {
+	// ShardSize: a shard is cut before it would grow past this (a sample
+	// is never split, so a shard may pass it by one sample); files larger
+	// than it go as objects of their own. 0: DefaultShardSize; at least
+	// MinShardSize.
+	ShardSize int64
+	// ShardCount caps the files in one shard; 0: no cap.
+	ShardCount int
+	// Compress writes .tar.zst shards: each member (header, data,
+	// padding) is a zstd frame of its own, so the shard decompresses as
+	// one stream into the tar, and one member is still one ranged GET
+	// (of its frame). Every file is compressed twice, once to plan the
+	// shard's size and once while it is sent: use it for data that
+	// compresses (text, JSON), not for JPEGs.
+	Compress bool
+
+	// Previous, when set, makes the run a sync of the packed dataset it
+	// indexes: files equal to their live member (size, mtime, mode) are
+	// skipped, new and changed ones go into new shards numbered after its
+	// last, and the new index keeps its members, marking those replaced
+	// "superseded" and, with Delete, those whose file is gone "deleted".
+	Previous *PackIndex
+	Delete   bool
+
+	// A compaction (Uploader.Compact) rewrites the shards in rewrite; from
+	// holds the live members it moves, by path.
+	rewrite map[string]bool
+	from    map[string]IndexMember
+}
+
+// Shard sizes: the default suits training loaders (a shard per worker read
+// in one stream); the minimum keeps a shard above one part.
+const (
+	DefaultShardSize = 1 << 30
+	MinShardSize     = 1 << 20
+)
+
+func (p *PackOptions) check() error {
+	if p.ShardSize == 0 {
+		p.ShardSize = DefaultShardSize
+	}
+	if p.ShardSize < MinShardSize {
+		return outcome.BadOption("ShardSize", "must be at least 1MiB")
+	}
+	if p.ShardCount < 0 {
+		return outcome.BadOption("ShardCount", "must not be negative")
+	}
+	return nil
+}
+
+// tarTrailer is the two zero blocks that end a tar archive.
+const tarTrailer = 1024
+
+// shardMember is one file in a shard: its tar header (a PAX header first
+// when the name needs one) at start, its data right after. It keeps only
+// what the shard needs of the walked entry, and renders the header again
+// when it is read: a 1 GiB shard of small files has tens of thousands.
+type shardMember struct {
+	rel         string
+	size, mtime int64 // mtime in ns
+	mode        fs.FileMode
+	ino         uint64
+	hdrLen      int64
+	start       int64
+	// In a compressed shard: where the member's frame starts in the
+	// object, and its length.
+	zstart, zsize int64
+}
+
+func memberOf(e Entry, hdrLen int64) shardMember {
+	return shardMember{rel: e.Rel, size: e.Size, mtime: e.ModTime.UnixNano(), mode: e.Mode.Perm(), ino: e.Inode, hdrLen: hdrLen}
+}
+
+// entry is the member as the walk saw it, its file below root.
+func (m *shardMember) entry(root string) Entry {
+	return Entry{Path: filepath.Join(root, filepath.FromSlash(m.rel)), Rel: m.rel, Size: m.size, ModTime: time.Unix(0, m.mtime), Mode: m.mode, Inode: m.ino}
+}
+
+func (m *shardMember) header(root string) ([]byte, error) { return tarHeader(m.entry(root)) }
+
+func (m *shardMember) data() int64 { return m.start + m.hdrLen }
+func (m *shardMember) end() int64  { return m.data() + padded(m.size) }
+
+func padded(n int64) int64 { return (n + 511) / 512 * 512 }
+
+// shardLayout is a shard planned byte for byte before it is read: the
+// headers are rendered by archive/tar and the sizes come from the walk, so
+// the shard's size is known when its multipart upload starts, and any
+// range of it can be produced on demand (see shardReader). That is what
+// lets a shard go through the ordinary upload stages with no local copy.
+type shardLayout struct {
+	name    string // relative to the prefix: shard-000000.tar
+	key     string
+	root    string // the source folder, absolute
+	members []shardMember
+	size    int64 // of the tar
+	samples int
+	// A compressed shard: its members' frames, then the trailer's frame
+	// (ztrailer) make zsize bytes.
+	compressed bool
+	ztrailer   []byte
+	zsize      int64
+
+	reader *shardReader // the last one opened, for the members' BLAKE3
+	// read, when set, reads members' data instead of their files (a
+	// compaction reads them from the shards they are in).
+	read func(ctx context.Context, m *shardMember, p []byte, off int64) error
+}
+
+func shardName(n int, compressed bool) string {
+	if compressed {
+		return fmt.Sprintf("shard-%06d.tar.zst", n)
+	}
+	return fmt.Sprintf("shard-%06d.tar", n)
+}
+
+// objectSize is the size of the shard's object.
+func (l *shardLayout) objectSize() int64 {
+	if l.compressed {
+		return l.zsize
+	}
+	return l.size
+}
+
+// tarHeader renders the header archive/tar writes for e. Times go in
+// whole seconds, so the header stays ustar unless the name needs PAX; the
+// index keeps the nanoseconds.
+func tarHeader(e Entry) ([]byte, error) {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	h := &tar.Header{Typeflag: tar.TypeReg, Name: e.Rel, Size: e.Size, Mode: int64(e.Mode.Perm()), ModTime: e.ModTime.Truncate(time.Second)}
+	if err := tw.WriteHeader(h); err != nil {
+		return nil, fmt.Errorf("tar header: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// add appends e to the layout; zsize is its frame's size in a compressed
+// shard.
+func (l *shardLayout) add(e Entry, hdrLen, zsize int64) {
+	if n := len(l.members); n == 0 || sampleKey(l.members[n-1].rel) != sampleKey(e.Rel) {
+		l.samples++
+	}
+	m := memberOf(e, hdrLen)
+	m.start, m.zstart, m.zsize = l.size, l.zsize, zsize
+	l.members = append(l.members, m)
+	l.size += hdrLen + padded(e.Size)
+	l.zsize += zsize
+}
+
+// seal ends the layout with the tar trailer (ztrailer: its frame in a
+// compressed shard).
+func (l *shardLayout) seal(ztrailer []byte) {
+	l.size += tarTrailer
+	if l.compressed {
+		l.ztrailer = ztrailer
+		l.zsize += int64(len(ztrailer))
+	}
+}
+
+// sampleKey is what WebDataset groups a sample's files by: the path up to
+// the first dot of the file name (x.jpg and x.json are one sample).
+func sampleKey(rel string) string {
+	dir, base := path.Split(rel)
+	if i := strings.IndexByte(base, '.'); i >= 0 {
+		base = base[:i]
+	}
+	return dir + base
+}
+
+// entry is the shard as the journal sees it: its identity is a digest of
+// its members' identities, so a shard is skipped or continued by the next
+// run only when it would be built from the very same files.
+func (l *shardLayout) entry() Entry {
+	h := fnv.New64a()
+	var mt time.Time
+	for _, m := range l.members {
+		fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d\x00%d\x00", m.rel, m.size, m.mtime, m.ino, m.mode)
+		if t := time.Unix(0, m.mtime); t.After(mt) {
+			mt = t
+		}
+	}
+	return Entry{Path: l.root + "#" + l.name, Rel: l.name, Size: l.objectSize(), ModTime: mt, Mode: 0o644, Inode: h.Sum64() | 1}
+}
+
+// shardReader produces a shard's bytes from its members' files, and
+// hashes each member's data as it passes in order (the upload stages read
+// a shard once, front to back; bytes read out of order are not hashed,
+// and the members they belong to are hashed from their files instead).
+type shardReader struct {
+	l *shardLayout
+
+	mu     sync.Mutex
+	cur    int   // member being hashed
+	hashed int64 // bytes of it hashed so far
+	h      *checksum.Hasher
+	sums   []string
+	fs     *frameStream // a compressed shard's frame being produced
+}
+
+func newShardReader(l *shardLayout) *shardReader {
+	r := &shardReader{l: l, h: checksum.NewHasher(), sums: make([]string, len(l.members))}
+	l.reader = r
+	return r
+}
+
+func (r *shardReader) Stat() Entry    { return r.l.entry() }
+func (r *shardReader) ReadAhead() int { return 1 }
+func (r *shardReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fs != nil {
+		r.fs.close() // a frame left half produced holds its file open
+	}
+	return nil
+}
+
+// Unchanged: every member's file was checked against its walked size and
+// mtime when it was opened for each read.
+func (r *shardReader) Unchanged() error { return nil }
+
+func (r *shardReader) ReadAt(ctx context.Context, p []byte, off int64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.l.compressed {
+		return r.readFrames(ctx, p, off)
+	}
+	if off == 0 {
+		r.cur, r.hashed = 0, 0
+		r.h.Reset()
+	}
+	ms := r.l.members
+	i := sort.Search(len(ms), func(i int) bool { return ms[i].end() > off })
+	for len(p) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if i >= len(ms) { // the trailer
+			if off+int64(len(p)) > r.l.size {
+				return fmt.Errorf("read past the end of shard %s", r.l.name)
+			}
+			clear(p)
+			return nil
+		}
+		m := &ms[i]
+		switch {
+		case off < m.data():
+			hdr, err := m.header(r.l.root)
+			if err != nil {
+				return err
+			}
+			n := copy(p, hdr[off-m.start:])
+			p, off = p[n:], off+int64(n)
+		case off < m.data()+m.size:
+			rel := off - m.data()
+			n := min(int64(len(p)), m.size-rel)
+			if err := r.readData(ctx, m, p[:n], rel); err != nil {
+				return err
+			}
+			r.hash(i, rel, p[:n])
+			p, off = p[n:], off+n
+		default: // padding
+			n := min(int64(len(p)), m.end()-off)
+			clear(p[:n])
+			p, off = p[n:], off+n
+			i++
+		}
+	}
+	return nil
+}
+
+// readData reads part of member m's data: from its file, or through the
+// layout's read (a compaction reads from the old shard).
+func (r *shardReader) readData(ctx context.Context, m *shardMember, p []byte, off int64) error {
+	if r.l.read != nil {
+		if err := r.l.read(ctx, m, p, off); err != nil {
+			return fmt.Errorf("%s: %w", m.rel, err)
+		}
+		return nil
+	}
+	e := m.entry(r.l.root)
+	if err := readMember(e, p, off); err != nil {
+		return fmt.Errorf("%s: %w", e.Path, err)
+	}
+	return nil
+}
+
+// hash feeds member i's data at rel when it continues what was hashed.
+func (r *shardReader) hash(i int, rel int64, b []byte) {
+	r.skipEmpty()
+	if i != r.cur || rel != r.hashed {
+		return
+	}
+	r.h.Write(b)
+	r.hashed += int64(len(b))
+	if r.hashed == r.l.members[i].size {
+		r.sums[i] = r.h.Hex()
+		r.h.Reset()
+		r.cur, r.hashed = i+1, 0
+		r.skipEmpty()
+	}
+}
+
+func (r *shardReader) skipEmpty() {
+	for r.cur < len(r.l.members) && r.l.members[r.cur].size == 0 {
+		r.sums[r.cur] = checksum.Sum(nil)
+		r.cur++
+	}
+}
+
+// readMember reads part of a member's file, and fails with ErrChanged
+// when the file is no longer the size or age the walk saw.
+func readMember(e Entry, p []byte, off int64) error {
+	f, err := os.Open(e.Path)
+	if err != nil {
+		return unwrapPathError(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() != e.Size || !fi.ModTime().Equal(e.ModTime) {
+		return fmt.Errorf("changed since the walk: %w", ErrChanged)
+	}
+	n, err := f.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		return fmt.Errorf("shrank while being read: %w", ErrChanged)
+	}
+	return unwrapPathError(err)
+}
+
+// packSink packs a folder's files into shards, and writes the index and
+// shards.json once they are all sent.
+type packSink struct {
+	u     *Uploader
+	o     PackOptions
+	dst   Location
+	base  string // the prefix as a key folder ("" or "a/b/")
+	runID string
+
+	mu     sync.Mutex
+	shards []ShardInfo
+	// lines holds the index's member lines, in the order shards complete,
+	// until the header (which lists the shards) can be written before
+	// them: a temporary file, so a run of millions of files holds none.
+	lines    *os.File
+	linesBuf *bufio.Writer
+	linesErr error
+
+	// For a sync (PackOptions.Previous): the previous live members by
+	// path, and which of them the walk found unchanged or replaced.
+	live     map[string]IndexMember
+	kept     map[string]bool
+	replaced map[string]bool
+	moved    int // a compaction's members now in new shards
+}
+
+func newPackSink(u *Uploader, o PackOptions, dst Location, runID string) (*packSink, error) {
+	k, err := KeyFor(dst, "x", true)
+	if err != nil {
+		return nil, err
+	}
+	return &packSink{u: u, o: o, dst: dst, base: strings.TrimSuffix(k, "x"), runID: runID}, nil
+}
+
+// packMetaKey names the journal mark holding a sent shard's members, so a
+// run that skips the shard (sent by the run it continues) can index it.
+func packMetaKey(key string) string { return "pack-shard:" + key }
+
+func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func(Job) error) (err error) {
+	root := src.String()
+	if _, local := src.(*Folder); local {
+		if root, err = filepath.Abs(root); err != nil {
+			return err
+		}
+	}
+	var fs *frameStream
+	var ztrailer []byte
+	if s.o.Compress {
+		fs = newFrameStream()
+		if _, ztrailer, err = fs.frameSize(root, nil); err != nil {
+			return err
+		}
+	}
+	// Shards planned but not yet sent hold their members' entries: a few
+	// more than are sent at once keep the senders busy, and the memory
+	// flat however large the folder (the job queue would take hundreds).
+	ahead := make(chan struct{}, s.u.o.MultipartFiles+1)
+	var cur *shardLayout
+	n := s.firstShard()
+	flush := func() error {
+		if cur == nil {
+			return nil
+		}
+		cur.seal(ztrailer)
+		j := s.shardJob(cur)
+		cur = nil
+		select {
+		case ahead <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		j.Done = func() { <-ahead }
+		return send(j)
+	}
+	err = src.Walk(ctx, func(e Entry) error {
+		s.u.Stats.FilesFound.Add(1)
+		s.u.Stats.BytesFound.Add(e.Size)
+		if e.Err != nil || e.Skip != "" {
+			return send(Job{Entry: e})
+		}
+		if s.unchanged(e) {
+			s.u.Stats.FilesSkipped.Add(1)
+			s.u.Stats.BytesSkipped.Add(e.Size)
+			return nil
+		}
+		var hdr []byte
+		if e.Size <= s.o.ShardSize-tarTrailer-3*512 {
+			hdr, e.Err = tarHeader(e)
+		}
+		if hdr == nil {
+			// Too large for a shard (or a name tar cannot hold): an
+			// object of its own beside the shards.
+			key := ""
+			if e.Err == nil {
+				key, e.Err = KeyFor(dst, e.Rel, true)
+			}
+			return send(Job{Entry: e, Key: key, sent: s.plainSent(e)})
+		}
+		size, zsize := int64(len(hdr))+padded(e.Size), int64(0)
+		if fs != nil {
+			if zsize, _, err = fs.frameSize(root, &shardMember{rel: e.Rel, size: e.Size, mtime: e.ModTime.UnixNano(), mode: e.Mode.Perm(), hdrLen: int64(len(hdr))}); err != nil {
+				e.Err = fmt.Errorf("compressing: %w", err)
+				return send(Job{Entry: e})
+			}
+			size = zsize
+		}
+		if cur != nil {
+			full := cur.objectSize()+size+tarTrailer > s.o.ShardSize ||
+				(s.o.ShardCount > 0 && len(cur.members) >= s.o.ShardCount)
+			if full && sampleKey(cur.members[len(cur.members)-1].rel) != sampleKey(e.Rel) {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if cur == nil {
+			cur = &shardLayout{name: shardName(n, s.o.Compress), root: root, compressed: s.o.Compress}
+			cur.key = s.base + cur.name
+			if s.o.rewrite != nil {
+				cur.read = s.readFromShard
+			}
+			n++
+		}
+		cur.add(e, int64(len(hdr)), zsize)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// firstShard is the number of the run's first shard: after the last one
+// the previous index lists, for a sync.
+func (s *packSink) firstShard() int {
+	n := 0
+	if s.o.Previous != nil {
+		for _, sh := range s.o.Previous.Header.Shards {
+			var k int
+			if _, err := fmt.Sscanf(sh.URL, "shard-%06d", &k); err == nil && k >= n {
+				n = k + 1
+			}
+		}
+	}
+	return n
+}
+
+// unchanged says, for a sync, whether e is its live member as it was
+// (then nothing is sent), and notes it as kept or replaced.
+func (s *packSink) unchanged(e Entry) bool {
+	if s.o.Previous == nil || s.o.rewrite != nil {
+		return false // a copy, or a compaction: every entry is sent
+	}
+	if s.live == nil {
+		s.live, s.kept, s.replaced = map[string]IndexMember{}, map[string]bool{}, map[string]bool{}
+		for _, m := range s.o.Previous.Live() {
+			s.live[m.Path] = m
+		}
+	}
+	m, ok := s.live[e.Rel]
+	if ok && m.Size == e.Size && m.MTimeNS == e.ModTime.UnixNano() && os.FileMode(m.Mode) == e.Mode.Perm() {
+		s.kept[e.Rel] = true
+		return true
+	}
+	if ok {
+		s.replaced[e.Rel] = true
+	}
+	return false
+}
+
+// previousLines are the previous index's members as the new index keeps
+// them: marked superseded when replaced, deleted when their file is gone
+// (with Delete), else as they were.
+func (s *packSink) previousLines() []IndexMember {
+	if s.o.Previous == nil {
+		return nil
+	}
+	var out []IndexMember
+	for _, m := range s.o.Previous.Members {
+		if s.o.rewrite[m.Shard] {
+			continue // its live members have lines of their own in new shards
+		}
+		if m.State == "" {
+			switch {
+			case s.replaced[m.Path]:
+				m.State = MemberSuperseded
+			case !s.kept[m.Path] && s.o.Delete:
+				m.State = MemberDeleted
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// shardJob is the job that sends shard l as one object.
+func (s *packSink) shardJob(l *shardLayout) Job {
+	return Job{
+		Entry: l.entry(),
+		Key:   l.key,
+		Files: len(l.members),
+		open:  func(context.Context) (Reader, error) { return newShardReader(l), nil },
+		sent:  func(res FileResult) error { return s.shardSent(l, res) },
+	}
+}
+
+// shardSent indexes a shard that reached its object: the members' BLAKE3
+// come from the reader that produced it, from the journal when an earlier
+// run sent it, or else from the files themselves.
+func (s *packSink) shardSent(l *shardLayout, res FileResult) error {
+	sums := make([]string, len(l.members))
+	if !res.AlreadyDone && l.reader != nil {
+		copy(sums, l.reader.sums)
+	}
+	marks, _ := s.u.o.Journal.(RunMarks)
+	if res.AlreadyDone && marks != nil {
+		if v, err := marks.Meta(packMetaKey(l.key)); err == nil && v != "" {
+			var saved []string
+			if json.Unmarshal([]byte(v), &saved) == nil && len(saved) == len(sums) {
+				sums = saved
+			}
+		}
+	}
+	for i, m := range l.members {
+		if from, ok := s.o.from[m.rel]; ok {
+			// Compacted: the bytes read must be those the index vouched for.
+			if sums[i] == "" {
+				sums[i] = from.BLAKE3
+			} else if sums[i] != from.BLAKE3 {
+				return fmt.Errorf("%s read from %s has BLAKE3 %s, the index recorded %s; not compacted", m.rel, from.Shard, sums[i], from.BLAKE3)
+			}
+		}
+		if sums[i] != "" {
+			continue
+		}
+		p := m.entry(l.root).Path
+		sum, err := hashFile(p)
+		if err != nil {
+			return fmt.Errorf("hashing %s for the index: %w", p, err)
+		}
+		sums[i] = sum
+	}
+	if marks != nil && !res.AlreadyDone {
+		b, _ := json.Marshal(sums)
+		if err := marks.SetMeta(packMetaKey(l.key), string(b)); err != nil {
+			return journalErr(err)
+		}
+	}
+	ims := make([]IndexMember, len(l.members))
+	for i, m := range l.members {
+		ims[i] = IndexMember{Path: m.rel, Shard: l.name, Offset: m.data(), Size: m.size,
+			MTimeNS: m.mtime, Mode: uint32(m.mode), BLAKE3: sums[i]}
+		if l.compressed {
+			ims[i].ZOffset, ims[i].ZSize, ims[i].ZSkip = m.zstart, m.zsize, m.hdrLen
+		}
+	}
+	blake3 := res.BLAKE3
+	if res.AlreadyDone && s.u.o.Journal != nil {
+		if r, ok, err := s.u.o.Journal.Get(l.key); err == nil && ok {
+			blake3 = r.BLAKE3
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.addLines(ims...); err != nil {
+		return err
+	}
+	if s.o.rewrite != nil {
+		s.moved += len(ims)
+	}
+	s.shards = append(s.shards, ShardInfo{URL: l.name, Samples: l.samples, Size: l.objectSize(), Members: len(l.members), BLAKE3: blake3})
+	return nil
+}
+
+// plainSent indexes a file sent as an object of its own.
+func (s *packSink) plainSent(e Entry) func(FileResult) error {
+	return func(res FileResult) error {
+		sum := res.BLAKE3
+		if sum == "" && s.u.o.Journal != nil {
+			if r, ok, err := s.u.o.Journal.Get(res.Key); err == nil && ok {
+				sum = r.BLAKE3
+			}
+		}
+		if sum == "" {
+			var err error
+			if sum, err = hashFile(e.Path); err != nil {
+				return fmt.Errorf("hashing %s for the index: %w", e.Path, err)
+			}
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.addLines(IndexMember{Path: e.Rel, Object: e.Rel, Size: e.Size,
+			MTimeNS: e.ModTime.UnixNano(), Mode: uint32(e.Mode.Perm()), BLAKE3: sum})
+	}
+}
+
+// addLines appends member lines to the temporary file. Called with mu
+// held.
+func (s *packSink) addLines(ms ...IndexMember) error {
+	if s.lines == nil && s.linesErr == nil {
+		f, err := os.CreateTemp("", "airlift-index-*.jsonl")
+		if err != nil {
+			s.linesErr = &FatalError{Reason: "cannot keep the index's lines in a temporary file (set TMPDIR)", Err: err}
+		}
+		s.lines, s.linesBuf = f, bufio.NewWriter(f)
+	}
+	if s.linesErr != nil {
+		return s.linesErr
+	}
+	enc := json.NewEncoder(s.linesBuf)
+	for _, m := range ms {
+		if err := enc.Encode(m); err != nil {
+			s.linesErr = &FatalError{Reason: "writing the index's lines to a temporary file", Err: err}
+			return s.linesErr
+		}
+	}
+	return nil
+}
+
+// discard removes the temporary file.
+func (s *packSink) discard() {
+	if s.lines != nil {
+		s.lines.Close()
+		os.Remove(s.lines.Name())
+		s.lines = nil
+	}
+}
+
+// Finish writes the index and shards.json, only when every file reached
+// the bucket: an index that left files out would restore a partial tree
+// as if it were whole. The next run of the same command continues and
+// writes it.
+func (s *packSink) Finish(ctx context.Context, rep *Report) error {
+	if rep.DryRun {
+		return nil
+	}
+	if rep.Failed > 0 {
+		rep.Warn("index not written: some files failed; run the same command again to finish the packed dataset")
+		return nil
+	}
+	defer s.discard()
+	prev := s.previousLines()
+	if s.o.Previous != nil && len(s.shards) == 0 && s.lines == nil && !marksChanged(prev, s.o.Previous.Members) {
+		return nil // nothing changed: the index stands
+	}
+	sort.Slice(s.shards, func(i, j int) bool { return s.shards[i].URL < s.shards[j].URL })
+	shards := s.shards
+	if s.o.Previous != nil {
+		shards = nil
+		for _, sh := range s.o.Previous.Header.Shards {
+			if !s.o.rewrite[sh.URL] {
+				shards = append(shards, sh)
+			}
+		}
+		shards = append(shards, s.shards...)
+	}
+	idx := &PackIndex{Header: IndexHeader{Format: IndexFormat, RunID: s.runID, Source: rep.Source, Created: time.Now().UTC(),
+		ShardSize: s.o.ShardSize, Compress: map[bool]string{true: "zstd", false: "off"}[s.o.Compress], Shards: shards},
+		Members: prev}
+	var lines io.Reader = strings.NewReader("")
+	if s.lines != nil {
+		if err := s.linesBuf.Flush(); err != nil {
+			return &FatalError{Reason: "writing the index's lines to a temporary file", Err: err}
+		}
+		if _, err := s.lines.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		lines = s.lines
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	key, err := idx.Put(wctx, s.u.api, s.dst.Bucket, s.base, lines)
+	if err != nil {
+		return err
+	}
+	rep.Index = "s3://" + s.dst.Bucket + "/" + key
+	rep.Shards = len(s.shards)
+	if len(s.o.rewrite) > 0 {
+		if s.moved != len(s.o.from) {
+			// Never delete a shard whose live members are not all in new
+			// shards: its bytes would be lost.
+			return fmt.Errorf("compaction moved %d of %d live members; the old shards are kept", s.moved, len(s.o.from))
+		}
+		// Only now that no index needs them.
+		return s.removeShards(wctx, rep)
+	}
+	return nil
+}
+
+// marksChanged says whether a sync marked any previous member anew.
+func marksChanged(now, before []IndexMember) bool {
+	if len(now) != len(before) {
+		return true // a compaction dropped lines
+	}
+	for i := range now {
+		if now[i].State != before[i].State {
+			return true
+		}
+	}
+	return false
+}

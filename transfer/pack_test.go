@@ -1,0 +1,373 @@
+package transfer
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/airlift-io/airlift/checksum"
+)
+
+// packFixture writes files (rel -> content) under a temporary folder and
+// returns their walked entries, in key order.
+func packFixture(t *testing.T, files map[string]string) (string, []Entry) {
+	t.Helper()
+	root := t.TempDir()
+	for rel, body := range files {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		mt := time.Unix(1_700_000_000, 123_456_789)
+		if err := os.Chtimes(p, mt, mt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var es []Entry
+	if err := Walk(context.Background(), root, WalkOptions{}, func(e Entry) error { es = append(es, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return root, es
+}
+
+// TestShardReaderIsArchiveTar holds the planned shard to archive/tar: the
+// bytes a shardReader produces, read in parts of any size, are the bytes
+// tar.Writer writes for the same files; tar.Reader finds every member at
+// the offset the layout (and so the index) gives; and each member's BLAKE3
+// is taken on the way.
+func TestShardReaderIsArchiveTar(t *testing.T) {
+	files := map[string]string{
+		"a/x.jpg":  strings.Repeat("j", 1000),
+		"a/x.json": `{"label":1}`,
+		"a/y.jpg":  strings.Repeat("k", 512),
+		"empty":    "",
+		strings.Repeat("long-name/", 15) + "z.txt": "needs a PAX header",
+		"数据/café.txt":                              "non-ASCII name",
+	}
+	root, es := packFixture(t, files)
+	l := &shardLayout{name: "shard-000000.tar", root: root}
+	for _, e := range es {
+		hdr, err := tarHeader(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.add(e, int64(len(hdr)), 0)
+	}
+	l.seal(nil)
+
+	want := archiveTar(t, es, files)
+	if l.size != int64(want.Len()) {
+		t.Fatalf("planned %d bytes, archive/tar wrote %d", l.size, want.Len())
+	}
+	for _, chunk := range []int{1, 100, 512, 777, 4096, int(l.size)} {
+		r := newShardReader(l)
+		var got []byte
+		for off := int64(0); off < l.size; off += int64(chunk) {
+			p := make([]byte, min(int64(chunk), l.size-off))
+			if err := r.ReadAt(context.Background(), p, off); err != nil {
+				t.Fatalf("chunk %d at %d: %v", chunk, off, err)
+			}
+			got = append(got, p...)
+		}
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("chunks of %d: the shard differs from what archive/tar writes", chunk)
+		}
+		for i, m := range l.members {
+			if r.sums[i] != checksum.Sum([]byte(files[m.rel])) {
+				t.Errorf("chunks of %d: %s: BLAKE3 %q", chunk, m.rel, r.sums[i])
+			}
+		}
+	}
+	cr := &countingReader{r: bytes.NewReader(want.Bytes())}
+	tr := tar.NewReader(cr)
+	for i := 0; ; i++ {
+		h, err := tr.Next()
+		if err == io.EOF {
+			if i != len(l.members) {
+				t.Fatalf("tar has %d members, layout %d", i, len(l.members))
+			}
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := l.members[i]; h.Name != m.rel || cr.n != m.data() {
+			t.Errorf("member %d: tar has %q at %d, layout %q at %d", i, h.Name, cr.n, m.rel, m.data())
+		}
+	}
+}
+
+// TestShardReaderChangedFile: a member rewritten after the walk fails
+// the read as changed, so the shard is not completed with other bytes.
+// archiveTar is what archive/tar writes for the walked entries es.
+func archiveTar(t *testing.T, es []Entry, files map[string]string) *bytes.Buffer {
+	t.Helper()
+	var want bytes.Buffer
+	tw := tar.NewWriter(&want)
+	for _, e := range es {
+		h := &tar.Header{Typeflag: tar.TypeReg, Name: e.Rel, Size: e.Size, Mode: int64(e.Mode.Perm()), ModTime: e.ModTime.Truncate(time.Second)}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.WriteString(tw, files[e.Rel])
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &want
+}
+
+// TestCompressedShard: a .tar.zst shard decompresses (as one stream) into
+// exactly the tar archive/tar writes; each member's frame, fetched alone,
+// decompresses into its header and data (at ZSkip); the frames planned
+// are the frames sent, whatever the read sizes.
+func TestCompressedShard(t *testing.T) {
+	files := map[string]string{
+		"a/x.json": strings.Repeat(`{"label": 1, "text": "compressible"}`, 5000),
+		"a/y.txt":  strings.Repeat("lorem ipsum ", 20000),
+		"empty":    "",
+		strings.Repeat("long-name/", 15) + "z.txt": "needs a PAX header",
+	}
+	root, es := packFixture(t, files)
+	fs := newFrameStream()
+	_, ztrailer, err := fs.frameSize(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &shardLayout{name: "shard-000000.tar.zst", root: root, compressed: true}
+	for _, e := range es {
+		hdr, _ := tarHeader(e)
+		m := memberOf(e, int64(len(hdr)))
+		z, _, err := fs.frameSize(root, &m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.add(e, int64(len(hdr)), z)
+	}
+	l.seal(ztrailer)
+	want := archiveTar(t, es, files)
+	if l.zsize >= int64(want.Len())/4 {
+		t.Errorf("compressed shard is %d bytes for a %d-byte tar", l.zsize, want.Len())
+	}
+	for _, chunk := range []int{1000, 4096, 100 << 10, int(l.zsize)} {
+		r := newShardReader(l)
+		var got []byte
+		for off := int64(0); off < l.zsize; off += int64(chunk) {
+			p := make([]byte, min(int64(chunk), l.zsize-off))
+			if err := r.ReadAt(context.Background(), p, off); err != nil {
+				t.Fatalf("chunk %d at %d: %v", chunk, off, err)
+			}
+			got = append(got, p...)
+		}
+		zr, _ := zstd.NewReader(bytes.NewReader(got))
+		tarBytes, err := io.ReadAll(zr)
+		zr.Close()
+		if err != nil || !bytes.Equal(tarBytes, want.Bytes()) {
+			t.Fatalf("chunks of %d: decompressed shard differs from the tar (%v)", chunk, err)
+		}
+		for i, m := range l.members {
+			if r.sums[i] != checksum.Sum([]byte(files[m.rel])) {
+				t.Errorf("%s: BLAKE3 %q", m.rel, r.sums[i])
+			}
+			zr, _ := zstd.NewReader(bytes.NewReader(got[m.zstart : m.zstart+m.zsize]))
+			frame, err := io.ReadAll(zr)
+			zr.Close()
+			if err != nil || !bytes.Equal(frame[m.hdrLen:m.hdrLen+m.size], []byte(files[m.rel])) {
+				t.Errorf("%s: its frame alone does not hold its data (%v)", m.rel, err)
+			}
+		}
+	}
+	// A read that goes back (a retried part) starts the frame again.
+	r := newShardReader(l)
+	third := l.zsize / 3
+	p := make([]byte, third)
+	if err := r.ReadAt(context.Background(), p, third); err != nil {
+		t.Fatal(err)
+	}
+	q := make([]byte, third)
+	if err := r.ReadAt(context.Background(), q, third/2); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(p[:third-third/2], q[third/2:]) {
+		t.Error("reading back produced other bytes")
+	}
+}
+
+func TestShardReaderChangedFile(t *testing.T) {
+	root, es := packFixture(t, map[string]string{"a.txt": "one", "b.txt": "two"})
+	l := &shardLayout{name: "s", root: root}
+	for _, e := range es {
+		hdr, _ := tarHeader(e)
+		l.add(e, int64(len(hdr)), 0)
+	}
+	l.seal(nil)
+	if err := os.WriteFile(filepath.Join(root, "b.txt"), []byte("TWO!"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	err := newShardReader(l).ReadAt(context.Background(), make([]byte, l.size), 0)
+	if !errors.Is(err, ErrChanged) {
+		t.Fatalf("got %v, want ErrChanged", err)
+	}
+}
+
+func TestSampleKey(t *testing.T) {
+	for _, c := range []struct{ rel, want string }{
+		{"a/x.jpg", "a/x"},
+		{"a/x.seg.png", "a/x"},
+		{"a.b/x.json", "a.b/x"},
+		{"noext", "noext"},
+		{"d/.hidden", "d/"},
+	} {
+		if got := sampleKey(c.rel); got != c.want {
+			t.Errorf("sampleKey(%q) = %q, want %q", c.rel, got, c.want)
+		}
+	}
+}
+
+// TestPackFeedCuts: shards are cut at the size or count, never inside a
+// sample, and a file larger than a shard goes as an object of its own.
+func TestPackFeedCuts(t *testing.T) {
+	files := map[string]string{"big.bin": strings.Repeat("b", MinShardSize)}
+	for _, s := range []string{"s1", "s2", "s3", "s4", "s5"} {
+		files["d/"+s+".jpg"] = strings.Repeat("x", 300<<10)
+		files["d/"+s+".json"] = "{}"
+	}
+	root, _ := packFixture(t, files)
+	cases := []struct {
+		name   string
+		o      PackOptions
+		shards [][]string
+	}{
+		{"size", PackOptions{ShardSize: MinShardSize}, [][]string{
+			{"d/s1.jpg", "d/s1.json", "d/s2.jpg", "d/s2.json", "d/s3.jpg", "d/s3.json"},
+			{"d/s4.jpg", "d/s4.json", "d/s5.jpg", "d/s5.json"}}},
+		{"count, samples kept whole", PackOptions{ShardSize: DefaultShardSize, ShardCount: 3}, [][]string{
+			{"big.bin", "d/s1.jpg", "d/s1.json"},
+			{"d/s2.jpg", "d/s2.json", "d/s3.jpg", "d/s3.json"},
+			{"d/s4.jpg", "d/s4.json", "d/s5.jpg", "d/s5.json"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			u, err := NewUploader(nil, "bkt", UploadOptions{Pack: &c.o}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := newPackSink(u, *u.o.Pack, Location{Bucket: "bkt", Prefix: "ds"}, "run")
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, _ := NewFolder(root, WalkOptions{})
+			var shards [][]string
+			var plain []string
+			err = s.Feed(context.Background(), src, Location{Bucket: "bkt", Prefix: "ds"}, func(j Job) error {
+				if j.open == nil {
+					plain = append(plain, j.Key)
+					return nil
+				}
+				r, _ := j.open(context.Background())
+				var names []string
+				for _, m := range r.(*shardReader).l.members {
+					names = append(names, m.rel)
+				}
+				if want := "ds/" + shardName(len(shards), false); j.Key != want {
+					t.Errorf("shard key %s, want %s", j.Key, want)
+				}
+				shards = append(shards, names)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sort := func(ss [][]string) string {
+				var b strings.Builder
+				for _, s := range ss {
+					b.WriteString(strings.Join(s, ",") + "\n")
+				}
+				return b.String()
+			}
+			if sort(shards) != sort(c.shards) {
+				t.Errorf("shards:\n%s\nwant:\n%s", sort(shards), sort(c.shards))
+			}
+			if c.o.ShardSize == MinShardSize && strings.Join(plain, ",") != "ds/big.bin" {
+				t.Errorf("plain objects %v, want ds/big.bin", plain)
+			}
+		})
+	}
+}
+
+func TestIndexRoundTrip(t *testing.T) {
+	x := &PackIndex{Header: IndexHeader{Format: IndexFormat, RunID: "r", Shards: []ShardInfo{{URL: "shard-000000.tar", Samples: 1, Size: 3072, Members: 1}}},
+		Members: []IndexMember{{Path: "a.txt", Shard: "shard-000000.tar", Offset: 512, Size: 3, MTimeNS: 5, Mode: 0o644, BLAKE3: "ab"}}}
+	var b bytes.Buffer
+	if err := x.Encode(&b, nil); err != nil {
+		t.Fatal(err)
+	}
+	y, err := DecodeIndex(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y.Header.RunID != "r" || len(y.Header.Shards) != 1 || len(y.Members) != 1 || y.Members[0] != x.Members[0] {
+		t.Fatalf("round trip: %+v", y)
+	}
+}
+
+// listOnly answers ListObjectsV2 with fixed keys; nothing else is called.
+type listOnly struct {
+	S3API
+	keys []string
+}
+
+func (l listOnly) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	out := &s3.ListObjectsV2Output{}
+	for _, k := range l.keys {
+		if strings.HasPrefix(k, aws.ToString(in.Prefix)) {
+			out.Contents = append(out.Contents, types.Object{Key: aws.String(k)})
+		}
+	}
+	return out, nil
+}
+
+// TestIndexKeySortsLast: a new index's name sorts (without its
+// extension, as loadPackIndex compares them) after every index there, also when its run started in the same second as the newest one
+// (run ids have whole seconds, then a random suffix).
+func TestIndexKeySortsLast(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		existing []string
+		runID    string
+		want     string
+	}{
+		{"first", nil, "20261201T041046Z-275b1327", "ds/.airlift/index/20261201T041046Z-275b1327.jsonl.zst"},
+		{"a later second", []string{"ds/.airlift/index/20261201T041045Z-ffffffff.jsonl.zst"}, "20261201T041046Z-275b1327",
+			"ds/.airlift/index/20261201T041046Z-275b1327.jsonl.zst"},
+		{"the same second, a lower suffix", []string{"ds/.airlift/index/20261201T041046Z-a9c7ba5d.jsonl.zst"}, "20261201T041046Z-275b1327",
+			"ds/.airlift/index/20261201T041046Z-a9c7ba5d.275b1327.jsonl.zst"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := indexKey(context.Background(), listOnly{keys: c.existing}, "bkt", "ds/", c.runID)
+			if err != nil || got != c.want {
+				t.Fatalf("got %q, %v; want %q", got, err, c.want)
+			}
+			for _, k := range c.existing {
+				if strings.TrimSuffix(got, ".jsonl.zst") <= strings.TrimSuffix(k, ".jsonl.zst") {
+					t.Errorf("%q does not sort after %q", got, k)
+				}
+			}
+		})
+	}
+}

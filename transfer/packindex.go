@@ -1,0 +1,289 @@
+package transfer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/airlift-io/airlift/checksum"
+)
+
+// IndexFormat names the layout of a packed dataset's index.
+const IndexFormat = "airlift-pack-index-v1"
+
+// IndexFolder is where a packed dataset's indexes sit below its prefix:
+// one per run that finished packing, RUN-ID.jsonl.zst; run ids sort by
+// time, so the last one is the newest.
+const IndexFolder = ".airlift/index/"
+
+// ShardsJSON is the wids shard index beside the shards (wids-shard-index-v1),
+// which webdataset's wids and loaders that read it take as the dataset.
+const ShardsJSON = "shards.json"
+
+// IndexHeader is the first line of an index.
+type IndexHeader struct {
+	Format    string    `json:"format"`
+	RunID     string    `json:"run_id"`
+	Source    string    `json:"source"`
+	Created   time.Time `json:"created"`
+	ShardSize int64     `json:"shard_size"`
+	// Compress is "zstd" for .tar.zst shards of one frame per member.
+	Compress string      `json:"compress"`
+	Shards   []ShardInfo `json:"shards"`
+}
+
+// ShardInfo describes one shard; URL is its name relative to the prefix
+// (the field names are those of a wids shardlist entry).
+type ShardInfo struct {
+	URL     string `json:"url"`
+	Samples int    `json:"nsamples"`
+	Size    int64  `json:"filesize"`
+	Members int    `json:"members"`
+	BLAKE3  string `json:"blake3,omitempty"`
+}
+
+// IndexMember is one file of a packed dataset, a line of the index after
+// the header. A member of a shard is Size bytes at Offset in it (the
+// member's data, past its tar header: one ranged GET returns the file);
+// a file too large for a shard is the object Object, relative to the
+// prefix.
+type IndexMember struct {
+	Path    string `json:"path"`
+	Shard   string `json:"shard,omitempty"`
+	Object  string `json:"object,omitempty"`
+	Offset  int64  `json:"offset"`
+	Size    int64  `json:"size"`
+	MTimeNS int64  `json:"mtime_ns"`
+	Mode    uint32 `json:"mode"`
+	BLAKE3  string `json:"blake3"`
+	// In a compressed shard: the member's frame is ZSize bytes at
+	// ZOffset in the object; decompressed, its data starts ZSkip bytes in
+	// (past the tar header). Offset stays the offset in the tar.
+	ZOffset int64 `json:"zoffset,omitempty"`
+	ZSize   int64 `json:"zsize,omitempty"`
+	ZSkip   int64 `json:"zskip,omitempty"`
+	// State is "" for a live member; a sync --pack marks a member whose
+	// file changed "superseded" (a later line holds the new one), and
+	// with --delete one whose file is gone "deleted". Their bytes stay in
+	// their shards until the shards are rewritten.
+	State string `json:"state,omitempty"`
+}
+
+// Member states (IndexMember.State).
+const (
+	MemberSuperseded = "superseded"
+	MemberDeleted    = "deleted"
+)
+
+// Live returns the members a reader restores: neither superseded nor
+// deleted.
+func (x *PackIndex) Live() []IndexMember {
+	var out []IndexMember
+	for _, m := range x.Members {
+		if m.State == "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// PackIndex is a packed dataset's index, read whole.
+type PackIndex struct {
+	Header  IndexHeader
+	Members []IndexMember
+	Key     string // where it was read from
+}
+
+// Encode writes the index as zstd-compressed JSON lines: the header, the
+// members, then lines (more members, already JSON lines).
+func (x *PackIndex) Encode(w io.Writer, lines io.Reader) error {
+	zw, err := zstd.NewWriter(w)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(zw)
+	if err := enc.Encode(x.Header); err != nil {
+		return err
+	}
+	for _, m := range x.Members {
+		if err := enc.Encode(m); err != nil {
+			return err
+		}
+	}
+	if lines != nil {
+		if _, err := io.Copy(zw, lines); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
+}
+
+// DecodeIndex reads an index written by Encode.
+func DecodeIndex(r io.Reader) (*PackIndex, error) {
+	zr, err := zstd.NewReader(r)
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	x := &PackIndex{}
+	if !sc.Scan() {
+		if err := sc.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("empty index")
+	}
+	if err := json.Unmarshal(sc.Bytes(), &x.Header); err != nil {
+		return nil, fmt.Errorf("index header: %w", err)
+	}
+	if x.Header.Format != IndexFormat {
+		return nil, fmt.Errorf("index format %q is not %q (written by a newer airlift?)", x.Header.Format, IndexFormat)
+	}
+	for sc.Scan() {
+		var m IndexMember
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			return nil, fmt.Errorf("index line %d: %w", len(x.Members)+2, err)
+		}
+		x.Members = append(x.Members, m)
+	}
+	return x, sc.Err()
+}
+
+// widsIndex is shards.json as webdataset's wids reads it.
+type widsIndex struct {
+	Kind      string      `json:"__kind__"`
+	Version   int         `json:"wids_version"`
+	Name      string      `json:"name,omitempty"`
+	ShardList []ShardInfo `json:"shardlist"`
+}
+
+// Put writes the index under base (the prefix as a key folder), then
+// shards.json: the index first, since it is what a download trusts.
+func (x *PackIndex) Put(ctx context.Context, api S3API, bucket, base string, lines io.Reader) (string, error) {
+	// Staged in a temporary file: the index of millions of files is tens
+	// of megabytes even compressed.
+	f, err := os.CreateTemp("", "airlift-index-*.jsonl.zst")
+	if err != nil {
+		return "", fmt.Errorf("staging the index: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if err := x.Encode(f, lines); err != nil {
+		return "", fmt.Errorf("encoding the index: %w", err)
+	}
+	key, err := indexKey(ctx, api, bucket, base, x.Header.RunID)
+	if err != nil {
+		return "", err
+	}
+	if err := putFile(ctx, api, bucket, key, f, "application/zstd"); err != nil {
+		return "", err
+	}
+	shards := x.Header.Shards
+	if shards == nil {
+		shards = []ShardInfo{}
+	}
+	w, _ := json.MarshalIndent(widsIndex{Kind: "wids-shard-index-v1", Version: 1, Name: path.Base(strings.TrimSuffix(base, "/")), ShardList: shards}, "", "  ")
+	if err := putSmall(ctx, api, bucket, base+ShardsJSON, w, "application/json"); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+// indexKey names a new index RUN-ID.jsonl.zst, so that it sorts after
+// every index already there: readers take the last name. Run ids sort by
+// time but only to the second; a run that ends in the second of the
+// newest index extends that index's name instead.
+func indexKey(ctx context.Context, api S3API, bucket, base, runID string) (string, error) {
+	own, err := listOwn(ctx, api, Location{Bucket: bucket, Prefix: base})
+	if err != nil {
+		return "", err
+	}
+	name := base + IndexFolder + runID
+	for _, k := range own.indexes {
+		if prev := strings.TrimSuffix(k, ".jsonl.zst"); prev >= name {
+			name = prev + "." + runID[strings.LastIndexByte(runID, '-')+1:]
+		}
+	}
+	return name + ".jsonl.zst", nil
+}
+
+// putFile writes the file f as one object, its BLAKE3 stored as for any
+// object.
+func putFile(ctx context.Context, api S3API, bucket, key string, f *os.File, contentType string) error {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	sum, n, err := checksum.SumReader(f)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	_, err = api.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), Body: f,
+		ContentLength: aws.Int64(n), ContentType: aws.String(contentType),
+		Metadata: map[string]string{checksum.MetaKey: sum},
+	})
+	return wrapf(err, "PutObject %s", key)
+}
+
+// putSmall writes one small object from memory, its BLAKE3 stored as for
+// any object.
+func putSmall(ctx context.Context, api S3API, bucket, key string, b []byte, contentType string) error {
+	_, err := api.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(b),
+		ContentLength: aws.Int64(int64(len(b))), ContentType: aws.String(contentType),
+		Metadata: map[string]string{checksum.MetaKey: checksum.Sum(b)},
+	})
+	return wrapf(err, "PutObject %s", key)
+}
+
+// LoadPackIndex reads the newest index of the packed dataset at loc (as a
+// folder); nil when loc is not a packed dataset.
+func LoadPackIndex(ctx context.Context, api S3API, loc Location) (*PackIndex, error) {
+	own, err := listOwn(ctx, api, loc)
+	if err != nil {
+		return nil, err
+	}
+	return loadPackIndex(ctx, api, loc, own.indexes)
+}
+
+// loadPackIndex reads the newest of the index keys; nil when there is none.
+func loadPackIndex(ctx context.Context, api S3API, loc Location, keys []string) (*PackIndex, error) {
+	// Names compare without the extension: a name extended by indexKey
+	// ("RUN.SUFFIX") sorts after the one it extends ("RUN").
+	newest := ""
+	for _, k := range keys {
+		if newest == "" || strings.TrimSuffix(k, ".jsonl.zst") > strings.TrimSuffix(newest, ".jsonl.zst") {
+			newest = k
+		}
+	}
+	if newest == "" {
+		return nil, nil
+	}
+	out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(newest)})
+	if err != nil {
+		return nil, wrapf(err, "GetObject %s", newest)
+	}
+	defer out.Body.Close()
+	x, err := DecodeIndex(out.Body)
+	if err != nil {
+		return nil, fmt.Errorf("index s3://%s/%s: %w", loc.Bucket, newest, err)
+	}
+	x.Key = newest
+	return x, nil
+}
