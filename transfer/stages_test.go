@@ -106,12 +106,23 @@ func (f *fakeDest) AbortMultipartUpload(context.Context, *s3.AbortMultipartUploa
 	return &s3.AbortMultipartUploadOutput{}, nil
 }
 
+// ListParts answers as a server whose aborted upload is gone.
+func (f *fakeDest) ListParts(context.Context, *s3.ListPartsInput, ...func(*s3.Options)) (*s3.ListPartsOutput, error) {
+	f.call("ListParts")
+	if f.count("Abort") > 0 {
+		return nil, &smithy.GenericAPIError{Code: "NoSuchUpload"}
+	}
+	return &s3.ListPartsOutput{}, nil
+}
+
 func (f *fakeDest) PutObjectTagging(context.Context, *s3.PutObjectTaggingInput, ...func(*s3.Options)) (*s3.PutObjectTaggingOutput, error) {
 	f.call("Tag")
 	return &s3.PutObjectTaggingOutput{}, nil
 }
 
 func (f *fakeDest) count(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	n := 0
 	for _, c := range f.calls {
 		if c == name {

@@ -1000,15 +1000,38 @@ func (u *Uploader) completed(res FileResult, plan PartPlan, id fileID, uploadID,
 func (u *Uploader) abort(ctx context.Context, up *mpUpload) error {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_, err := u.api.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
-		Bucket: aws.String(u.bucket), Key: aws.String(up.key), UploadId: aws.String(up.id),
-	})
-	if err != nil && APIErrorCode(err) != "NoSuchUpload" { // gone already: nothing is billed
-		msg := fmt.Sprintf("aborting multipart upload %s of %s failed (run 'airlift cleanup' to remove it): %v", up.id, up.key, err)
-		u.report.Warn(msg)
-		return errors.New(msg)
+	for attempt := 1; ; attempt++ {
+		_, err := u.api.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
+			Bucket: aws.String(u.bucket), Key: aws.String(up.key), UploadId: aws.String(up.id),
+		})
+		if err != nil && APIErrorCode(err) != "NoSuchUpload" { // gone already: nothing is billed
+			msg := fmt.Sprintf("aborting multipart upload %s of %s failed (run 'airlift cleanup' to remove it): %v", up.id, up.key, err)
+			u.report.Warn(msg)
+			return errors.New(msg)
+		}
+		// A part the server was still receiving when the abort came (its
+		// request was cancelled, not finished) can be stored after it and
+		// bring the upload back; S3 documents this, and versitygw does it.
+		// So ask whether the upload is gone, and abort again while it is
+		// not, a little later each time.
+		if attempt == 3 || !u.uploadExists(actx, up) {
+			return nil
+		}
+		select {
+		case <-time.After(time.Duration(attempt) * 250 * time.Millisecond):
+		case <-actx.Done():
+			return nil
+		}
 	}
-	return nil
+}
+
+// uploadExists says whether the multipart upload is still there after an
+// abort (false when that cannot be told: the abort was accepted).
+func (u *Uploader) uploadExists(ctx context.Context, up *mpUpload) bool {
+	_, err := u.api.ListParts(ctx, &s3.ListPartsInput{
+		Bucket: aws.String(u.bucket), Key: aws.String(up.key), UploadId: aws.String(up.id), MaxParts: aws.Int32(1),
+	})
+	return err == nil
 }
 
 // tag records a multipart object's BLAKE3 as an object tag, so that any
