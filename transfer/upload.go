@@ -626,12 +626,18 @@ type mpUpload struct {
 }
 
 func (m *mpUpload) fail(err error) {
+	m.record(err)
+	m.cancel(err)
+}
+
+// record keeps the upload's first error without cancelling the parts in
+// flight.
+func (m *mpUpload) record(err error) {
 	m.mu.Lock()
 	if m.err == nil {
 		m.err = err
 	}
 	m.mu.Unlock()
-	m.cancel(err)
 }
 
 type partJob struct {
@@ -816,7 +822,11 @@ func (u *Uploader) sendParts(ctx, fctx context.Context, f Reader, plan PartPlan,
 		readErr = f.Unchanged()
 	}
 	if readErr != nil {
-		up.fail(readErr)
+		// The parts already on their way finish (they are few, at most
+		// the parts in flight): a part cancelled mid-body can still be
+		// stored by the server after the abort that follows, and bring
+		// the upload back.
+		up.record(readErr)
 	} else if interrupted && u.o.Journal == nil {
 		up.fail(ctx.Err()) // nothing will resume it: stop its parts now
 	}
