@@ -155,6 +155,16 @@ func (f *copyFlags) registerObjectFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&f.contentType, "content-type", "", "Content-Type for every object (default: guessed from the extension)")
 }
 
+// target parses DST and the upload options, for copy and sync --pack.
+func (f *copyFlags) target(a *app, dst string) (transfer.Location, transfer.UploadOptions, error) {
+	loc, err := location("DST: ", dst)
+	if err != nil {
+		return loc, transfer.UploadOptions{}, err
+	}
+	o, err := f.uploadOptions(a.stderr)
+	return loc, o, err
+}
+
 // uploadOptions are the engine options copy and sync share.
 func (f *copyFlags) uploadOptions(errw io.Writer) (transfer.UploadOptions, error) {
 	filter, err := f.sel.filter(errw)
@@ -190,11 +200,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	case f.allowEmpty || f.overwrite:
 		return outcome.Usagef("--allow-empty and --overwrite apply to downloads (an s3:// SRC) only")
 	}
-	loc, err := location("DST: ", dst)
-	if err != nil {
-		return err
-	}
-	o, err := f.uploadOptions(a.stderr)
+	loc, o, err := f.target(a, dst)
 	if err != nil {
 		return err
 	}

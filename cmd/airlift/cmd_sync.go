@@ -282,11 +282,7 @@ func (a *app) runPackSync(cmd *cobra.Command, src, dst string, f syncFlags) erro
 		return outcome.Usagef("--pack needs a local folder as SRC")
 	}
 	ctx := cmd.Context()
-	loc, err := location("DST: ", dst)
-	if err != nil {
-		return err
-	}
-	o, err := f.uploadOptions(a.stderr)
+	loc, o, err := f.target(a, dst)
 	if err != nil {
 		return err
 	}
