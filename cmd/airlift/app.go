@@ -301,6 +301,17 @@ func (a *app) openStore(j stateFlags, loc transfer.Location) (*state.Store, erro
 	return s, outcome.As(outcome.Usage, err)
 }
 
+// journal opens the destination's store as o's journal (none with
+// --no-journal); the returned func closes it.
+func (a *app) journal(j stateFlags, loc transfer.Location, o *transfer.UploadOptions) (func(), error) {
+	store, err := a.openStore(j, loc)
+	if err != nil || store == nil {
+		return func() {}, err
+	}
+	o.Journal = store
+	return func() { store.Close() }, nil
+}
+
 // progressFlags say how a command shows progress.
 type progressFlags struct {
 	quiet    bool

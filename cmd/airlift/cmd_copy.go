@@ -266,14 +266,11 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 			return err
 		}
 		api, st.Retries = t.API, t.Client.Retries
-		store, err := a.openStore(f.state, loc)
+		closeJournal, err := a.journal(f.state, loc, &o)
 		if err != nil {
 			return err
 		}
-		if store != nil {
-			defer store.Close()
-			o.Journal = store
-		}
+		defer closeJournal()
 	}
 	up, err := transfer.NewUploader(api, loc.Bucket, o, st)
 	if err != nil {

@@ -306,14 +306,11 @@ func (a *app) runPackSync(cmd *cobra.Command, src, dst string, f syncFlags) erro
 		return err
 	}
 	o.Pack.Delete = f.delete
-	store, err := a.openStore(f.state, loc)
+	closeJournal, err := a.journal(f.state, loc, &o)
 	if err != nil {
 		return err
 	}
-	if store != nil {
-		defer store.Close()
-		o.Journal = store
-	}
+	defer closeJournal()
 	up, err := transfer.NewUploader(t.API, loc.Bucket, o, st)
 	if err != nil {
 		return err
