@@ -77,11 +77,7 @@ func NewDownloader(api S3API, o DownloadOptions, st *Stats) (*Downloader, error)
 	return &Downloader{api: api, o: o, pool: NewPool(o.MaxMemory), Stats: st}, nil
 }
 
-// SetAPI sets the client (NewDownloader may be given nil for a dry run).
 func (d *Downloader) SetAPI(api S3API) { d.api = api }
-
-// SetOnFile sets the per-file callback.
-func (d *Downloader) SetOnFile(fn func(FileResult)) { d.o.OnFile = fn }
 
 type downloadJob struct {
 	obj Object

@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -90,18 +88,6 @@ type fileID struct {
 	size, mtime int64
 	dev, ino    uint64
 	ctime       int64
-}
-
-func idOf(p string, fi os.FileInfo) fileID {
-	if abs, err := filepath.Abs(p); err == nil {
-		p = abs
-	}
-	id := fileID{path: p, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		id.dev, id.ino = uint64(st.Dev), st.Ino
-		id.ctime = st.Ctim.Sec*1e9 + st.Ctim.Nsec
-	}
-	return id
 }
 
 func (id fileID) matches(r state.Record) bool {

@@ -1075,16 +1075,7 @@ func stopped(stop <-chan struct{}) bool {
 	}
 }
 
-// SetAPI sets the client (NewUploader may be given nil for a dry run).
 func (u *Uploader) SetAPI(api S3API) { u.api = api }
-
-// SetJournal makes the run resumable (see UploadOptions.Journal).
-func (u *Uploader) SetJournal(j Journal, trustDoneSince int64) {
-	u.o.Journal, u.o.TrustDoneSince = j, trustDoneSince
-}
-
-// SetOnFile sets the per-file callback.
-func (u *Uploader) SetOnFile(fn func(FileResult)) { u.o.OnFile = fn }
 
 // classOf is the storage class res is stored in. Ages are taken at the
 // run's start, so that a file's class does not depend on when in the run
