@@ -16,11 +16,12 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/airlift-io/airlift/internal/s3test"
 )
 
 type s3op string
@@ -36,36 +37,13 @@ const (
 	opOther    s3op = "other"
 )
 
-// opOf names the S3 operation of a path-style request.
+// opOf names the S3 operation of a path-style request, as s3test names
+// recorded ones; the operations no fault targets are opOther.
 func opOf(r *http.Request) s3op {
-	q := r.URL.Query()
-	objectPath := strings.Contains(strings.TrimPrefix(r.URL.Path, "/"), "/")
-	switch r.Method {
-	case http.MethodPut:
-		switch {
-		case q.Has("partNumber") && q.Has("uploadId"):
-			return opPart
-		case objectPath && (len(q) == 0 || q.Get("x-id") == "PutObject"):
-			return opPut
-		}
-	case http.MethodPost:
-		switch {
-		case q.Has("uploads"):
-			return opCreate
-		case q.Has("uploadId"):
-			return opComplete
-		}
-	case http.MethodGet:
-		switch {
-		case q.Has("uploadId"):
-			return opList
-		case objectPath && !q.Has("tagging"):
-			return opGet
-		}
-	case http.MethodDelete:
-		if q.Has("uploadId") {
-			return opAbort
-		}
+	op, _, _ := s3test.Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query(), Header: r.Header}.Operation()
+	switch s3op(op) {
+	case opPut, opPart, opCreate, opComplete, opList, opAbort, opGet:
+		return s3op(op)
 	}
 	return opOther
 }
