@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/airlift-io/airlift/internal/s3test"
+	"github.com/airlift-io/airlift/transfer"
 )
 
 // agedTree is a tree whose files' times say how long ago they were read
@@ -31,6 +33,20 @@ func agedTree(t *testing.T, now time.Time) string {
 	age("big-cold.bin", 200*day, 200*day) // the same, multipart
 	age("frozen.bin", 10*day, 400*day)    // read 10 days ago, but the first rule wants 180: the second, by mtime
 	return src
+}
+
+// sentClasses is the storage class each object below prefix was sent
+// with, by its key below prefix, as read on the wire: from the PutObject
+// and CreateMultipartUpload requests.
+func sentClasses(rec *s3test.Recorder, bucket, prefix string) map[string]string {
+	sent := map[string]string{}
+	for _, q := range rec.Requests() {
+		op, b, key := q.Operation()
+		if (op == "PutObject" || op == "CreateMultipartUpload") && b == bucket && strings.HasPrefix(key, prefix) {
+			sent[strings.TrimPrefix(key, prefix)] = q.Header.Get("X-Amz-Storage-Class")
+		}
+	}
+	return sent
 }
 
 // tieringFlags are the rules agedTree is made for.
@@ -57,14 +73,7 @@ func TestStorageClassRules(t *testing.T) {
 	// The local server (versitygw, posix) keeps no storage class (its
 	// head-object says STANDARD of every object): the class is read on
 	// the wire, from the PutObject and CreateMultipartUpload requests.
-	sent := map[string]string{}
-	for _, q := range rec.Requests() {
-		put := q.Method == "PUT" && q.Query.Get("x-id") == "PutObject"
-		create := q.Method == "POST" && q.Query.Has("uploads")
-		if put || create {
-			sent[strings.TrimPrefix(q.Path, "/bkt/t/")] = q.Header.Get("X-Amz-Storage-Class")
-		}
-	}
+	sent := sentClasses(rec, "bkt", "t/")
 	for rel, class := range want {
 		if sent[rel] != class {
 			t.Errorf("%s sent with storage class %q, want %s", rel, sent[rel], class)
@@ -166,5 +175,60 @@ func TestPlanStorageBill(t *testing.T) {
 	r = airlift(t, nil, "plan", src, "--storage-class", "COLD", "-q")
 	if r.code != 2 || !strings.Contains(r.stderr, `--storage-class: unknown storage class "COLD"`) {
 		t.Errorf("--storage-class COLD: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// sync's report counts, per storage class, what the pass uploaded: all
+// of the tree on the first pass, only the changed file on the next; the
+// classes are those sent on the wire.
+func TestSyncStorageClasses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("e2e")
+	}
+	srv := s3test.Start(t, s3test.Options{})
+	srv.CreateBucket(t, "bkt")
+	now := time.Now()
+	src := agedTree(t, now)
+	rec := srv.Record(t)
+	state := t.TempDir()
+	pass := func() map[string]transfer.ClassCount {
+		t.Helper()
+		r := airliftEnv(t, nil, srv.Env(), append([]string{"--endpoint-url", rec.URL, "sync", src, "s3://bkt/s", "--state-dir", state,
+			"--part-size", "5MiB", "--json", "-q"}, tieringFlags...)...)
+		var rep struct {
+			Uploaded       int64
+			StorageClasses map[string]transfer.ClassCount `json:"storage_classes"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); r.code != 0 || err != nil {
+			t.Fatalf("sync: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+		}
+		return rep.StorageClasses
+	}
+	got := pass()
+	want := map[string]transfer.ClassCount{"STANDARD_IA": {Objects: 1, Bytes: 100}, "GLACIER_IR": {Objects: 2, Bytes: 200 + 6*mib}, "DEEP_ARCHIVE": {Objects: 1, Bytes: 300}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("first pass storage_classes = %+v, want %+v", got, want)
+	}
+	sent := sentClasses(rec, "bkt", "s/")
+	for rel, class := range map[string]string{"fresh.bin": "STANDARD_IA", "cold.bin": "GLACIER_IR", "big-cold.bin": "GLACIER_IR", "frozen.bin": "DEEP_ARCHIVE"} {
+		if sent[rel] != class {
+			t.Errorf("%s sent with storage class %q, want %s", rel, sent[rel], class)
+		}
+	}
+
+	// frozen.bin is rewritten (and read since): STANDARD_IA now.
+	frozen := filepath.Join(src, "frozen.bin")
+	if err := os.WriteFile(frozen, make([]byte, 700), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(frozen, now.Add(-time.Hour), now.Add(-48*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	rec.Reset()
+	if got := pass(); !reflect.DeepEqual(got, map[string]transfer.ClassCount{"STANDARD_IA": {Objects: 1, Bytes: 700}}) {
+		t.Errorf("second pass storage_classes = %+v, want STANDARD_IA 1 object, 700 bytes", got)
+	}
+	if sent := sentClasses(rec, "bkt", "s/"); len(sent) != 1 || sent["frozen.bin"] != "STANDARD_IA" {
+		t.Errorf("second pass sent %v, want frozen.bin in STANDARD_IA", sent)
 	}
 }
