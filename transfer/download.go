@@ -269,6 +269,7 @@ func (d *Downloader) Copy(ctx context.Context, src Location, dst string) (*Repor
 		rep.Warn(fmt.Sprintf("removed %d temporary file(s) that an interrupted download had left behind", n))
 	}
 	rep.finish(d.Stats)
+	rep.RestoreList.sort()
 	if err != nil {
 		return rep, classify(err)
 	}
@@ -301,6 +302,13 @@ func (d *Downloader) one(ctx context.Context, rep *Report, root *os.Root, fe *fe
 	}
 	if ctx.Err() != nil && canceled(err) {
 		return ctx.Err()
+	}
+	var nr *NeedsRestoreError
+	if errors.As(err, &nr) {
+		// Not a failure of this object, nor one to repeat for each: it is
+		// named once in the report, with what to do.
+		rep.RestoreList.add(nr.Key)
+		return nil
 	}
 	// A file that stops the run failed too: the summary must agree
 	// with the exit code.
@@ -376,6 +384,15 @@ func processAlive(pid int) bool {
 // and renames it into place; on any failure the temporary file is
 // removed.
 func (d *Downloader) write(ctx context.Context, root *os.Root, fe *fetcher, man *Manifests, src Location, j downloadJob) (sum string, err error) {
+	// A file already there may hold the object's bytes, archived or not;
+	// else an archived object is passed over before its folder is made.
+	have, err := d.existing(ctx, root, man, src, j)
+	if err != nil {
+		return "", err
+	}
+	if err := readable(ctx, d.api, src.Bucket, j.obj); err != nil {
+		return "", err
+	}
 	dir := path.Dir(j.rel)
 	if dir != "." {
 		if err := root.MkdirAll(dir, 0o755); err != nil {
@@ -383,10 +400,6 @@ func (d *Downloader) write(ctx context.Context, root *os.Root, fe *fetcher, man 
 		}
 	}
 	d.sweep(root, dir)
-	have, err := d.existing(ctx, root, man, src, j)
-	if err != nil {
-		return "", err
-	}
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := path.Join(dir, tmpPrefix+strconv.Itoa(os.Getpid())+"-"+hex.EncodeToString(rnd[:])+".tmp")
@@ -543,5 +556,6 @@ func headObject(ctx context.Context, api S3API, bucket, key string) (Object, boo
 		}
 		return Object{}, false, wrapf(err, "HeadObject %s", key)
 	}
-	return Object{Key: key, Rel: path.Base(key), Size: aws.ToInt64(out.ContentLength), ETag: trimETag(aws.ToString(out.ETag)), Modified: aws.ToTime(out.LastModified)}, true, nil
+	return Object{Key: key, Rel: path.Base(key), Size: aws.ToInt64(out.ContentLength), ETag: trimETag(aws.ToString(out.ETag)),
+		Modified: aws.ToTime(out.LastModified), StorageClass: string(out.StorageClass)}, true, nil
 }

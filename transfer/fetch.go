@@ -85,7 +85,7 @@ func (f *fetcher) get(ctx context.Context, o Object, rng string) (*s3.GetObjectO
 		if c := APIErrorCode(err); c == "PreconditionFailed" || c == "412" {
 			return nil, fmt.Errorf("GetObject %s: %w", o.Key, ErrObjectChanged)
 		}
-		return nil, wrapf(err, "GetObject %s", o.Key)
+		return nil, wrapf(restoreOf(err, o.Key), "GetObject %s", o.Key)
 	}
 	return out, nil
 }

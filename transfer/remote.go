@@ -23,6 +23,8 @@ type Object struct {
 	ETag string // as listed, quotes removed
 	// Modified is when the object was written (LastModified).
 	Modified time.Time
+	// StorageClass is as listed ("" when the listing gave none).
+	StorageClass string
 }
 
 // Multipart reports whether the ETag is that of a multipart object
@@ -65,7 +67,8 @@ func ListFolder(ctx context.Context, api S3API, loc Location, fn func(Object) er
 			if IsOwnPath(key[len(prefix):]) {
 				continue
 			}
-			if err := fn(Object{Key: key, Rel: key[len(prefix):], Size: aws.ToInt64(o.Size), ETag: trimETag(aws.ToString(o.ETag)), Modified: aws.ToTime(o.LastModified)}); err != nil {
+			if err := fn(Object{Key: key, Rel: key[len(prefix):], Size: aws.ToInt64(o.Size), ETag: trimETag(aws.ToString(o.ETag)), Modified: aws.ToTime(o.LastModified),
+				StorageClass: string(o.StorageClass)}); err != nil {
 				return err
 			}
 		}

@@ -80,6 +80,8 @@ type Report struct {
 	StorageClasses map[string]ClassCount `json:"storage_classes,omitempty"`
 	// Selection is the sample or slice of the source the run took.
 	Selection *Selection `json:"subset,omitempty"`
+	// RestoreList names the archived objects a download passed over.
+	RestoreList
 
 	mu sync.Mutex
 }
@@ -150,6 +152,9 @@ func (r *Report) Outcome(err error) error {
 	}
 	if r != nil && r.Failed > 0 {
 		return outcome.Failedf("%d file(s) failed", r.Failed)
+	}
+	if r != nil && r.RestoreList.Count > 0 {
+		return outcome.Failedf("%d object(s) need a restore first", r.RestoreList.Count)
 	}
 	return nil
 }

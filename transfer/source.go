@@ -110,7 +110,7 @@ func openFile(e Entry) (Reader, error) {
 		f.Close()
 		return nil, fmt.Errorf("not a regular file (%s)", fileKind(fi.Mode()))
 	}
-	now := entryFor(e.Path, e.Rel, fi)
+	now := FileEntry(e.Path, e.Rel, fi)
 	return &fileReader{f: f, fi: fi, e: now}, nil
 }
 

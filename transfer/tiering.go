@@ -50,7 +50,7 @@ func ParseClassRule(s string) (ClassRule, error) {
 		return bad("the age is a count of days (180d) or a duration (36h)")
 	}
 	r.Class = strings.TrimSpace(class)
-	if !validEnum(r.Class, types.StorageClass("").Values()) {
+	if !ValidStorageClass(r.Class) {
 		return bad("unknown storage class " + strconv.Quote(r.Class))
 	}
 	return r, nil

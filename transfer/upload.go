@@ -157,7 +157,7 @@ func NewUploader(api S3API, bucket string, o UploadOptions, st *Stats) (*Uploade
 	if o.SSE != "" && !validEnum(o.SSE, types.ServerSideEncryption("").Values()) {
 		return nil, outcome.BadOption("SSE", "unknown server-side encryption %q (want AES256 or aws:kms)", o.SSE)
 	}
-	if o.StorageClass != "" && !validEnum(o.StorageClass, types.StorageClass("").Values()) {
+	if o.StorageClass != "" && !ValidStorageClass(o.StorageClass) {
 		return nil, outcome.BadOption("StorageClass", "unknown storage class %q", o.StorageClass)
 	}
 	if o.Batch != nil {
@@ -187,6 +187,9 @@ func NewUploader(api S3API, bucket string, o UploadOptions, st *Stats) (*Uploade
 	}
 	return &Uploader{api: api, bucket: bucket, o: o, pool: NewPool(o.MaxMemory), Stats: st, classNow: now()}, nil
 }
+
+// ValidStorageClass reports whether S3 knows the storage class s.
+func ValidStorageClass(s string) bool { return validEnum(s, types.StorageClass("").Values()) }
 
 func validEnum[T ~string](s string, vals []T) bool {
 	for _, v := range vals {

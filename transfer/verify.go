@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -42,6 +43,7 @@ const (
 	SizeDiffers   = "size_differs"
 	HashDiffers   = "blake3_differs"
 	HashUnknown   = "blake3_unknown" // no BLAKE3 stored with the object (fast mode)
+	NeedsRestore  = "needs_restore"  // archived: deep mode cannot read it before a restore
 	CompareFailed = "error"          // the file or the object could not be read
 )
 
@@ -74,6 +76,8 @@ type VerifyReport struct {
 	Differences []Difference     `json:"differences"`
 	Warnings    []string         `json:"warnings,omitempty"`
 	Selection   *Selection       `json:"subset,omitempty"` // --sample or --slice: only these files were compared
+	// RestoreList names the archived objects deep mode could not read.
+	RestoreList
 
 	mu sync.Mutex
 }
@@ -268,9 +272,14 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 			for p := range work {
 				d := Difference{Rel: p.rel, Path: p.e.Path, Key: p.ob.Key}
 				local, remoteSum, from, err := cmp.sums(gctx, p.e, p.ob)
+				var nr *NeedsRestoreError
 				switch {
 				case err != nil && gctx.Err() != nil && canceled(err):
 					return gctx.Err()
+				case errors.As(err, &nr):
+					d.Kind, d.Detail = NeedsRestore, nr.Error()
+					rep.RestoreList.add(nr.Key)
+					st.FilesSkipped.Add(1)
 				case err != nil && IsFatal(classify(err)):
 					return classify(err)
 				case err != nil:
@@ -313,6 +322,7 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 		rep.warn(w)
 	}
 	sort.Slice(rep.Differences, func(i, j int) bool { return rep.Differences[i].Rel < rep.Differences[j].Rel })
+	rep.RestoreList.sort()
 	if err != nil {
 		return rep, classify(err)
 	}
@@ -349,6 +359,13 @@ type comparer struct {
 // while the object is read; in fast mode only once there is a recorded
 // hash to compare it with.
 func (c *comparer) sums(ctx context.Context, e Entry, ob Object) (local, remote, from string, err error) {
+	if c.deep {
+		// An archived object cannot be read back: it is named before
+		// either side is read.
+		if err := readable(ctx, c.api, c.bucket, ob); err != nil {
+			return "", "", "", err
+		}
+	}
 	if c.src != nil {
 		return c.bucketSums(ctx, e, ob)
 	}

@@ -58,7 +58,7 @@ func Walk(ctx context.Context, root string, o WalkOptions, fn func(Entry) error)
 		return fmt.Errorf("source %s: %w", root, unwrapPathError(err))
 	}
 	if !fi.IsDir() {
-		e := entryFor(root, filepath.Base(root), fi)
+		e := FileEntry(root, filepath.Base(root), fi)
 		if o.Filter.Match(e.Rel) {
 			return fn(e)
 		}
@@ -146,7 +146,7 @@ func (w *walker) dir(osPath, rel string) error {
 		case it.skip != "":
 			e = Entry{Path: childPath, Rel: childRel, Skip: it.skip}
 		default:
-			e = entryFor(childPath, childRel, it.info)
+			e = FileEntry(childPath, childRel, it.info)
 		}
 		if err := w.fn(e); err != nil {
 			return err
@@ -231,7 +231,10 @@ func (w *walker) loop(fi fs.FileInfo) ([2]uint64, bool) {
 	return id, w.onPath[id]
 }
 
-func entryFor(p, rel string, fi fs.FileInfo) Entry {
+// FileEntry is the Entry of the file at p (rel below the walk's root)
+// from its FileInfo: sizes, times (atime and ctime from the stat) and
+// identity, as a walk reports them.
+func FileEntry(p, rel string, fi fs.FileInfo) Entry {
 	e := Entry{Path: p, Rel: rel, Size: fi.Size(), ModTime: fi.ModTime(), Mode: fi.Mode()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		e.Dev, e.Inode = uint64(st.Dev), st.Ino

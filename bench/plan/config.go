@@ -41,6 +41,16 @@ type Config struct {
 		Concurrency           Figure `json:"concurrency"`
 		SmallFileBytes        Figure `json:"small_file_bytes"`
 	} `json:"s3"`
+	// Storage prices each storage class a month, by its S3 name.
+	Storage struct {
+		Standard           StoragePrice `json:"STANDARD"`
+		IntelligentTiering StoragePrice `json:"INTELLIGENT_TIERING"`
+		StandardIA         StoragePrice `json:"STANDARD_IA"`
+		OneZoneIA          StoragePrice `json:"ONEZONE_IA"`
+		GlacierIR          StoragePrice `json:"GLACIER_IR"`
+		Glacier            StoragePrice `json:"GLACIER"`
+		DeepArchive        StoragePrice `json:"DEEP_ARCHIVE"`
+	} `json:"storage"`
 	Acceleration struct {
 		PricePerGB     Figure `json:"price_per_gb"`
 		DefaultSpeedup Figure `json:"default_speedup"`
@@ -69,6 +79,32 @@ type Config struct {
 		FillRate             Figure `json:"fill_bytes_per_sec"`
 		TurnaroundDays       Figure `json:"turnaround_days"`
 	} `json:"snowball"`
+}
+
+// StoragePrice is what keeping objects in one storage class costs a
+// month. A figure the class does not have is zero (absent in the file).
+type StoragePrice struct {
+	PerGBMonth Figure `json:"price_per_gb_month"`
+	// MinObjectBytes: a smaller object is billed as this size.
+	MinObjectBytes Figure `json:"min_object_bytes"`
+	// MinDays: an object removed earlier is billed for the rest.
+	MinDays Figure `json:"min_storage_days"`
+	// OverheadBytes per object are billed at this class's rate,
+	// StandardOverheadBytes at STANDARD's (GLACIER, DEEP_ARCHIVE).
+	OverheadBytes         Figure `json:"overhead_bytes_per_object"`
+	StandardOverheadBytes Figure `json:"standard_overhead_bytes_per_object"`
+	// MonitoringPer1000 is charged a month per 1,000 objects of at least
+	// MonitoredMinBytes (INTELLIGENT_TIERING).
+	MonitoringPer1000 Figure `json:"monitoring_per_1000_objects"`
+	MonitoredMinBytes Figure `json:"monitored_min_bytes"`
+}
+
+// StoragePrices are the storage classes the config prices, by S3 name.
+func (c *Config) StoragePrices() map[string]*StoragePrice {
+	st := &c.Storage
+	return map[string]*StoragePrice{"STANDARD": &st.Standard, "INTELLIGENT_TIERING": &st.IntelligentTiering,
+		"STANDARD_IA": &st.StandardIA, "ONEZONE_IA": &st.OneZoneIA, "GLACIER_IR": &st.GlacierIR,
+		"GLACIER": &st.Glacier, "DEEP_ARCHIVE": &st.DeepArchive}
 }
 
 // DefaultConfig returns the embedded figures.
@@ -146,6 +182,14 @@ func (c *Config) validate() error {
 		"snowball.job_price_80tb":               c.Snowball.JobPrice80.Value,
 		"snowball.job_price_210tb":              c.Snowball.JobPrice210.Value,
 		"snowball.turnaround_days":              c.Snowball.TurnaroundDays.Value,
+	}
+	for class, p := range c.StoragePrices() {
+		for k, f := range map[string]Figure{"price_per_gb_month": p.PerGBMonth, "min_object_bytes": p.MinObjectBytes,
+			"min_storage_days": p.MinDays, "overhead_bytes_per_object": p.OverheadBytes,
+			"standard_overhead_bytes_per_object": p.StandardOverheadBytes,
+			"monitoring_per_1000_objects":        p.MonitoringPer1000, "monitored_min_bytes": p.MonitoredMinBytes} {
+			nonNeg["storage."+class+"."+k] = f.Value
+		}
 	}
 	for k, v := range nonNeg {
 		if v < 0 {

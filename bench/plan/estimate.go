@@ -138,6 +138,8 @@ type Estimate struct {
 	// Packing is set when the median file is small enough for copy
 	// --pack to pay (see AdvisePack).
 	Packing *Packing `json:"packing,omitempty"`
+	// Storage is the monthly storage bill at the destination (see Bill).
+	Storage *StorageBill `json:"storage,omitempty"`
 }
 
 const day = 86400.0

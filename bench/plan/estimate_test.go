@@ -218,15 +218,17 @@ func TestConfigOverrideAndValidation(t *testing.T) {
 		"unknown.json":  `{"datasync": {"basic_price": {"value": 1}}}`,
 		"negative.json": `{"s3": {"put_price_per_1000": {"value": -1}}}`,
 		"zero.json":     `{"terminal": {"ports": {"value": 0}}}`,
+		"storage.json":  `{"storage": {"GLACIER": {"price_per_gb_month": {"value": -1}}}}`,
 		"syntax.json":   `{`,
 	} {
 		if _, err := LoadConfig(write(name, body)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	// Every figure carries a source and a date.
+	// Every figure carries a source and a date (a storage class's figure
+	// the class does not have is absent: zero).
 	for _, f := range allFigures(DefaultConfig()) {
-		if f.Source == "" || f.Date == "" {
+		if f != (Figure{}) && (f.Source == "" || f.Date == "") {
 			t.Errorf("figure without source or date: %+v", f)
 		}
 	}

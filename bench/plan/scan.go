@@ -46,6 +46,13 @@ type ScanOptions struct {
 	// sample of a count of files costs one more pass over the names
 	// (Filter.Resolve) before the scan.
 	Filter *transfer.Filter
+	// ClassRules and Class give each file the storage class copy would
+	// store it in (transfer.ClassOf: the first rule that matches, else
+	// Class, else STANDARD), so the plan counts and prices each class.
+	// Now is the rules' clock (zero: the scan's start).
+	ClassRules []transfer.ClassRule
+	Class      string
+	Now        time.Time
 }
 
 // ScanCounters let the CLI show progress of a running scan.
@@ -96,6 +103,76 @@ type Scan struct {
 	Seconds        float64   `json:"seconds"`
 	// Selection is the sample or slice scanned; the figures are its own.
 	Selection *transfer.Selection `json:"subset,omitempty"`
+	// StorageClasses counts the files per storage class they would be
+	// stored in (see ScanOptions.ClassRules).
+	StorageClasses map[string]ClassShare `json:"storage_classes"`
+	// AtimeBeforeMtime counts the files last accessed before they were
+	// last modified (by more than a minute): files never read since they
+	// were rewritten, or, when they are
+	// many, a file system mounted noatime (or relatime, whose atime moves
+	// at most once a day) whose atimes say little about use. 0 for an
+	// object-store source, which has no atime.
+	AtimeBeforeMtime int64 `json:"atime_before_mtime"`
+	// AtimeWarning says so when they are a notable share of the files.
+	AtimeWarning string `json:"atime_warning,omitempty"`
+}
+
+// ClassShare is the files a scan would store in one storage class.
+type ClassShare struct {
+	transfer.ClassCount
+	// sizes is their size histogram (as Scan.Histogram's, by index), so
+	// that the bill applies a class's minimum billable object size per
+	// object: exactly, for a minimum that is a power of two.
+	sizes [65]Bucket
+}
+
+func (c *ClassShare) add(size int64) {
+	c.Objects++
+	c.Bytes += size
+	b := &c.sizes[sizeBucket(size)]
+	b.Files++
+	b.Bytes += size
+}
+
+// sizeBucket is the histogram index of size: 0 for empty files, else i
+// for 2^(i-1) <= size < 2^i.
+func sizeBucket(size int64) int {
+	if size <= 0 {
+		return 0
+	}
+	return bits.Len64(uint64(size))
+}
+
+// bucketBounds are the sizes histogram index i holds: lo <= size < hi
+// (both 0 for index 0, the empty files).
+func bucketBounds(i int) (lo, hi int64) {
+	switch {
+	case i == 0:
+		return 0, 0
+	case i >= 63: // no int64 size reaches 2^63
+		return 1 << 62, math.MaxInt64
+	}
+	return 1 << (i - 1), 1 << i
+}
+
+// atimeSlack is how much older than its mtime a file's atime must be to
+// count: creating a file sets its atime, the writes that follow only its
+// mtime, so a file written and not read since has an atime a little
+// before its mtime on any mount.
+const atimeSlack = time.Minute
+
+// atimeNotable is the share of files with an atime before their mtime
+// above which the plan warns that atime rules may misjudge.
+const atimeNotable = 0.1
+
+func (s *Scan) warnAtime() {
+	if s.Files == 0 || float64(s.AtimeBeforeMtime)/float64(s.Files) < atimeNotable {
+		return
+	}
+	s.AtimeWarning = fmt.Sprintf("%d of %d files (%.0f%%) were last read over a minute before they were last modified: "+
+		"not read since rewritten, or the file system is mounted noatime (or relatime) and atimes say little; "+
+		"an atime>AGE storage class rule may send data still in use to a cold class",
+		s.AtimeBeforeMtime, s.Files, 100*float64(s.AtimeBeforeMtime)/float64(s.Files))
 }
 
 // Dataset is the part of the scan the estimator uses.
@@ -125,12 +202,18 @@ const (
 // path takes no locks.
 type tally struct {
 	files, dirs, bytes, reqs, mp, small, smallB, skipped int64
+	atimeOld                                             int64
 	largest                                              string
 	largestSize                                          int64
 	hist                                                 [65]Bucket
 	ext                                                  map[string]*ExtStat
+	classes                                              map[string]*ClassShare
 	sample                                               sampleHeap
 	errs                                                 []string
+}
+
+func newTally() *tally {
+	return &tally{ext: map[string]*ExtStat{}, classes: map[string]*ClassShare{}}
 }
 
 // ScanTree walks root with a bounded pool of workers over directories
@@ -138,12 +221,14 @@ type tally struct {
 // size-weighted sample of file content to estimate compressibility.
 func ScanTree(ctx context.Context, root string, o ScanOptions) (*Scan, error) {
 	start := time.Now()
+	if err := o.check(); err != nil {
+		return nil, err
+	}
 	fi, err := os.Stat(root)
 	if err != nil {
 		return nil, outcome.Usagef("source %s: %v", root, transfer.UnwrapPathError(err))
 	}
-	k := o.fill()
-	newTally := func() *tally { return &tally{ext: map[string]*ExtStat{}} }
+	k := o.fill(start)
 	err = o.Filter.Resolve(ctx, func(ctx context.Context, fn func(transfer.Entry) error) error {
 		return transfer.Walk(ctx, root, transfer.WalkOptions{Filter: o.Filter}, fn)
 	})
@@ -155,7 +240,7 @@ func ScanTree(ctx context.Context, root string, o ScanOptions) (*Scan, error) {
 	if !fi.IsDir() {
 		t := newTally()
 		if o.Filter.Match(filepath.Base(root)) {
-			t.file(root, filepath.Base(root), fi.Size(), o, k)
+			t.file(transfer.FileEntry(root, filepath.Base(root), fi), o, k)
 		}
 		tallies = append(tallies, t)
 	} else {
@@ -220,8 +305,11 @@ func ScanTree(ctx context.Context, root string, o ScanOptions) (*Scan, error) {
 // entries.
 func ScanSource(ctx context.Context, src transfer.Source, o ScanOptions) (*Scan, error) {
 	start := time.Now()
-	k := o.fill()
-	t := &tally{ext: map[string]*ExtStat{}}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	k := o.fill(start)
+	t := newTally()
 	entries := map[string]transfer.Entry{} // of the sampled entries, by Rel
 	lastDir := "\x00"
 	// The source's walk matches its own filter, which should be o's.
@@ -238,7 +326,7 @@ func ScanSource(ctx context.Context, src transfer.Source, o ScanOptions) (*Scan,
 			o.Counters.Dirs.Add(1)
 			lastDir = dir
 		}
-		t.file(e.Path, e.Rel, e.Size, o, k)
+		t.file(e, o, k)
 		if k > 0 && e.Size > 0 {
 			entries[e.Rel] = e
 			if len(entries) > 4*k { // keep only what the sample still holds
@@ -276,8 +364,19 @@ func ScanSource(ctx context.Context, src transfer.Source, o ScanOptions) (*Scan,
 	return s, nil
 }
 
+// check refuses options no scan can honour.
+func (o *ScanOptions) check() error {
+	if o.Class != "" && !transfer.ValidStorageClass(o.Class) {
+		return outcome.BadOption("StorageClass", "unknown storage class %q", o.Class)
+	}
+	return nil
+}
+
 // fill sets the defaults and returns how many files the sample takes.
-func (o *ScanOptions) fill() int {
+func (o *ScanOptions) fill(now time.Time) int {
+	if o.Now.IsZero() {
+		o.Now = now
+	}
 	if o.PartSize <= 0 {
 		o.PartSize = transfer.DefaultPartSize
 	}
@@ -391,7 +490,7 @@ func (t *tally) dir(root, rel string, q *dirQueue, o ScanOptions, k int) {
 					}
 					continue
 				}
-				t.file(filepath.Join(p, de.Name()), crel, info.Size(), o, k)
+				t.file(transfer.FileEntry(filepath.Join(p, de.Name()), crel, info), o, k)
 			default:
 				t.skipped++
 			}
@@ -406,7 +505,8 @@ func (t *tally) dir(root, rel string, q *dirQueue, o ScanOptions, k int) {
 	}
 }
 
-func (t *tally) file(path, rel string, size int64, o ScanOptions, k int) {
+func (t *tally) file(e transfer.Entry, o ScanOptions, k int) {
+	rel, size := e.Rel, e.Size
 	t.files++
 	t.bytes += size
 	o.Counters.Files.Add(1)
@@ -426,12 +526,19 @@ func (t *tally) file(path, rel string, size int64, o ScanOptions, k int) {
 	if size > t.largestSize || t.largest == "" || size == t.largestSize && rel < t.largest {
 		t.largest, t.largestSize = rel, size
 	}
-	b := 0
-	if size > 0 {
-		b = bits.Len64(uint64(size))
-	}
+	b := sizeBucket(size)
 	t.hist[b].Files++
 	t.hist[b].Bytes += size
+	class := transfer.ClassOf(o.ClassRules, o.Class, e, o.Now)
+	cs := t.classes[class]
+	if cs == nil {
+		cs = &ClassShare{}
+		t.classes[class] = cs
+	}
+	cs.add(size)
+	if e.Atime != 0 && e.Atime < e.ModTime.Add(-atimeSlack).UnixNano() {
+		t.atimeOld++
+	}
 	ext := extOf(rel)
 	es := t.ext[ext]
 	if es == nil {
@@ -510,7 +617,7 @@ func (h *sampleHeap) offer(it sampleItem, k int) {
 }
 
 func merge(ts []*tally, k int) *Scan {
-	s := &Scan{}
+	s := &Scan{StorageClasses: map[string]ClassShare{}}
 	var hist [65]Bucket
 	ext := map[string]*ExtStat{}
 	for _, t := range ts {
@@ -522,6 +629,17 @@ func merge(ts []*tally, k int) *Scan {
 		s.SmallFiles += t.small
 		s.SmallBytes += t.smallB
 		s.Skipped += t.skipped
+		s.AtimeBeforeMtime += t.atimeOld
+		for class, cs := range t.classes {
+			m := s.StorageClasses[class]
+			m.Objects += cs.Objects
+			m.Bytes += cs.Bytes
+			for i, b := range cs.sizes {
+				m.sizes[i].Files += b.Files
+				m.sizes[i].Bytes += b.Bytes
+			}
+			s.StorageClasses[class] = m
+		}
 		if t.largest != "" && (t.largestSize > s.LargestSize || s.Largest == "" || t.largestSize == s.LargestSize && t.largest < s.Largest) {
 			s.Largest, s.LargestSize = t.largest, t.largestSize
 		}
@@ -556,14 +674,10 @@ func merge(ts []*tally, k int) *Scan {
 	}
 	for i := max(lo, 0); i <= hi; i++ {
 		b := hist[i]
-		if i > 0 {
-			b.Lo, b.Hi = 1<<(i-1), 1<<i
-			if i == 64 {
-				b.Hi = math.MaxInt64
-			}
-		}
+		b.Lo, b.Hi = bucketBounds(i)
 		s.Histogram = append(s.Histogram, b)
 	}
+	s.warnAtime()
 	for _, es := range ext {
 		s.ByExt = append(s.ByExt, *es)
 	}

@@ -177,7 +177,7 @@ func (f *copyFlags) uploadOptions(errw io.Writer) (transfer.UploadOptions, error
 		Walk: transfer.WalkOptions{FollowSymlinks: f.followSymlinks, Filter: filter}, DryRun: f.dryRun, Manifest: f.manifest,
 	}
 	if err == nil {
-		err = f.tier.apply(&o)
+		o.ClassRules, err = f.tier.parse()
 	}
 	return o, err
 }

@@ -19,6 +19,8 @@ type planFlags struct {
 	hostRate                                      string
 	dsAgents                                      int
 	sample, partSize, configFile, benchProfile    string
+	storageClass                                  string
+	tier                                          classRuleFlags
 	utilization, speedup, snowTurnaround          float64
 	latency                                       time.Duration
 	concurrency, workers                          int
@@ -68,6 +70,8 @@ is scanned, and the sample read with ranged GETs.`,
 	fl.StringVar(&f.sample, "sample", "256MiB", "bytes of file content to read for the compressibility sample (0 for none)")
 	fl.StringVar(&f.partSize, "part-size", "", "multipart part size the request count assumes (default: profile, else config)")
 	fl.IntVar(&f.workers, "workers", 0, "directories read in parallel (default 4 x CPUs)")
+	fl.StringVar(&f.storageClass, "storage-class", "", "storage class the monthly bill assumes for the objects, e.g. STANDARD_IA (default STANDARD)")
+	f.tier.register(fl)
 	fl.StringVar(&f.configFile, "config", "", "JSON file overriding figures of the embedded config")
 	fl.BoolVar(&f.printConfig, "print-config", false, "print the embedded config (figures with source and date) and exit")
 	fl.BoolVar(&f.jsonOut, "json", false, "print the plan as JSON")
@@ -167,9 +171,14 @@ func (a *app) runPlan(cmd *cobra.Command, src string, f planFlags) error {
 	if err != nil {
 		return err
 	}
+	rules, err := f.tier.parse()
+	if err != nil {
+		return err
+	}
 	counters := &plan.ScanCounters{}
 	p := ui.StartProgress(a.stderr, ui.ProgressOptions{Quiet: f.quiet, TerminalOnly: true}, ui.ScanProgress(counters))
-	so := plan.ScanOptions{Workers: f.workers, PartSize: ps, SmallFile: int64(cfg.S3.SmallFileBytes.Value), SampleBytes: sample, Counters: counters, Filter: filter}
+	so := plan.ScanOptions{Workers: f.workers, PartSize: ps, SmallFile: int64(cfg.S3.SmallFileBytes.Value), SampleBytes: sample, Counters: counters, Filter: filter,
+		ClassRules: rules, Class: f.storageClass}
 	var scan *plan.Scan
 	if b, cerr := a.connectSource(cmd, f.source, src, filter, 16); cerr != nil {
 		err = cerr
@@ -187,6 +196,7 @@ func (a *app) runPlan(cmd *cobra.Command, src string, f planFlags) error {
 		return outcome.As(outcome.Usage, err)
 	}
 	est.Packing = plan.AdvisePack(cfg, scan, transfer.DefaultShardSize)
+	est.Storage = plan.Bill(cfg, scan)
 	if err := a.writePlanSnowballJob(f.snow, scan.Bytes, cfg.SnowballUsable()); err != nil {
 		return err
 	}

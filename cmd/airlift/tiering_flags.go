@@ -15,14 +15,15 @@ func (c *classRuleFlags) register(fl *pflag.FlagSet) {
 	fl.StringArrayVar(&c.rules, "storage-class-rule", nil, "storage class by the source file's age, e.g. 'atime>180d=GLACIER_IR' or 'mtime>365d=DEEP_ARCHIVE'; repeatable, the first match wins, else --storage-class")
 }
 
-// apply parses the rules into o.
-func (c *classRuleFlags) apply(o *transfer.UploadOptions) error {
+// parse parses the rules, in order.
+func (c *classRuleFlags) parse() ([]transfer.ClassRule, error) {
+	var rules []transfer.ClassRule
 	for _, s := range c.rules {
 		r, err := transfer.ParseClassRule(s)
 		if err != nil {
-			return outcome.Usagef("--storage-class-rule: %v", err)
+			return nil, outcome.Usagef("--storage-class-rule: %v", err)
 		}
-		o.ClassRules = append(o.ClassRules, r)
+		rules = append(rules, r)
 	}
-	return nil
+	return rules, nil
 }

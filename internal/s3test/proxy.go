@@ -30,9 +30,10 @@ type Request struct {
 // sent (headers, addressing style, which API). It speaks the server's
 // scheme with the server's certificate, so the same --ca-bundle works.
 type Recorder struct {
-	URL  string
-	mu   sync.Mutex
-	reqs []Request
+	URL    string
+	mu     sync.Mutex
+	reqs   []Request
+	stored map[string]Stored // by bucket/key (see Store)
 }
 
 // Record starts a recording proxy in front of s for the test.
@@ -48,7 +49,8 @@ func (s *Server) Record(t *testing.T) *Recorder {
 			pr.SetURL(up)
 			pr.Out.Host = pr.In.Host // signed by the client: keep it
 		},
-		Transport: insecureTransport(),
+		Transport:      insecureTransport(),
+		ModifyResponse: rec.present,
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body []byte
@@ -61,9 +63,13 @@ func (s *Server) Record(t *testing.T) *Recorder {
 			body = b
 			r.Body = io.NopCloser(bytes.NewReader(b))
 		}
+		q := Request{Method: r.Method, Host: r.Host, Path: r.URL.EscapedPath(), Query: r.URL.Query(), Header: r.Header.Clone(), Body: body}
 		rec.mu.Lock()
-		rec.reqs = append(rec.reqs, Request{Method: r.Method, Host: r.Host, Path: r.URL.EscapedPath(), Query: r.URL.Query(), Header: r.Header.Clone(), Body: body})
+		rec.reqs = append(rec.reqs, q)
 		rec.mu.Unlock()
+		if rec.refuse(w, q) {
+			return
+		}
 		rp.ServeHTTP(w, r)
 	})
 	var ps *httptest.Server

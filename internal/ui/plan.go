@@ -86,6 +86,13 @@ func RenderPlan(w io.Writer, s *plan.Scan, e *plan.Estimate, md bool) {
 	if e.Deadline > 0 {
 		summary = append(summary, [2]string{"Deadline", plan.HumanDuration(e.Deadline)})
 	}
+	if b := e.Storage; b != nil {
+		summary = append(summary, [2]string{"Storage bill", fmt.Sprintf("%s USD a month in S3 (us-east-1 prices; per class below)", usd(b.MonthlyUSD))})
+	}
+	var storage [][]string
+	if b := e.Storage; b != nil {
+		storage = storageRows(b)
+	}
 
 	hist := [][]string{{"Size", "Files", "Bytes"}}
 	for _, b := range s.Histogram {
@@ -136,6 +143,17 @@ func RenderPlan(w io.Writer, s *plan.Scan, e *plan.Estimate, md bool) {
 				fmt.Fprintf(w, "- %s\n", n)
 			}
 		}
+		if storage != nil {
+			fmt.Fprintf(w, "\n## Monthly storage bill\n\n")
+			mdTable(w, storage)
+			fmt.Fprintln(w)
+			for _, n := range e.Storage.Notes {
+				fmt.Fprintf(w, "- %s\n", n)
+			}
+		}
+		if s.AtimeWarning != "" {
+			fmt.Fprintf(w, "\n**Warning:** %s\n", s.AtimeWarning)
+		}
 		fmt.Fprintf(w, "\n## File sizes\n\n")
 		mdTable(w, hist)
 		fmt.Fprintf(w, "\n## By extension\n\n")
@@ -154,6 +172,10 @@ func RenderPlan(w io.Writer, s *plan.Scan, e *plan.Estimate, md bool) {
 	textTable(w, exts)
 	fmt.Fprintln(w)
 	textTable(w, routes)
+	if storage != nil {
+		fmt.Fprintln(w)
+		textTable(w, storage)
+	}
 	fmt.Fprintf(w, "\nRecommended: %s\n", e.Reason)
 	if e.Sync != nil {
 		fmt.Fprintln(w, "Continuous sync:")
@@ -164,6 +186,46 @@ func RenderPlan(w io.Writer, s *plan.Scan, e *plan.Estimate, md bool) {
 	for _, n := range e.Notes {
 		fmt.Fprintf(w, "Note: %s\n", n)
 	}
+	if e.Storage != nil {
+		for _, n := range e.Storage.Notes {
+			fmt.Fprintf(w, "Storage: %s\n", n)
+		}
+	}
+	if s.AtimeWarning != "" {
+		fmt.Fprintf(w, "Warning: %s\n", s.AtimeWarning)
+	}
+}
+
+// storageRows is the monthly bill as a table: a row per storage class
+// and the total.
+func storageRows(b *plan.StorageBill) [][]string {
+	rows := [][]string{{"Storage class", "Objects", "Bytes", "Billed as", "USD/month", "Minimum stay"}}
+	var objects, bytes int64
+	for _, c := range b.Classes {
+		billed, cost, stay := units.FormatBytes(c.BillableBytes+c.StandardBytes), usd(c.MonthlyUSD), "-"
+		if !c.Priced {
+			billed, cost = "-", "no price"
+		}
+		if c.MinDays > 0 {
+			stay = fmt.Sprintf("%.0f days", c.MinDays)
+		}
+		rows = append(rows, []string{c.Class, strconv.FormatInt(c.Objects, 10), units.FormatBytes(c.Bytes), billed, cost, stay})
+		objects += c.Objects
+		bytes += c.Bytes
+	}
+	exact := ""
+	if !b.Exact {
+		exact = " (about)"
+	}
+	return append(rows, []string{"total", strconv.FormatInt(objects, 10), units.FormatBytes(bytes), "", usd(b.MonthlyUSD) + exact, ""})
+}
+
+// usd words an amount of dollars: cents, or "<0.01" below a cent.
+func usd(v float64) string {
+	if v > 0 && v < 0.005 {
+		return "<0.01"
+	}
+	return fmt.Sprintf("%.2f", v)
 }
 
 func pairs(p [][2]string) [][]string {

@@ -59,6 +59,7 @@ func PrintCopySummary(out, errw io.Writer, r *transfer.Report, quiet bool) {
 	for _, w := range r.Warnings {
 		fmt.Fprintf(errw, "warning: %s\n", OneLine(w))
 	}
+	printRestore(errw, &r.RestoreList)
 	if quiet {
 		return
 	}
@@ -94,10 +95,35 @@ var diffWords = map[string]string{
 	transfer.HashDiffers:   "BLAKE3 differs",
 	transfer.HashUnknown:   "BLAKE3 unknown",
 	transfer.CompareFailed: "error",
+	transfer.NeedsRestore:  "needs restore",
+}
+
+// restoreShown is how many archived objects a text report names; --json
+// lists them all.
+const restoreShown = 10
+
+// printRestore says which objects need a restore before they can be read
+// (on errw even when quiet, so that cron's mail carries it).
+func printRestore(w io.Writer, l *transfer.RestoreList) {
+	msg := l.RestoreMessage()
+	if msg == "" {
+		return
+	}
+	fmt.Fprintf(w, "%s:\n", msg)
+	for i, k := range l.Keys {
+		if i == restoreShown {
+			fmt.Fprintf(w, "  ... and %d more (in --json: needs_restore)\n", l.Count-restoreShown)
+			break
+		}
+		fmt.Fprintf(w, "  %s\n", k)
+	}
 }
 
 func PrintVerify(out, errw io.Writer, r *transfer.VerifyReport, quiet bool) {
 	for _, d := range r.Differences {
+		if d.Kind == transfer.NeedsRestore {
+			continue // named together below
+		}
 		line := fmt.Sprintf("%s: %s", diffWords[d.Kind], d.Rel)
 		switch d.Kind {
 		case transfer.SizeDiffers:
@@ -112,6 +138,7 @@ func PrintVerify(out, errw io.Writer, r *transfer.VerifyReport, quiet bool) {
 	for _, w := range r.Warnings {
 		fmt.Fprintf(errw, "warning: %s\n", OneLine(w))
 	}
+	printRestore(errw, &r.RestoreList)
 	if quiet {
 		return
 	}

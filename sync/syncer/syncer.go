@@ -137,6 +137,9 @@ type Report struct {
 	OldestPending time.Time `json:"oldest_pending,omitzero"`
 	// Selection is the --sample or --slice the pass took (nil: all).
 	Selection *transfer.Selection `json:"subset,omitempty"`
+	// StorageClasses counts the objects (and bytes) this pass uploaded
+	// in each storage class, as copy's report does.
+	StorageClasses map[string]transfer.ClassCount `json:"storage_classes,omitempty"`
 }
 
 // Notable reports whether the pass did (or would do) anything, or failed:
@@ -441,6 +444,7 @@ func (s *Syncer) Run(ctx context.Context) (*Report, error) {
 	}
 	if trep != nil {
 		rep.Uploaded, rep.Bytes, rep.Failed = trep.Files, trep.Bytes, trep.Failed
+		rep.StorageClasses = trep.StorageClasses
 		rep.Skipped = trep.FilesSkipped
 		rep.Retries = trep.Retries
 		rep.Failures = trep.Failures
@@ -490,7 +494,7 @@ func (s *Syncer) Pending(ctx context.Context) (*Report, error) {
 	if rep != nil {
 		rep.Pending += rep.Uploaded
 		rep.PendingBytes += rep.Bytes
-		rep.Uploaded, rep.Bytes = 0, 0
+		rep.Uploaded, rep.Bytes, rep.StorageClasses = 0, 0, nil
 	}
 	return rep, err
 }
