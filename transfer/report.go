@@ -59,6 +59,9 @@ type Report struct {
 	Retries      int64     `json:"retries"`
 	MBps         float64   `json:"mb_per_s"` // of bytes sent by this run (BytesResumed left out)
 	PeakBuffer   int64     `json:"peak_buffer_bytes"`
+	// InFlight is how many files the upload kept in flight (adaptive
+	// unless --concurrency fixed it).
+	InFlight *InFlight `json:"in_flight,omitempty"`
 	// CopiedInServer counts objects the destination's server copied from
 	// the source bucket itself; NoBLAKE3 those of them whose source held
 	// no BLAKE3 to carry over (copy --hash computes it).
@@ -84,6 +87,14 @@ type Report struct {
 	RestoreList
 
 	mu sync.Mutex
+}
+
+// InFlight reports the files-in-flight limit of an upload: where an
+// adaptive one ended and the most requests that were in flight at once.
+type InFlight struct {
+	Adaptive bool `json:"adaptive"`
+	Final    int  `json:"final_limit"`
+	Peak     int  `json:"peak"`
 }
 
 const maxListed = 1000 // problems listed in full; the counts stay exact

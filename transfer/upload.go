@@ -27,7 +27,9 @@ import (
 
 // UploadOptions shape an upload run. Zero values take the defaults noted.
 type UploadOptions struct {
-	Sizing // Concurrency 0: 64
+	// Sizing: Concurrency 0 makes the files in flight adaptive (see
+	// inflight.go), from AutoConcurrencyStart up to AutoConcurrencyMax.
+	Sizing
 	// MultipartFiles caps how many large files are read at once; their
 	// parts share PartConcurrency. 0: 4.
 	MultipartFiles int
@@ -136,13 +138,16 @@ type Uploader struct {
 	manifest *manifestSink
 	tagWarn  sync.Once
 	classNow time.Time // the clock ClassRules read: the run's start
+	fixed    int       // files in flight the user fixed; 0: adaptive
+	inflight *inflight
 
 	serverCopies, noBLAKE3 atomic.Int64 // objects copied by the server, and of those, without a BLAKE3
 }
 
 // NewUploader checks o and returns an uploader for bucket.
 func NewUploader(api S3API, bucket string, o UploadOptions, st *Stats) (*Uploader, error) {
-	if err := o.normalize(64); err != nil {
+	fixed := o.Concurrency // 0: adaptive
+	if err := o.normalize(AutoConcurrencyStart); err != nil {
 		return nil, err
 	}
 	if o.MultipartFiles <= 0 {
@@ -185,7 +190,7 @@ func NewUploader(api S3API, bucket string, o UploadOptions, st *Stats) (*Uploade
 	if o.Now != nil {
 		now = o.Now
 	}
-	return &Uploader{api: api, bucket: bucket, o: o, pool: NewPool(o.MaxMemory), Stats: st, classNow: now()}, nil
+	return &Uploader{api: api, bucket: bucket, o: o, pool: NewPool(o.MaxMemory), Stats: st, classNow: now(), fixed: fixed}, nil
 }
 
 // ValidStorageClass reports whether S3 knows the storage class s.
@@ -415,7 +420,8 @@ func (u *Uploader) run(ctx context.Context, src string, dst Location, started fu
 		u.Stats.WalkDone.Store(true)
 		return err
 	})
-	for i := 0; i < u.o.Concurrency; i++ {
+	u.inflight = newInflight(u.fixed, nil, u.Stats.Retries.Load)
+	for i := 0; i < u.inflight.capacity(); i++ {
 		g.Go(func() error {
 			for j := range jobs {
 				if err := gctx.Err(); err != nil {
@@ -427,7 +433,12 @@ func (u *Uploader) run(ctx context.Context, src string, dst Location, started fu
 					}
 					continue // drain what the feed queued; it stops too
 				}
-				if err := u.one(gctx, j); err != nil {
+				if err := u.inflight.acquire(gctx); err != nil {
+					return err
+				}
+				err := u.one(gctx, j)
+				u.inflight.release(workOf(j.Entry.Size))
+				if err != nil {
 					return err
 				}
 			}
@@ -445,6 +456,7 @@ func (u *Uploader) run(ctx context.Context, src string, dst Location, started fu
 	}
 
 	rep.PeakBuffer = u.pool.Peak()
+	rep.InFlight = &InFlight{Adaptive: u.fixed == 0, Final: u.inflight.Limit(), Peak: u.inflight.Peak()}
 	if w := selectedNoneWarning(u.o.Walk.Filter); w != "" {
 		rep.Warn(w)
 	}

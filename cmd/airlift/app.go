@@ -195,6 +195,7 @@ func newFilter(errw io.Writer, rules []transfer.Rule) (*transfer.Filter, error) 
 type engineFlags struct {
 	partSize, maxMemory   string
 	concurrency, partConc int
+	adaptive              bool // --concurrency 0 means adaptive
 }
 
 // engineHelp words the flags for one command.
@@ -204,15 +205,16 @@ type engineHelp struct {
 }
 
 var uploadHelp = engineHelp{
-	concurrency: 64,
+	concurrency: 0, // adaptive
 	partSize:    "multipart part size (default 8MiB, raised to fit 10,000 parts)",
-	conc:        "files in flight",
+	conc:        "files in flight (default: adaptive, from 64 up to 512 as the round trip asks)",
 	parts:       "multipart parts in flight across all files",
 }
 
 func (e *engineFlags) register(fl *pflag.FlagSet, h engineHelp) {
 	fl.StringVar(&e.partSize, "part-size", "", h.partSize)
 	fl.StringVar(&e.maxMemory, "max-memory", "160MiB", "memory budget for all buffers")
+	e.adaptive = h.concurrency == 0
 	fl.IntVar(&e.concurrency, "concurrency", h.concurrency, h.conc)
 	fl.IntVar(&e.partConc, "part-concurrency", 16, h.parts)
 }
@@ -227,12 +229,21 @@ func (e *engineFlags) sizing() (transfer.Sizing, error) {
 	if s.MaxMemory, err = sizeFlag("max-memory", e.maxMemory); err != nil {
 		return s, err
 	}
-	if e.concurrency < 1 || e.partConc < 1 {
+	if e.concurrency < 0 || (e.concurrency == 0 && !e.adaptive) || e.partConc < 1 {
 		return s, outcome.Usagef("--concurrency and --part-concurrency must be at least 1")
 	}
 	s.Concurrency, s.PartConcurrency = e.concurrency, e.partConc
 	applyMemoryLimit(s.MaxMemory)
 	return s, nil
+}
+
+// conns is how many connections the run may use at once: a request per
+// file in flight (at most what the adaptive limit can reach) and per part.
+func (e *engineFlags) conns() int {
+	if e.concurrency == 0 {
+		return transfer.AutoConcurrencyMax + e.partConc
+	}
+	return e.concurrency + e.partConc
 }
 
 // applyMemoryLimit tells the Go runtime about the run's memory budget.

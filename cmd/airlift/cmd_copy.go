@@ -241,7 +241,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 		}
 	}
 	var source transfer.Source
-	if b, err := a.connectSource(cmd, f.source, src, o.Walk.Filter, f.concurrency+f.partConc); err != nil {
+	if b, err := a.connectSource(cmd, f.source, src, o.Walk.Filter, f.conns()); err != nil {
 		return err
 	} else if b != nil {
 		source = b
@@ -261,7 +261,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 			fmt.Fprintf(a.humanOut(f.jsonOut), "would upload %s -> s3://%s/%s (%s)\n", transfer.DisplayName(r.Path), loc.Bucket, r.Key, units.FormatBytes(r.Size))
 		}
 	} else {
-		t, err := a.connect(ctx, loc, f.concurrency+f.partConc)
+		t, err := a.connect(ctx, loc, f.conns())
 		if err != nil {
 			return err
 		}
@@ -329,7 +329,7 @@ func (a *app) runDownload(cmd *cobra.Command, src, dst string, f copyFlags) erro
 	if err := transfer.CheckDownloadDest(dst); err != nil {
 		return err
 	}
-	t, err := a.connect(cmd.Context(), loc, f.concurrency+f.partConc)
+	t, err := a.connect(cmd.Context(), loc, f.conns())
 	if err != nil {
 		return err
 	}

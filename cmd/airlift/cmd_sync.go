@@ -137,7 +137,7 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 	if err != nil {
 		return err
 	}
-	if b, err := a.connectSource(cmd, f.source, src, o.Upload.Walk.Filter, f.concurrency+f.partConc); err != nil {
+	if b, err := a.connectSource(cmd, f.source, src, o.Upload.Walk.Filter, f.conns()); err != nil {
 		return err
 	} else if b != nil {
 		o.From = b
@@ -174,7 +174,7 @@ func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 	o.Stop = sig.Done()
 	s := &syncer.Session{Store: store, Options: o, Watching: f.watch}
 	if !f.dryRun || f.reconcile || o.Adopt != syncer.AdoptOff {
-		t, err := a.connect(ctx, loc, f.concurrency+f.partConc)
+		t, err := a.connect(ctx, loc, f.conns())
 		if err != nil {
 			return err
 		}
@@ -297,7 +297,7 @@ func (a *app) runPackSync(cmd *cobra.Command, src, dst string, f syncFlags) erro
 	if err != nil {
 		return outcome.As(outcome.Usage, err)
 	}
-	t, err := a.connect(ctx, loc, f.concurrency+f.partConc)
+	t, err := a.connect(ctx, loc, f.conns())
 	if err != nil {
 		return err
 	}

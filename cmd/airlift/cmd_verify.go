@@ -85,10 +85,10 @@ func (a *app) runVerify(cmd *cobra.Command, src, dst string, f verifyFlags) erro
 	if o.Sizing, err = f.engineFlags.sizing(); err != nil {
 		return err
 	}
-	if o.Source, err = a.connectSource(cmd, f.source, local, o.Walk.Filter, f.concurrency+f.partConc); err != nil {
+	if o.Source, err = a.connectSource(cmd, f.source, local, o.Walk.Filter, f.conns()); err != nil {
 		return err
 	}
-	t, err := a.connect(cmd.Context(), loc, f.concurrency+f.partConc)
+	t, err := a.connect(cmd.Context(), loc, f.conns())
 	if err != nil {
 		return err
 	}
