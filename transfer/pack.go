@@ -78,6 +78,10 @@ type PackOptions struct {
 	// "superseded" and, with Delete, those whose file is gone "deleted".
 	Previous *PackIndex
 	Delete   bool
+	// CompactBelow, in (0, 1], makes a run compact the dataset once its
+	// own index is written (see Uploader.Compact): shards whose live
+	// share fell below it are rewritten. 0: no compaction.
+	CompactBelow float64
 
 	// A compaction (Uploader.Compact) rewrites the shards in rewrite; from
 	// holds the live members it moves, by path.
@@ -101,6 +105,9 @@ func (p *PackOptions) check() error {
 	}
 	if p.ShardCount < 0 {
 		return outcome.BadOption("ShardCount", "must not be negative")
+	}
+	if p.CompactBelow < 0 || p.CompactBelow > 1 {
+		return outcome.BadOption("CompactBelow", "must be a share in (0, 100%%]")
 	}
 	return nil
 }
@@ -768,6 +775,11 @@ func (s *packSink) Finish(ctx context.Context, rep *Report) error {
 	rep.Index = "s3://" + s.dst.Bucket + "/" + key
 	rep.Shards = len(s.shards)
 	if len(s.o.rewrite) > 0 {
+		c := &CompactionReport{ShardsRewritten: len(s.o.rewrite), ShardsWritten: len(s.shards), MembersMoved: s.moved, Index: rep.Index}
+		for _, sh := range s.shards {
+			c.BytesRewritten += sh.Size
+		}
+		rep.Compaction = c
 		if s.moved != len(s.o.from) {
 			// Never delete a shard whose live members are not all in new
 			// shards: its bytes would be lost.

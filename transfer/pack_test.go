@@ -18,6 +18,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/airlift-io/airlift/checksum"
+	"github.com/airlift-io/airlift/internal/outcome"
 )
 
 // packFixture writes files (rel -> content) under a temporary folder and
@@ -367,6 +368,33 @@ func TestIndexKeySortsLast(t *testing.T) {
 				if strings.TrimSuffix(got, ".jsonl.zst") <= strings.TrimSuffix(k, ".jsonl.zst") {
 					t.Errorf("%q does not sort after %q", got, k)
 				}
+			}
+		})
+	}
+}
+
+func TestPackOptionsCheck(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		o    PackOptions
+		bad  string // the option named in the error; "" for none
+	}{
+		{"defaults", PackOptions{}, ""},
+		{"compact below all", PackOptions{CompactBelow: 1}, ""},
+		{"compact below half", PackOptions{CompactBelow: 0.5}, ""},
+		{"compact below more than all", PackOptions{CompactBelow: 1.5}, "CompactBelow"},
+		{"compact below a negative share", PackOptions{CompactBelow: -0.1}, "CompactBelow"},
+		{"shard too small", PackOptions{ShardSize: 1 << 10}, "ShardSize"},
+		{"negative count", PackOptions{ShardCount: -1}, "ShardCount"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.o.check()
+			var oe *outcome.OptionError
+			switch {
+			case c.bad == "" && err != nil:
+				t.Fatalf("check: %v", err)
+			case c.bad != "" && (!errors.As(err, &oe) || oe.Option != c.bad):
+				t.Fatalf("check: %v, want an error naming %s", err, c.bad)
 			}
 		})
 	}
