@@ -160,10 +160,10 @@ type shardLayout struct {
 	size    int64 // of the tar
 	samples int
 	// A compressed shard: its members' frames, then the trailer's frame
-	// (ztrailer) make zsize bytes.
+	// make zsize bytes, staged (see shardStage).
 	compressed bool
-	ztrailer   []byte
 	zsize      int64
+	stage      *shardStage
 
 	reader *shardReader // the last one opened, for the members' BLAKE3
 	// read, when set, reads members' data instead of their files (a
@@ -214,12 +214,13 @@ func (l *shardLayout) add(e Entry, hdrLen, zsize int64) {
 
 // seal ends the layout with the tar trailer (ztrailer: its frame in a
 // compressed shard).
-func (l *shardLayout) seal(ztrailer []byte) {
+func (l *shardLayout) seal(ztrailer []byte) error {
 	l.size += tarTrailer
-	if l.compressed {
-		l.ztrailer = ztrailer
-		l.zsize += int64(len(ztrailer))
+	if !l.compressed {
+		return nil
 	}
+	l.zsize += int64(len(ztrailer))
+	return l.stage.seal(ztrailer)
 }
 
 // sampleKey is what WebDataset groups a sample's files by: the path up to
@@ -259,7 +260,6 @@ type shardReader struct {
 	hashed int64 // bytes of it hashed so far
 	h      *checksum.Hasher
 	sums   []string
-	fs     *frameStream // a compressed shard's frame being produced
 }
 
 func newShardReader(l *shardLayout) *shardReader {
@@ -270,14 +270,7 @@ func newShardReader(l *shardLayout) *shardReader {
 
 func (r *shardReader) Stat() Entry    { return r.l.entry() }
 func (r *shardReader) ReadAhead() int { return 1 }
-func (r *shardReader) Close() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fs != nil {
-		r.fs.close() // a frame left half produced holds its file open
-	}
-	return nil
-}
+func (r *shardReader) Close() error   { return nil }
 
 // Unchanged: every member's file was checked against its walked size and
 // mtime when it was opened for each read.
@@ -287,7 +280,7 @@ func (r *shardReader) ReadAt(ctx context.Context, p []byte, off int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.l.compressed {
-		return r.readFrames(ctx, p, off)
+		return r.readFrames(p, off)
 	}
 	if off == 0 {
 		r.cur, r.hashed = 0, 0
@@ -414,6 +407,9 @@ type packSink struct {
 	lines    *os.File
 	linesBuf *bufio.Writer
 	linesErr error
+	// stages are the compressed shards staged and not yet sent (or given
+	// up): discard removes what a stopped run left.
+	stages map[*shardStage]bool
 
 	// For a sync (PackOptions.Previous): the previous live members by
 	// path, and which of them the walk found unchanged or replaced.
@@ -444,9 +440,15 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 	}
 	var fs *frameStream
 	var ztrailer []byte
+	var stage *shardStage // the frames of the shard being planned
+	defer func() {
+		if stage != nil {
+			s.unstage(stage) // planned, never sent
+		}
+	}()
 	if s.o.Compress {
 		fs = newFrameStream()
-		if _, ztrailer, err = fs.frameSize(root, nil); err != nil {
+		if ztrailer, err = fs.trailerFrame(); err != nil {
 			return err
 		}
 	}
@@ -460,15 +462,22 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 		if cur == nil {
 			return nil
 		}
-		cur.seal(ztrailer)
+		if err := cur.seal(ztrailer); err != nil {
+			return err
+		}
 		j := s.shardJob(cur)
-		cur = nil
+		st := cur.stage
+		cur, stage = nil, nil
 		select {
 		case ahead <- struct{}{}:
 		case <-ctx.Done():
+			s.unstage(st)
 			return ctx.Err()
 		}
-		j.Done = func() { <-ahead }
+		j.Done = func() {
+			s.unstage(st) // sent, or given up: the next run stages it again
+			<-ahead
+		}
 		return send(j)
 	}
 	err = src.Walk(ctx, func(e Entry) error {
@@ -496,8 +505,20 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 			return send(Job{Entry: e, Key: key, sent: s.plainSent(e)})
 		}
 		size, zsize := int64(len(hdr))+padded(e.Size), int64(0)
+		var zstart int64
 		if fs != nil {
-			if zsize, _, err = fs.frameSize(root, &shardMember{rel: e.Rel, size: e.Size, mtime: e.ModTime.UnixNano(), mode: e.Mode.Perm(), hdrLen: int64(len(hdr))}); err != nil {
+			// Compressed onto the current stage: only its frame's size
+			// says whether it fits; if not, the frame moves to the next.
+			if stage == nil {
+				if stage, err = s.newStage(); err != nil {
+					return err
+				}
+			}
+			zstart = stage.size
+			if zsize, err = stage.add(fs, &e, hdr); err != nil {
+				if IsFatal(err) {
+					return err
+				}
 				e.Err = fmt.Errorf("compressing: %w", err)
 				return send(Job{Entry: e})
 			}
@@ -507,13 +528,23 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 			full := cur.objectSize()+size+tarTrailer > s.o.ShardSize ||
 				(s.o.ShardCount > 0 && len(cur.members) >= s.o.ShardCount)
 			if full && sampleKey(cur.members[len(cur.members)-1].rel) != sampleKey(e.Rel) {
+				var next *shardStage
+				if fs != nil {
+					if next, err = s.splitStage(stage, zstart); err != nil {
+						return err
+					}
+				}
 				if err := flush(); err != nil {
+					if next != nil {
+						s.unstage(next)
+					}
 					return err
 				}
+				stage = next
 			}
 		}
 		if cur == nil {
-			cur = &shardLayout{name: shardName(n, s.o.Compress), root: root, compressed: s.o.Compress}
+			cur = &shardLayout{name: shardName(n, s.o.Compress), root: root, compressed: s.o.Compress, stage: stage}
 			cur.key = s.base + cur.name
 			if s.o.rewrite != nil {
 				cur.read = s.readFromShard
@@ -608,7 +639,10 @@ func (s *packSink) shardJob(l *shardLayout) Job {
 // run sent it, or else from the files themselves.
 func (s *packSink) shardSent(l *shardLayout, res FileResult) error {
 	sums := make([]string, len(l.members))
-	if !res.AlreadyDone && l.reader != nil {
+	switch {
+	case l.stage != nil:
+		copy(sums, l.stage.sums) // taken as the frames were staged
+	case !res.AlreadyDone && l.reader != nil:
 		copy(sums, l.reader.sums)
 	}
 	marks, _ := s.u.o.Journal.(RunMarks)
@@ -716,12 +750,58 @@ func (s *packSink) addLines(ms ...IndexMember) error {
 	return nil
 }
 
-// discard removes the temporary file.
+// discard removes the temporary files.
 func (s *packSink) discard() {
 	if s.lines != nil {
 		s.lines.Close()
 		os.Remove(s.lines.Name())
 		s.lines = nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for st := range s.stages {
+		st.remove()
+	}
+	s.stages = nil
+}
+
+// newStage starts the stage of a compressed shard.
+func (s *packSink) newStage() (*shardStage, error) {
+	st, err := newShardStage()
+	if err == nil {
+		s.keepStage(st)
+	}
+	return st, err
+}
+
+// splitStage moves the frame at start on st into a stage of its own.
+func (s *packSink) splitStage(st *shardStage, start int64) (*shardStage, error) {
+	next, err := st.split(start)
+	if err == nil {
+		s.keepStage(next)
+	}
+	return next, err
+}
+
+func (s *packSink) keepStage(st *shardStage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stages == nil {
+		s.stages = map[*shardStage]bool{}
+	}
+	s.stages[st] = true
+}
+
+// unstage removes a stage no shard needs any more.
+func (s *packSink) unstage(st *shardStage) {
+	if st == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stages[st] {
+		delete(s.stages, st)
+		st.remove()
 	}
 }
 
