@@ -412,11 +412,13 @@ type packSink struct {
 	stages map[*shardStage]bool
 
 	// For a sync (PackOptions.Previous): the previous live members by
-	// path, and which of them the walk found unchanged or replaced.
-	live     map[string]IndexMember
-	kept     map[string]bool
-	replaced map[string]bool
-	moved    int // a compaction's members now in new shards
+	// path, and what the walk found of each. A map, because the walk
+	// comes in key order and the index in upload order; it keeps only
+	// what a file is compared by, not the member lines (those are read
+	// again from the index when the new one is written).
+	live           map[string]previousFile
+	kept, replaced int
+	moved          int // a compaction's members now in new shards
 }
 
 func newPackSink(u *Uploader, o PackOptions, dst Location, runID string) (*packSink, error) {
@@ -479,6 +481,9 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 			<-ahead
 		}
 		return send(j)
+	}
+	if err := s.loadLive(ctx); err != nil {
+		return fmt.Errorf("reading the previous index: %w", err)
 	}
 	err = src.Walk(ctx, func(e Entry) error {
 		s.u.Stats.FilesFound.Add(1)
@@ -575,52 +580,75 @@ func (s *packSink) firstShard() int {
 	return n
 }
 
+// previousFile is what a sync compares a file with: its live member's
+// size, mtime and mode, and what the walk found.
+type previousFile struct {
+	size, mtime int64
+	mode        uint32
+	seen        byte // 0: not found (yet), 'k': kept, 'r': replaced
+}
+
+// loadLive reads the previous index's live members, for a sync.
+func (s *packSink) loadLive(ctx context.Context) error {
+	if s.o.Previous == nil || s.o.rewrite != nil || s.live != nil {
+		return nil // a copy, or a compaction: every entry is sent
+	}
+	s.live = map[string]previousFile{}
+	return s.o.Previous.ScanLive(ctx, func(m IndexMember) error {
+		s.live[m.Path] = previousFile{size: m.Size, mtime: m.MTimeNS, mode: m.Mode}
+		return nil
+	})
+}
+
 // unchanged says, for a sync, whether e is its live member as it was
 // (then nothing is sent), and notes it as kept or replaced.
 func (s *packSink) unchanged(e Entry) bool {
-	if s.o.Previous == nil || s.o.rewrite != nil {
-		return false // a copy, or a compaction: every entry is sent
+	p, ok := s.live[e.Rel]
+	switch {
+	case !ok:
+		return false
+	case p.size == e.Size && p.mtime == e.ModTime.UnixNano() && os.FileMode(p.mode) == e.Mode.Perm():
+		p.seen = 'k'
+		s.kept++
+	default:
+		p.seen = 'r'
+		s.replaced++
 	}
-	if s.live == nil {
-		s.live, s.kept, s.replaced = map[string]IndexMember{}, map[string]bool{}, map[string]bool{}
-		for _, m := range s.o.Previous.Live() {
-			s.live[m.Path] = m
-		}
-	}
-	m, ok := s.live[e.Rel]
-	if ok && m.Size == e.Size && m.MTimeNS == e.ModTime.UnixNano() && os.FileMode(m.Mode) == e.Mode.Perm() {
-		s.kept[e.Rel] = true
-		return true
-	}
-	if ok {
-		s.replaced[e.Rel] = true
-	}
-	return false
+	s.live[e.Rel] = p
+	return p.seen == 'k'
+}
+
+// marksChanged says whether the new index marks or drops any line of the
+// previous one.
+func (s *packSink) marksChanged() bool {
+	gone := len(s.live) - s.kept - s.replaced
+	return len(s.o.rewrite) > 0 || s.replaced > 0 || (s.o.Delete && gone > 0)
 }
 
 // previousLines are the previous index's members as the new index keeps
 // them: marked superseded when replaced, deleted when their file is gone
-// (with Delete), else as they were.
-func (s *packSink) previousLines() []IndexMember {
+// (with Delete), else as they were; read again from the index, one line
+// at a time.
+func (s *packSink) previousLines(ctx context.Context) Members {
 	if s.o.Previous == nil {
 		return nil
 	}
-	var out []IndexMember
-	for _, m := range s.o.Previous.Members {
-		if s.o.rewrite[m.Shard] {
-			continue // its live members have lines of their own in new shards
-		}
-		if m.State == "" {
-			switch {
-			case s.replaced[m.Path]:
-				m.State = MemberSuperseded
-			case !s.kept[m.Path] && s.o.Delete:
-				m.State = MemberDeleted
+	return func(yield func(IndexMember) error) error {
+		return s.o.Previous.Scan(ctx, func(m IndexMember) error {
+			if s.o.rewrite[m.Shard] {
+				return nil // its live members have lines of their own in new shards
 			}
-		}
-		out = append(out, m)
+			if m.State == "" && s.live != nil {
+				switch p, ok := s.live[m.Path]; {
+				case ok && p.seen == 'r':
+					m.State = MemberSuperseded
+				case (!ok || p.seen == 0) && s.o.Delete:
+					m.State = MemberDeleted
+				}
+			}
+			return yield(m)
+		})
 	}
-	return out
 }
 
 // shardJob is the job that sends shard l as one object.
@@ -818,8 +846,7 @@ func (s *packSink) Finish(ctx context.Context, rep *Report) error {
 		return nil
 	}
 	defer s.discard()
-	prev := s.previousLines()
-	if s.o.Previous != nil && len(s.shards) == 0 && s.lines == nil && !marksChanged(prev, s.o.Previous.Members) {
+	if s.o.Previous != nil && len(s.shards) == 0 && s.lines == nil && !s.marksChanged() {
 		return nil // nothing changed: the index stands
 	}
 	sort.Slice(s.shards, func(i, j int) bool { return s.shards[i].URL < s.shards[j].URL })
@@ -834,8 +861,7 @@ func (s *packSink) Finish(ctx context.Context, rep *Report) error {
 		shards = append(shards, s.shards...)
 	}
 	idx := &PackIndex{Header: IndexHeader{Format: IndexFormat, RunID: s.runID, Source: rep.Source, Created: time.Now().UTC(),
-		ShardSize: s.o.ShardSize, Compress: map[bool]string{true: "zstd", false: "off"}[s.o.Compress], Shards: shards},
-		Members: prev}
+		ShardSize: s.o.ShardSize, Compress: map[bool]string{true: "zstd", false: "off"}[s.o.Compress], Shards: shards}}
 	var lines io.Reader = strings.NewReader("")
 	if s.lines != nil {
 		if err := s.linesBuf.Flush(); err != nil {
@@ -848,7 +874,7 @@ func (s *packSink) Finish(ctx context.Context, rep *Report) error {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
-	key, err := idx.Put(wctx, s.u.api, s.dst.Bucket, s.base, lines)
+	key, err := idx.Put(wctx, s.u.api, s.dst.Bucket, s.base, s.previousLines(wctx), lines)
 	if err != nil {
 		return err
 	}
@@ -869,17 +895,4 @@ func (s *packSink) Finish(ctx context.Context, rep *Report) error {
 		return s.removeShards(wctx, rep)
 	}
 	return nil
-}
-
-// marksChanged says whether a sync marked any previous member anew.
-func marksChanged(now, before []IndexMember) bool {
-	if len(now) != len(before) {
-		return true // a compaction dropped lines
-	}
-	for i := range now {
-		if now[i].State != before[i].State {
-			return true
-		}
-	}
-	return false
 }

@@ -4,12 +4,17 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -319,20 +324,151 @@ func TestPackFeedCuts(t *testing.T) {
 	}
 }
 
-func TestIndexRoundTrip(t *testing.T) {
-	x := &PackIndex{Header: IndexHeader{Format: IndexFormat, RunID: "r", Shards: []ShardInfo{{URL: "shard-000000.tar", Samples: 1, Size: 3072, Members: 1}}},
-		Members: []IndexMember{{Path: "a.txt", Shard: "shard-000000.tar", Offset: 512, Size: 3, MTimeNS: 5, Mode: 0o644, BLAKE3: "ab"}}}
-	var b bytes.Buffer
-	if err := x.Encode(&b, nil); err != nil {
-		t.Fatal(err)
-	}
-	y, err := DecodeIndex(&b)
+// indexFile encodes an index of members (then lines) into a file and
+// opens it as readers do.
+func indexFile(t testing.TB, h IndexHeader, members Members, lines string) *PackIndex {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "index.jsonl.zst")
+	f, err := os.Create(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if y.Header.RunID != "r" || len(y.Header.Shards) != 1 || len(y.Members) != 1 || y.Members[0] != x.Members[0] {
-		t.Fatalf("round trip: %+v", y)
+	if err := (&PackIndex{Header: h}).Encode(f, members, strings.NewReader(lines)); err != nil {
+		t.Fatal(err)
 	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	x, err := OpenIndex(context.Background(), func(context.Context) (io.ReadCloser, error) { return os.Open(p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+func TestIndexRoundTrip(t *testing.T) {
+	h := IndexHeader{Format: IndexFormat, RunID: "r", Shards: []ShardInfo{{URL: "shard-000000.tar", Samples: 1, Size: 3072, Members: 1}}}
+	a := IndexMember{Path: "a.txt", Shard: "shard-000000.tar", Offset: 512, Size: 3, MTimeNS: 5, Mode: 0o644, BLAKE3: "ab"}
+	b := IndexMember{Path: "b.txt", Shard: "shard-000000.tar", Offset: 1536, Size: 3, BLAKE3: "cd", State: MemberSuperseded}
+	c := IndexMember{Path: "b.txt", Shard: "shard-000001.tar", Offset: 512, Size: 4, BLAKE3: "ef"}
+	line, _ := json.Marshal(c)
+	x := indexFile(t, h, func(yield func(IndexMember) error) error {
+		if err := yield(a); err != nil {
+			return err
+		}
+		return yield(b)
+	}, string(line)+"\n")
+	if x.Header.RunID != "r" || len(x.Header.Shards) != 1 {
+		t.Fatalf("header: %+v", x.Header)
+	}
+	for _, scan := range []struct {
+		name string
+		fn   func(context.Context, func(IndexMember) error) error
+		want []IndexMember
+	}{{"Scan", x.Scan, []IndexMember{a, b, c}}, {"ScanLive", x.ScanLive, []IndexMember{a, c}}} {
+		var got []IndexMember
+		if err := scan.fn(context.Background(), func(m IndexMember) error { got = append(got, m); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(scan.want) {
+			t.Errorf("%s: %+v, want %+v", scan.name, got, scan.want)
+		}
+	}
+}
+
+// bigIndex is an index of n members in shards of perShard, generated as
+// it is written (never held).
+func bigIndex(t testing.TB, n, perShard int) *PackIndex {
+	return indexFile(t, IndexHeader{Format: IndexFormat, RunID: "big"}, func(yield func(IndexMember) error) error {
+		for i := 0; i < n; i++ {
+			m := IndexMember{Path: fmt.Sprintf("class%03d/img_%08d.jpg", i%1000, i), Shard: shardName(i/perShard, false),
+				Offset: int64(i%perShard)*17408 + 512, Size: 16384, MTimeNS: 1_700_000_000_000_000_000 + int64(i), Mode: 0o644,
+				BLAKE3: checksum.Sum([]byte(strconv.Itoa(i)))}
+			if err := yield(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, "")
+}
+
+// heapGrowth runs fn and returns how far the live heap (what a collection
+// leaves: what is held, not garbage waiting for the collector) grew above
+// where it was before, sampled whenever fn calls sample.
+func heapGrowth(fn func(sample func())) uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapAlloc, ms.HeapAlloc
+	sample := func() {
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapAlloc)
+	}
+	fn(sample)
+	return peak - base
+}
+
+// TestIndexReadStreams: the readers of an index of 200,000 members hold a
+// few of them at a time, not all: scanning it, and reading its shards as a
+// download does (each shard's run of members, at most conc runs at once),
+// grow the heap by a fraction of what holding the members takes (measured
+// alongside, the same way).
+func TestIndexReadStreams(t *testing.T) {
+	const n, perShard = 200_000, 1000
+	x := bigIndex(t, n, perShard)
+	var all []IndexMember
+	held := heapGrowth(func(sample func()) {
+		_ = x.Scan(context.Background(), func(m IndexMember) error {
+			all = append(all, m)
+			if len(all)%20_000 == 0 {
+				sample()
+			}
+			return nil
+		})
+	})
+	if len(all) != n {
+		t.Fatalf("scanned %d members, want %d", len(all), n)
+	}
+	all = nil
+	count := 0
+	scanned := heapGrowth(func(sample func()) {
+		_ = x.ScanLive(context.Background(), func(m IndexMember) error {
+			if count++; count%20_000 == 0 {
+				sample()
+			}
+			return nil
+		})
+	})
+	var failed atomic.Int64
+	read := heapGrowth(func(sample func()) {
+		err := readPacked(context.Background(), getFails{}, "bkt", "ds/", x, 4, func(IndexMember) (bool, error) { return true, nil },
+			func(IndexMember, io.Reader) error { return errors.New("not read") },
+			func(IndexMember, error) {
+				if failed.Add(1)%20_000 == 0 {
+					sample()
+				}
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("heap growth: holding %d members %d KiB; scanning %d KiB; reading shards %d KiB", n, held>>10, scanned>>10, read>>10)
+	if count != n || failed.Load() != n {
+		t.Fatalf("scanned %d, read %d members; want %d", count, failed.Load(), n)
+	}
+	for what, grew := range map[string]uint64{"scanning": scanned, "reading shards": read} {
+		if grew > held/3 || grew > 16<<20 {
+			t.Errorf("%s the index grew the heap by %d KiB; holding every member takes %d KiB", what, grew>>10, held>>10)
+		}
+	}
+}
+
+// getFails fails every GET, so that readPacked hands every member to fail.
+type getFails struct{ S3API }
+
+func (getFails) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	return nil, errors.New("no such shard")
 }
 
 // listOnly answers ListObjectsV2 with fixed keys; nothing else is called.

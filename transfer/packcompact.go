@@ -35,15 +35,22 @@ func (u *Uploader) Compact(ctx context.Context, dst Location, below float64) (*R
 	if x == nil {
 		return nil, outcome.As(outcome.Usage, fmt.Errorf("%s: %w", dst, ErrNotPacked))
 	}
+	// Two passes over the index: the bytes of each shard (a map per
+	// shard, not per member), then the live members of the shards to
+	// rewrite, which are the compaction's work (kept by path, since the
+	// new shards read them back by path).
 	total, live := map[string]int64{}, map[string]int64{}
-	for _, m := range x.Members {
-		if m.Shard == "" {
-			continue
+	err = x.Scan(ctx, func(m IndexMember) error {
+		if m.Shard != "" {
+			total[m.Shard] += m.Size + 512
+			if m.State == "" {
+				live[m.Shard] += m.Size + 512
+			}
 		}
-		total[m.Shard] += m.Size + 512
-		if m.State == "" {
-			live[m.Shard] += m.Size + 512
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	rewrite, from := map[string]bool{}, map[string]IndexMember{}
 	var moved []IndexMember
@@ -52,10 +59,16 @@ func (u *Uploader) Compact(ctx context.Context, dst Location, below float64) (*R
 			rewrite[sh] = true
 		}
 	}
-	for _, m := range x.Live() {
-		if rewrite[m.Shard] {
-			from[m.Path] = m
-			moved = append(moved, m)
+	if len(rewrite) > 0 {
+		err = x.ScanLive(ctx, func(m IndexMember) error {
+			if rewrite[m.Shard] {
+				from[m.Path] = m
+				moved = append(moved, m)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	sort.Slice(moved, func(i, j int) bool { return moved[i].Path < moved[j].Path })
