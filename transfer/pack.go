@@ -1,9 +1,7 @@
 package transfer
 
 import (
-	"archive/tar"
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -186,19 +184,6 @@ func (l *shardLayout) objectSize() int64 {
 	return l.size
 }
 
-// tarHeader renders the header archive/tar writes for e. Times go in
-// whole seconds, so the header stays ustar unless the name needs PAX; the
-// index keeps the nanoseconds.
-func tarHeader(e Entry) ([]byte, error) {
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	h := &tar.Header{Typeflag: tar.TypeReg, Name: e.Rel, Size: e.Size, Mode: int64(e.Mode.Perm()), ModTime: e.ModTime.Truncate(time.Second)}
-	if err := tw.WriteHeader(h); err != nil {
-		return nil, fmt.Errorf("tar header: %w", err)
-	}
-	return b.Bytes(), nil
-}
-
 // add appends e to the layout; zsize is its frame's size in a compressed
 // shard.
 func (l *shardLayout) add(e Entry, hdrLen, zsize int64) {
@@ -363,31 +348,6 @@ func (r *shardReader) skipEmpty() {
 		r.sums[r.cur] = checksum.Sum(nil)
 		r.cur++
 	}
-}
-
-// readMember reads part of a member's file, and fails with ErrChanged
-// when the file is no longer the size or age the walk saw.
-func readMember(e Entry, p []byte, off int64) error {
-	f, err := os.Open(e.Path)
-	if err != nil {
-		return unwrapPathError(err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() != e.Size || !fi.ModTime().Equal(e.ModTime) {
-		return fmt.Errorf("changed since the walk: %w", ErrChanged)
-	}
-	n, err := f.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		return fmt.Errorf("shrank while being read: %w", ErrChanged)
-	}
-	return unwrapPathError(err)
 }
 
 // packSink packs a folder's files into shards, and writes the index and
