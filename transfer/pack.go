@@ -1,9 +1,7 @@
 package transfer
 
 import (
-	"archive/tar"
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -78,6 +76,10 @@ type PackOptions struct {
 	// "superseded" and, with Delete, those whose file is gone "deleted".
 	Previous *PackIndex
 	Delete   bool
+	// CompactBelow, in (0, 1], makes a run compact the dataset once its
+	// own index is written (see Uploader.Compact): shards whose live
+	// share fell below it are rewritten. 0: no compaction.
+	CompactBelow float64
 
 	// A compaction (Uploader.Compact) rewrites the shards in rewrite; from
 	// holds the live members it moves, by path.
@@ -101,6 +103,9 @@ func (p *PackOptions) check() error {
 	}
 	if p.ShardCount < 0 {
 		return outcome.BadOption("ShardCount", "must not be negative")
+	}
+	if p.CompactBelow < 0 || p.CompactBelow > 1 {
+		return outcome.BadOption("CompactBelow", "must be a share in (0, 100%%]")
 	}
 	return nil
 }
@@ -153,10 +158,10 @@ type shardLayout struct {
 	size    int64 // of the tar
 	samples int
 	// A compressed shard: its members' frames, then the trailer's frame
-	// (ztrailer) make zsize bytes.
+	// make zsize bytes, staged (see shardStage).
 	compressed bool
-	ztrailer   []byte
 	zsize      int64
+	stage      *shardStage
 
 	reader *shardReader // the last one opened, for the members' BLAKE3
 	// read, when set, reads members' data instead of their files (a
@@ -179,19 +184,6 @@ func (l *shardLayout) objectSize() int64 {
 	return l.size
 }
 
-// tarHeader renders the header archive/tar writes for e. Times go in
-// whole seconds, so the header stays ustar unless the name needs PAX; the
-// index keeps the nanoseconds.
-func tarHeader(e Entry) ([]byte, error) {
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	h := &tar.Header{Typeflag: tar.TypeReg, Name: e.Rel, Size: e.Size, Mode: int64(e.Mode.Perm()), ModTime: e.ModTime.Truncate(time.Second)}
-	if err := tw.WriteHeader(h); err != nil {
-		return nil, fmt.Errorf("tar header: %w", err)
-	}
-	return b.Bytes(), nil
-}
-
 // add appends e to the layout; zsize is its frame's size in a compressed
 // shard.
 func (l *shardLayout) add(e Entry, hdrLen, zsize int64) {
@@ -207,12 +199,13 @@ func (l *shardLayout) add(e Entry, hdrLen, zsize int64) {
 
 // seal ends the layout with the tar trailer (ztrailer: its frame in a
 // compressed shard).
-func (l *shardLayout) seal(ztrailer []byte) {
+func (l *shardLayout) seal(ztrailer []byte) error {
 	l.size += tarTrailer
-	if l.compressed {
-		l.ztrailer = ztrailer
-		l.zsize += int64(len(ztrailer))
+	if !l.compressed {
+		return nil
 	}
+	l.zsize += int64(len(ztrailer))
+	return l.stage.seal(ztrailer)
 }
 
 // sampleKey is what WebDataset groups a sample's files by: the path up to
@@ -252,7 +245,6 @@ type shardReader struct {
 	hashed int64 // bytes of it hashed so far
 	h      *checksum.Hasher
 	sums   []string
-	fs     *frameStream // a compressed shard's frame being produced
 }
 
 func newShardReader(l *shardLayout) *shardReader {
@@ -263,14 +255,7 @@ func newShardReader(l *shardLayout) *shardReader {
 
 func (r *shardReader) Stat() Entry    { return r.l.entry() }
 func (r *shardReader) ReadAhead() int { return 1 }
-func (r *shardReader) Close() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fs != nil {
-		r.fs.close() // a frame left half produced holds its file open
-	}
-	return nil
-}
+func (r *shardReader) Close() error   { return nil }
 
 // Unchanged: every member's file was checked against its walked size and
 // mtime when it was opened for each read.
@@ -280,7 +265,7 @@ func (r *shardReader) ReadAt(ctx context.Context, p []byte, off int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.l.compressed {
-		return r.readFrames(ctx, p, off)
+		return r.readFrames(p, off)
 	}
 	if off == 0 {
 		r.cur, r.hashed = 0, 0
@@ -365,31 +350,6 @@ func (r *shardReader) skipEmpty() {
 	}
 }
 
-// readMember reads part of a member's file, and fails with ErrChanged
-// when the file is no longer the size or age the walk saw.
-func readMember(e Entry, p []byte, off int64) error {
-	f, err := os.Open(e.Path)
-	if err != nil {
-		return unwrapPathError(err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() != e.Size || !fi.ModTime().Equal(e.ModTime) {
-		return fmt.Errorf("changed since the walk: %w", ErrChanged)
-	}
-	n, err := f.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		return fmt.Errorf("shrank while being read: %w", ErrChanged)
-	}
-	return unwrapPathError(err)
-}
-
 // packSink packs a folder's files into shards, and writes the index and
 // shards.json once they are all sent.
 type packSink struct {
@@ -407,13 +367,18 @@ type packSink struct {
 	lines    *os.File
 	linesBuf *bufio.Writer
 	linesErr error
+	// stages are the compressed shards staged and not yet sent (or given
+	// up): discard removes what a stopped run left.
+	stages map[*shardStage]bool
 
 	// For a sync (PackOptions.Previous): the previous live members by
-	// path, and which of them the walk found unchanged or replaced.
-	live     map[string]IndexMember
-	kept     map[string]bool
-	replaced map[string]bool
-	moved    int // a compaction's members now in new shards
+	// path, and what the walk found of each. A map, because the walk
+	// comes in key order and the index in upload order; it keeps only
+	// what a file is compared by, not the member lines (those are read
+	// again from the index when the new one is written).
+	live           map[string]previousFile
+	kept, replaced int
+	moved          int // a compaction's members now in new shards
 }
 
 func newPackSink(u *Uploader, o PackOptions, dst Location, runID string) (*packSink, error) {
@@ -437,9 +402,15 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 	}
 	var fs *frameStream
 	var ztrailer []byte
+	var stage *shardStage // the frames of the shard being planned
+	defer func() {
+		if stage != nil {
+			s.unstage(stage) // planned, never sent
+		}
+	}()
 	if s.o.Compress {
 		fs = newFrameStream()
-		if _, ztrailer, err = fs.frameSize(root, nil); err != nil {
+		if ztrailer, err = fs.trailerFrame(); err != nil {
 			return err
 		}
 	}
@@ -453,16 +424,26 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 		if cur == nil {
 			return nil
 		}
-		cur.seal(ztrailer)
+		if err := cur.seal(ztrailer); err != nil {
+			return err
+		}
 		j := s.shardJob(cur)
-		cur = nil
+		st := cur.stage
+		cur, stage = nil, nil
 		select {
 		case ahead <- struct{}{}:
 		case <-ctx.Done():
+			s.unstage(st)
 			return ctx.Err()
 		}
-		j.Done = func() { <-ahead }
+		j.Done = func() {
+			s.unstage(st) // sent, or given up: the next run stages it again
+			<-ahead
+		}
 		return send(j)
+	}
+	if err := s.loadLive(ctx); err != nil {
+		return fmt.Errorf("reading the previous index: %w", err)
 	}
 	err = src.Walk(ctx, func(e Entry) error {
 		s.u.Stats.FilesFound.Add(1)
@@ -489,8 +470,20 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 			return send(Job{Entry: e, Key: key, sent: s.plainSent(e)})
 		}
 		size, zsize := int64(len(hdr))+padded(e.Size), int64(0)
+		var zstart int64
 		if fs != nil {
-			if zsize, _, err = fs.frameSize(root, &shardMember{rel: e.Rel, size: e.Size, mtime: e.ModTime.UnixNano(), mode: e.Mode.Perm(), hdrLen: int64(len(hdr))}); err != nil {
+			// Compressed onto the current stage: only its frame's size
+			// says whether it fits; if not, the frame moves to the next.
+			if stage == nil {
+				if stage, err = s.newStage(); err != nil {
+					return err
+				}
+			}
+			zstart = stage.size
+			if zsize, err = stage.add(fs, &e, hdr); err != nil {
+				if IsFatal(err) {
+					return err
+				}
 				e.Err = fmt.Errorf("compressing: %w", err)
 				return send(Job{Entry: e})
 			}
@@ -500,13 +493,23 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 			full := cur.objectSize()+size+tarTrailer > s.o.ShardSize ||
 				(s.o.ShardCount > 0 && len(cur.members) >= s.o.ShardCount)
 			if full && sampleKey(cur.members[len(cur.members)-1].rel) != sampleKey(e.Rel) {
+				var next *shardStage
+				if fs != nil {
+					if next, err = s.splitStage(stage, zstart); err != nil {
+						return err
+					}
+				}
 				if err := flush(); err != nil {
+					if next != nil {
+						s.unstage(next)
+					}
 					return err
 				}
+				stage = next
 			}
 		}
 		if cur == nil {
-			cur = &shardLayout{name: shardName(n, s.o.Compress), root: root, compressed: s.o.Compress}
+			cur = &shardLayout{name: shardName(n, s.o.Compress), root: root, compressed: s.o.Compress, stage: stage}
 			cur.key = s.base + cur.name
 			if s.o.rewrite != nil {
 				cur.read = s.readFromShard
@@ -537,52 +540,75 @@ func (s *packSink) firstShard() int {
 	return n
 }
 
+// previousFile is what a sync compares a file with: its live member's
+// size, mtime and mode, and what the walk found.
+type previousFile struct {
+	size, mtime int64
+	mode        uint32
+	seen        byte // 0: not found (yet), 'k': kept, 'r': replaced
+}
+
+// loadLive reads the previous index's live members, for a sync.
+func (s *packSink) loadLive(ctx context.Context) error {
+	if s.o.Previous == nil || s.o.rewrite != nil || s.live != nil {
+		return nil // a copy, or a compaction: every entry is sent
+	}
+	s.live = map[string]previousFile{}
+	return s.o.Previous.ScanLive(ctx, func(m IndexMember) error {
+		s.live[m.Path] = previousFile{size: m.Size, mtime: m.MTimeNS, mode: m.Mode}
+		return nil
+	})
+}
+
 // unchanged says, for a sync, whether e is its live member as it was
 // (then nothing is sent), and notes it as kept or replaced.
 func (s *packSink) unchanged(e Entry) bool {
-	if s.o.Previous == nil || s.o.rewrite != nil {
-		return false // a copy, or a compaction: every entry is sent
+	p, ok := s.live[e.Rel]
+	switch {
+	case !ok:
+		return false
+	case p.size == e.Size && p.mtime == e.ModTime.UnixNano() && os.FileMode(p.mode) == e.Mode.Perm():
+		p.seen = 'k'
+		s.kept++
+	default:
+		p.seen = 'r'
+		s.replaced++
 	}
-	if s.live == nil {
-		s.live, s.kept, s.replaced = map[string]IndexMember{}, map[string]bool{}, map[string]bool{}
-		for _, m := range s.o.Previous.Live() {
-			s.live[m.Path] = m
-		}
-	}
-	m, ok := s.live[e.Rel]
-	if ok && m.Size == e.Size && m.MTimeNS == e.ModTime.UnixNano() && os.FileMode(m.Mode) == e.Mode.Perm() {
-		s.kept[e.Rel] = true
-		return true
-	}
-	if ok {
-		s.replaced[e.Rel] = true
-	}
-	return false
+	s.live[e.Rel] = p
+	return p.seen == 'k'
+}
+
+// marksChanged says whether the new index marks or drops any line of the
+// previous one.
+func (s *packSink) marksChanged() bool {
+	gone := len(s.live) - s.kept - s.replaced
+	return len(s.o.rewrite) > 0 || s.replaced > 0 || (s.o.Delete && gone > 0)
 }
 
 // previousLines are the previous index's members as the new index keeps
 // them: marked superseded when replaced, deleted when their file is gone
-// (with Delete), else as they were.
-func (s *packSink) previousLines() []IndexMember {
+// (with Delete), else as they were; read again from the index, one line
+// at a time.
+func (s *packSink) previousLines(ctx context.Context) Members {
 	if s.o.Previous == nil {
 		return nil
 	}
-	var out []IndexMember
-	for _, m := range s.o.Previous.Members {
-		if s.o.rewrite[m.Shard] {
-			continue // its live members have lines of their own in new shards
-		}
-		if m.State == "" {
-			switch {
-			case s.replaced[m.Path]:
-				m.State = MemberSuperseded
-			case !s.kept[m.Path] && s.o.Delete:
-				m.State = MemberDeleted
+	return func(yield func(IndexMember) error) error {
+		return s.o.Previous.Scan(ctx, func(m IndexMember) error {
+			if s.o.rewrite[m.Shard] {
+				return nil // its live members have lines of their own in new shards
 			}
-		}
-		out = append(out, m)
+			if m.State == "" && s.live != nil {
+				switch p, ok := s.live[m.Path]; {
+				case ok && p.seen == 'r':
+					m.State = MemberSuperseded
+				case (!ok || p.seen == 0) && s.o.Delete:
+					m.State = MemberDeleted
+				}
+			}
+			return yield(m)
+		})
 	}
-	return out
 }
 
 // shardJob is the job that sends shard l as one object.
@@ -601,7 +627,10 @@ func (s *packSink) shardJob(l *shardLayout) Job {
 // run sent it, or else from the files themselves.
 func (s *packSink) shardSent(l *shardLayout, res FileResult) error {
 	sums := make([]string, len(l.members))
-	if !res.AlreadyDone && l.reader != nil {
+	switch {
+	case l.stage != nil:
+		copy(sums, l.stage.sums) // taken as the frames were staged
+	case !res.AlreadyDone && l.reader != nil:
 		copy(sums, l.reader.sums)
 	}
 	marks, _ := s.u.o.Journal.(RunMarks)
@@ -709,12 +738,58 @@ func (s *packSink) addLines(ms ...IndexMember) error {
 	return nil
 }
 
-// discard removes the temporary file.
+// discard removes the temporary files.
 func (s *packSink) discard() {
 	if s.lines != nil {
 		s.lines.Close()
 		os.Remove(s.lines.Name())
 		s.lines = nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for st := range s.stages {
+		st.remove()
+	}
+	s.stages = nil
+}
+
+// newStage starts the stage of a compressed shard.
+func (s *packSink) newStage() (*shardStage, error) {
+	st, err := newShardStage()
+	if err == nil {
+		s.keepStage(st)
+	}
+	return st, err
+}
+
+// splitStage moves the frame at start on st into a stage of its own.
+func (s *packSink) splitStage(st *shardStage, start int64) (*shardStage, error) {
+	next, err := st.split(start)
+	if err == nil {
+		s.keepStage(next)
+	}
+	return next, err
+}
+
+func (s *packSink) keepStage(st *shardStage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stages == nil {
+		s.stages = map[*shardStage]bool{}
+	}
+	s.stages[st] = true
+}
+
+// unstage removes a stage no shard needs any more.
+func (s *packSink) unstage(st *shardStage) {
+	if st == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stages[st] {
+		delete(s.stages, st)
+		st.remove()
 	}
 }
 
@@ -731,8 +806,7 @@ func (s *packSink) Finish(ctx context.Context, rep *Report) error {
 		return nil
 	}
 	defer s.discard()
-	prev := s.previousLines()
-	if s.o.Previous != nil && len(s.shards) == 0 && s.lines == nil && !marksChanged(prev, s.o.Previous.Members) {
+	if s.o.Previous != nil && len(s.shards) == 0 && s.lines == nil && !s.marksChanged() {
 		return nil // nothing changed: the index stands
 	}
 	sort.Slice(s.shards, func(i, j int) bool { return s.shards[i].URL < s.shards[j].URL })
@@ -747,8 +821,7 @@ func (s *packSink) Finish(ctx context.Context, rep *Report) error {
 		shards = append(shards, s.shards...)
 	}
 	idx := &PackIndex{Header: IndexHeader{Format: IndexFormat, RunID: s.runID, Source: rep.Source, Created: time.Now().UTC(),
-		ShardSize: s.o.ShardSize, Compress: map[bool]string{true: "zstd", false: "off"}[s.o.Compress], Shards: shards},
-		Members: prev}
+		ShardSize: s.o.ShardSize, Compress: map[bool]string{true: "zstd", false: "off"}[s.o.Compress], Shards: shards}}
 	var lines io.Reader = strings.NewReader("")
 	if s.lines != nil {
 		if err := s.linesBuf.Flush(); err != nil {
@@ -761,13 +834,18 @@ func (s *packSink) Finish(ctx context.Context, rep *Report) error {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
-	key, err := idx.Put(wctx, s.u.api, s.dst.Bucket, s.base, lines)
+	key, err := idx.Put(wctx, s.u.api, s.dst.Bucket, s.base, s.previousLines(wctx), lines)
 	if err != nil {
 		return err
 	}
 	rep.Index = "s3://" + s.dst.Bucket + "/" + key
 	rep.Shards = len(s.shards)
 	if len(s.o.rewrite) > 0 {
+		c := &CompactionReport{ShardsRewritten: len(s.o.rewrite), ShardsWritten: len(s.shards), MembersMoved: s.moved, Index: rep.Index}
+		for _, sh := range s.shards {
+			c.BytesRewritten += sh.Size
+		}
+		rep.Compaction = c
 		if s.moved != len(s.o.from) {
 			// Never delete a shard whose live members are not all in new
 			// shards: its bytes would be lost.
@@ -777,17 +855,4 @@ func (s *packSink) Finish(ctx context.Context, rep *Report) error {
 		return s.removeShards(wctx, rep)
 	}
 	return nil
-}
-
-// marksChanged says whether a sync marked any previous member anew.
-func marksChanged(now, before []IndexMember) bool {
-	if len(now) != len(before) {
-		return true // a compaction dropped lines
-	}
-	for i := range now {
-		if now[i].State != before[i].State {
-			return true
-		}
-	}
-	return false
 }

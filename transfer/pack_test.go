@@ -4,11 +4,17 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +24,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/airlift-io/airlift/checksum"
+	"github.com/airlift-io/airlift/internal/outcome"
 )
 
 // packFixture writes files (rel -> content) under a temporary folder and
@@ -134,8 +141,9 @@ func archiveTar(t *testing.T, es []Entry, files map[string]string) *bytes.Buffer
 
 // TestCompressedShard: a .tar.zst shard decompresses (as one stream) into
 // exactly the tar archive/tar writes; each member's frame, fetched alone,
-// decompresses into its header and data (at ZSkip); the frames planned
-// are the frames sent, whatever the read sizes.
+// decompresses into its header and data (at ZSkip); the members' BLAKE3
+// are taken as their frames are staged; the stage reads back the same in
+// parts of any size.
 func TestCompressedShard(t *testing.T) {
 	files := map[string]string{
 		"a/x.json": strings.Repeat(`{"label": 1, "text": "compressible"}`, 5000),
@@ -145,21 +153,27 @@ func TestCompressedShard(t *testing.T) {
 	}
 	root, es := packFixture(t, files)
 	fs := newFrameStream()
-	_, ztrailer, err := fs.frameSize(root, nil)
+	ztrailer, err := fs.trailerFrame()
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &shardLayout{name: "shard-000000.tar.zst", root: root, compressed: true}
+	st, err := newShardStage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.remove()
+	l := &shardLayout{name: "shard-000000.tar.zst", root: root, compressed: true, stage: st}
 	for _, e := range es {
 		hdr, _ := tarHeader(e)
-		m := memberOf(e, int64(len(hdr)))
-		z, _, err := fs.frameSize(root, &m)
+		z, err := st.add(fs, &e, hdr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		l.add(e, int64(len(hdr)), z)
 	}
-	l.seal(ztrailer)
+	if err := l.seal(ztrailer); err != nil {
+		t.Fatal(err)
+	}
 	want := archiveTar(t, es, files)
 	if l.zsize >= int64(want.Len())/4 {
 		t.Errorf("compressed shard is %d bytes for a %d-byte tar", l.zsize, want.Len())
@@ -181,8 +195,8 @@ func TestCompressedShard(t *testing.T) {
 			t.Fatalf("chunks of %d: decompressed shard differs from the tar (%v)", chunk, err)
 		}
 		for i, m := range l.members {
-			if r.sums[i] != checksum.Sum([]byte(files[m.rel])) {
-				t.Errorf("%s: BLAKE3 %q", m.rel, r.sums[i])
+			if st.sums[i] != checksum.Sum([]byte(files[m.rel])) {
+				t.Errorf("%s: BLAKE3 %q", m.rel, st.sums[i])
 			}
 			zr, _ := zstd.NewReader(bytes.NewReader(got[m.zstart : m.zstart+m.zsize]))
 			frame, err := io.ReadAll(zr)
@@ -192,7 +206,7 @@ func TestCompressedShard(t *testing.T) {
 			}
 		}
 	}
-	// A read that goes back (a retried part) starts the frame again.
+	// A read that goes back (a retried part) reads the stage again.
 	r := newShardReader(l)
 	third := l.zsize / 3
 	p := make([]byte, third)
@@ -310,20 +324,151 @@ func TestPackFeedCuts(t *testing.T) {
 	}
 }
 
-func TestIndexRoundTrip(t *testing.T) {
-	x := &PackIndex{Header: IndexHeader{Format: IndexFormat, RunID: "r", Shards: []ShardInfo{{URL: "shard-000000.tar", Samples: 1, Size: 3072, Members: 1}}},
-		Members: []IndexMember{{Path: "a.txt", Shard: "shard-000000.tar", Offset: 512, Size: 3, MTimeNS: 5, Mode: 0o644, BLAKE3: "ab"}}}
-	var b bytes.Buffer
-	if err := x.Encode(&b, nil); err != nil {
-		t.Fatal(err)
-	}
-	y, err := DecodeIndex(&b)
+// indexFile encodes an index of members (then lines) into a file and
+// opens it as readers do.
+func indexFile(t testing.TB, h IndexHeader, members Members, lines string) *PackIndex {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "index.jsonl.zst")
+	f, err := os.Create(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if y.Header.RunID != "r" || len(y.Header.Shards) != 1 || len(y.Members) != 1 || y.Members[0] != x.Members[0] {
-		t.Fatalf("round trip: %+v", y)
+	if err := (&PackIndex{Header: h}).Encode(f, members, strings.NewReader(lines)); err != nil {
+		t.Fatal(err)
 	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	x, err := OpenIndex(context.Background(), func(context.Context) (io.ReadCloser, error) { return os.Open(p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+func TestIndexRoundTrip(t *testing.T) {
+	h := IndexHeader{Format: IndexFormat, RunID: "r", Shards: []ShardInfo{{URL: "shard-000000.tar", Samples: 1, Size: 3072, Members: 1}}}
+	a := IndexMember{Path: "a.txt", Shard: "shard-000000.tar", Offset: 512, Size: 3, MTimeNS: 5, Mode: 0o644, BLAKE3: "ab"}
+	b := IndexMember{Path: "b.txt", Shard: "shard-000000.tar", Offset: 1536, Size: 3, BLAKE3: "cd", State: MemberSuperseded}
+	c := IndexMember{Path: "b.txt", Shard: "shard-000001.tar", Offset: 512, Size: 4, BLAKE3: "ef"}
+	line, _ := json.Marshal(c)
+	x := indexFile(t, h, func(yield func(IndexMember) error) error {
+		if err := yield(a); err != nil {
+			return err
+		}
+		return yield(b)
+	}, string(line)+"\n")
+	if x.Header.RunID != "r" || len(x.Header.Shards) != 1 {
+		t.Fatalf("header: %+v", x.Header)
+	}
+	for _, scan := range []struct {
+		name string
+		fn   func(context.Context, func(IndexMember) error) error
+		want []IndexMember
+	}{{"Scan", x.Scan, []IndexMember{a, b, c}}, {"ScanLive", x.ScanLive, []IndexMember{a, c}}} {
+		var got []IndexMember
+		if err := scan.fn(context.Background(), func(m IndexMember) error { got = append(got, m); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(scan.want) {
+			t.Errorf("%s: %+v, want %+v", scan.name, got, scan.want)
+		}
+	}
+}
+
+// bigIndex is an index of n members in shards of perShard, generated as
+// it is written (never held).
+func bigIndex(t testing.TB, n, perShard int) *PackIndex {
+	return indexFile(t, IndexHeader{Format: IndexFormat, RunID: "big"}, func(yield func(IndexMember) error) error {
+		for i := 0; i < n; i++ {
+			m := IndexMember{Path: fmt.Sprintf("class%03d/img_%08d.jpg", i%1000, i), Shard: shardName(i/perShard, false),
+				Offset: int64(i%perShard)*17408 + 512, Size: 16384, MTimeNS: 1_700_000_000_000_000_000 + int64(i), Mode: 0o644,
+				BLAKE3: checksum.Sum([]byte(strconv.Itoa(i)))}
+			if err := yield(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, "")
+}
+
+// heapGrowth runs fn and returns how far the live heap (what a collection
+// leaves: what is held, not garbage waiting for the collector) grew above
+// where it was before, sampled whenever fn calls sample.
+func heapGrowth(fn func(sample func())) uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapAlloc, ms.HeapAlloc
+	sample := func() {
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapAlloc)
+	}
+	fn(sample)
+	return peak - base
+}
+
+// TestIndexReadStreams: the readers of an index of 200,000 members hold a
+// few of them at a time, not all: scanning it, and reading its shards as a
+// download does (each shard's run of members, at most conc runs at once),
+// grow the heap by a fraction of what holding the members takes (measured
+// alongside, the same way).
+func TestIndexReadStreams(t *testing.T) {
+	const n, perShard = 200_000, 1000
+	x := bigIndex(t, n, perShard)
+	var all []IndexMember
+	held := heapGrowth(func(sample func()) {
+		_ = x.Scan(context.Background(), func(m IndexMember) error {
+			all = append(all, m)
+			if len(all)%20_000 == 0 {
+				sample()
+			}
+			return nil
+		})
+	})
+	if len(all) != n {
+		t.Fatalf("scanned %d members, want %d", len(all), n)
+	}
+	all = nil
+	count := 0
+	scanned := heapGrowth(func(sample func()) {
+		_ = x.ScanLive(context.Background(), func(m IndexMember) error {
+			if count++; count%20_000 == 0 {
+				sample()
+			}
+			return nil
+		})
+	})
+	var failed atomic.Int64
+	read := heapGrowth(func(sample func()) {
+		err := readPacked(context.Background(), getFails{}, "bkt", "ds/", x, 4, func(IndexMember) (bool, error) { return true, nil },
+			func(IndexMember, io.Reader) error { return errors.New("not read") },
+			func(IndexMember, error) {
+				if failed.Add(1)%20_000 == 0 {
+					sample()
+				}
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("heap growth: holding %d members %d KiB; scanning %d KiB; reading shards %d KiB", n, held>>10, scanned>>10, read>>10)
+	if count != n || failed.Load() != n {
+		t.Fatalf("scanned %d, read %d members; want %d", count, failed.Load(), n)
+	}
+	for what, grew := range map[string]uint64{"scanning": scanned, "reading shards": read} {
+		if grew > held/3 || grew > 16<<20 {
+			t.Errorf("%s the index grew the heap by %d KiB; holding every member takes %d KiB", what, grew>>10, held>>10)
+		}
+	}
+}
+
+// getFails fails every GET, so that readPacked hands every member to fail.
+type getFails struct{ S3API }
+
+func (getFails) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	return nil, errors.New("no such shard")
 }
 
 // listOnly answers ListObjectsV2 with fixed keys; nothing else is called.
@@ -369,5 +514,107 @@ func TestIndexKeySortsLast(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPackOptionsCheck(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		o    PackOptions
+		bad  string // the option named in the error; "" for none
+	}{
+		{"defaults", PackOptions{}, ""},
+		{"compact below all", PackOptions{CompactBelow: 1}, ""},
+		{"compact below half", PackOptions{CompactBelow: 0.5}, ""},
+		{"compact below more than all", PackOptions{CompactBelow: 1.5}, "CompactBelow"},
+		{"compact below a negative share", PackOptions{CompactBelow: -0.1}, "CompactBelow"},
+		{"shard too small", PackOptions{ShardSize: 1 << 10}, "ShardSize"},
+		{"negative count", PackOptions{ShardCount: -1}, "ShardCount"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.o.check()
+			var oe *outcome.OptionError
+			switch {
+			case c.bad == "" && err != nil:
+				t.Fatalf("check: %v", err)
+			case c.bad != "" && (!errors.As(err, &oe) || oe.Option != c.bad):
+				t.Fatalf("check: %v, want an error naming %s", err, c.bad)
+			}
+		})
+	}
+}
+
+// TestPackFeedCompressedStages: a compressed shard is cut on the size of
+// its frames, so the frame of the member that does not fit is moved to
+// the next shard's stage. Each shard read back decompresses into exactly
+// the tar of its members, each staged BLAKE3 is its file's, and no stage
+// outlives its shard.
+func TestPackFeedCompressedStages(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	rng := rand.New(rand.NewSource(3))
+	files := map[string]string{}
+	for _, s := range []string{"s1", "s2", "s3", "s4", "s5"} {
+		b := make([]byte, 300<<10) // incompressible: frames about as large as the files
+		rng.Read(b)
+		files["d/"+s+".jpg"] = string(b)
+		files["d/"+s+".json"] = strings.Repeat(`{"a": 1}`, 100)
+	}
+	root, es := packFixture(t, files)
+	o := PackOptions{ShardSize: MinShardSize, Compress: true}
+	u, err := NewUploader(nil, "bkt", UploadOptions{Pack: &o}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := Location{Bucket: "bkt", Prefix: "ds"}
+	s, err := newPackSink(u, *u.o.Pack, dst, "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRel := map[string]Entry{}
+	for _, e := range es {
+		byRel[e.Rel] = e
+	}
+	src, _ := NewFolder(root, WalkOptions{})
+	var shards []string
+	err = s.Feed(context.Background(), src, dst, func(j Job) error {
+		defer j.Done()
+		r, err := j.open(context.Background())
+		if err != nil {
+			return err
+		}
+		l := r.(*shardReader).l
+		obj := make([]byte, l.objectSize())
+		if err := r.ReadAt(context.Background(), obj, 0); err != nil {
+			return err
+		}
+		var members []Entry
+		var names []string
+		for i, m := range l.members {
+			members = append(members, byRel[m.rel])
+			names = append(names, m.rel)
+			if l.stage.sums[i] != checksum.Sum([]byte(files[m.rel])) {
+				t.Errorf("%s: staged BLAKE3 %s", m.rel, l.stage.sums[i])
+			}
+		}
+		zr, _ := zstd.NewReader(bytes.NewReader(obj))
+		got, err := io.ReadAll(zr)
+		zr.Close()
+		if want := archiveTar(t, members, files); err != nil || !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("%s: decompressed shard differs from the tar of %v (%v)", j.Key, names, err)
+		}
+		shards = append(shards, strings.Join(names, ","))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"d/s1.jpg,d/s1.json,d/s2.jpg,d/s2.json,d/s3.jpg,d/s3.json", "d/s4.jpg,d/s4.json,d/s5.jpg,d/s5.json"}
+	if strings.Join(shards, "\n") != strings.Join(want, "\n") {
+		t.Errorf("shards:\n%s\nwant:\n%s", strings.Join(shards, "\n"), strings.Join(want, "\n"))
+	}
+	s.discard()
+	if left, _ := filepath.Glob(filepath.Join(tmp, "airlift-shard-*")); len(left) > 0 {
+		t.Errorf("stages left behind: %v", left)
 	}
 }

@@ -35,15 +35,22 @@ func (u *Uploader) Compact(ctx context.Context, dst Location, below float64) (*R
 	if x == nil {
 		return nil, outcome.As(outcome.Usage, fmt.Errorf("%s: %w", dst, ErrNotPacked))
 	}
+	// Two passes over the index: the bytes of each shard (a map per
+	// shard, not per member), then the live members of the shards to
+	// rewrite, which are the compaction's work (kept by path, since the
+	// new shards read them back by path).
 	total, live := map[string]int64{}, map[string]int64{}
-	for _, m := range x.Members {
-		if m.Shard == "" {
-			continue
+	err = x.Scan(ctx, func(m IndexMember) error {
+		if m.Shard != "" {
+			total[m.Shard] += m.Size + 512
+			if m.State == "" {
+				live[m.Shard] += m.Size + 512
+			}
 		}
-		total[m.Shard] += m.Size + 512
-		if m.State == "" {
-			live[m.Shard] += m.Size + 512
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	rewrite, from := map[string]bool{}, map[string]IndexMember{}
 	var moved []IndexMember
@@ -52,10 +59,16 @@ func (u *Uploader) Compact(ctx context.Context, dst Location, below float64) (*R
 			rewrite[sh] = true
 		}
 	}
-	for _, m := range x.Live() {
-		if rewrite[m.Shard] {
-			from[m.Path] = m
-			moved = append(moved, m)
+	if len(rewrite) > 0 {
+		err = x.ScanLive(ctx, func(m IndexMember) error {
+			if rewrite[m.Shard] {
+				from[m.Path] = m
+				moved = append(moved, m)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	sort.Slice(moved, func(i, j int) bool { return moved[i].Path < moved[j].Path })
@@ -70,7 +83,41 @@ func (u *Uploader) Compact(ctx context.Context, dst Location, below float64) (*R
 	p.Compress, p.Previous, p.rewrite, p.from = false, x, rewrite, from
 	u.o.Pack = &p
 	src := memberList{loc: dst, members: moved}
-	return u.copyTree(ctx, src, dst, func(runID string) (Sink, error) { return newPackSink(u, p, dst, runID) })
+	rep, err := u.copyTree(ctx, src, dst, func(runID string) (Sink, error) { return newPackSink(u, p, dst, runID) })
+	if rep != nil && rep.Compaction == nil {
+		rep.Compaction = &CompactionReport{} // nothing was below: nothing rewritten
+	}
+	return rep, err
+}
+
+// compactAfter compacts the dataset at dst once a run (a sync --pack)
+// has written its index, and adds what it did to that run's report. The
+// compaction is a run of its own, as `airlift compact` is: its counts stay
+// out of the sync's (Stats, files, bytes), and it keeps no journal (a
+// compaction stopped half way leaves the old shards and index standing,
+// and is simply run again).
+func (u *Uploader) compactAfter(ctx context.Context, rep *Report, dst Location) error {
+	o := u.o
+	p := *o.Pack
+	below := p.CompactBelow
+	p.CompactBelow, p.Previous, p.Delete = 0, nil, false
+	o.Pack, o.Journal, o.Manifest = &p, nil, false
+	cu, err := NewUploader(u.api, u.bucket, o, &Stats{Retries: u.Stats.Retries})
+	if err != nil {
+		return err
+	}
+	crep, err := cu.Compact(ctx, dst, below)
+	if crep == nil {
+		return err
+	}
+	rep.Compaction = crep.Compaction
+	rep.Retries = u.Stats.Retries.Load()
+	rep.Warnings = append(rep.Warnings, crep.Warnings...)
+	for _, f := range crep.Failures {
+		rep.fail(f)
+	}
+	rep.Failed += crep.Failed
+	return err
 }
 
 // memberList is the live members a compaction moves, as a Source: their
@@ -154,6 +201,7 @@ func (s *packSink) removeShards(ctx context.Context, rep *Report) error {
 			rep.Warn(fmt.Sprintf("deleting rewritten shard %s: %s", aws.ToString(e.Key), aws.ToString(e.Message)))
 		}
 		rep.ShardsRemoved += len(batch) - len(out.Errors)
+		rep.Compaction.ShardsDeleted = rep.ShardsRemoved
 	}
 	return nil
 }

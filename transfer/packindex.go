@@ -87,79 +87,122 @@ const (
 	MemberDeleted    = "deleted"
 )
 
-// Live returns the members a reader restores: neither superseded nor
-// deleted.
-func (x *PackIndex) Live() []IndexMember {
-	var out []IndexMember
-	for _, m := range x.Members {
-		if m.State == "" {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// PackIndex is a packed dataset's index, read whole.
+// PackIndex is a packed dataset's index: its header, read when the index
+// is found, and its member lines, decoded one at a time each time a
+// reader goes through them (Scan). No reader holds every member: an
+// index of ten million files is gigabytes decoded. Readers that need to
+// look members up (verify, sync) keep only what they compare, and say
+// why.
 type PackIndex struct {
-	Header  IndexHeader
-	Members []IndexMember
-	Key     string // where it was read from
+	Header IndexHeader
+	Key    string // where it was read from
+	// open returns the encoded index from its start.
+	open func(ctx context.Context) (io.ReadCloser, error)
 }
 
-// Encode writes the index as zstd-compressed JSON lines: the header, the
-// members, then lines (more members, already JSON lines).
-func (x *PackIndex) Encode(w io.Writer, lines io.Reader) error {
-	zw, err := zstd.NewWriter(w)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(zw)
-	if err := enc.Encode(x.Header); err != nil {
-		return err
-	}
-	for _, m := range x.Members {
-		if err := enc.Encode(m); err != nil {
-			return err
-		}
-	}
-	if lines != nil {
-		if _, err := io.Copy(zw, lines); err != nil {
-			return err
-		}
-	}
-	return zw.Close()
-}
+// Members yields member lines to yield, in order, until yield fails.
+type Members func(yield func(IndexMember) error) error
 
-// DecodeIndex reads an index written by Encode.
-func DecodeIndex(r io.Reader) (*PackIndex, error) {
-	zr, err := zstd.NewReader(r)
-	if err != nil {
+// OpenIndex reads the header of the index open returns, and keeps open to
+// read the members when they are scanned.
+func OpenIndex(ctx context.Context, open func(ctx context.Context) (io.ReadCloser, error)) (*PackIndex, error) {
+	x := &PackIndex{open: open}
+	if err := x.scan(ctx, nil); err != nil {
 		return nil, err
+	}
+	return x, nil
+}
+
+// Scan calls fn with every member line, in the index's order (a shard's
+// members together, in tar order); fn's error stops it and is returned.
+func (x *PackIndex) Scan(ctx context.Context, fn func(IndexMember) error) error {
+	return x.scan(ctx, fn)
+}
+
+// ScanLive calls fn with the members a reader restores: neither
+// superseded nor deleted.
+func (x *PackIndex) ScanLive(ctx context.Context, fn func(IndexMember) error) error {
+	return x.scan(ctx, func(m IndexMember) error {
+		if m.State != "" {
+			return nil
+		}
+		return fn(m)
+	})
+}
+
+// scan decodes the index line by line: the header into x.Header, then,
+// unless fn is nil, each member into fn.
+func (x *PackIndex) scan(ctx context.Context, fn func(IndexMember) error) error {
+	rc, err := x.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	zr, err := zstd.NewReader(rc, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return err
 	}
 	defer zr.Close()
 	sc := bufio.NewScanner(zr)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
-	x := &PackIndex{}
 	if !sc.Scan() {
 		if err := sc.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		return nil, errors.New("empty index")
+		return errors.New("empty index")
 	}
 	if err := json.Unmarshal(sc.Bytes(), &x.Header); err != nil {
-		return nil, fmt.Errorf("index header: %w", err)
+		return fmt.Errorf("index header: %w", err)
 	}
 	if x.Header.Format != IndexFormat {
-		return nil, fmt.Errorf("index format %q is not %q (written by a newer airlift?)", x.Header.Format, IndexFormat)
+		return fmt.Errorf("index format %q is not %q (written by a newer airlift?)", x.Header.Format, IndexFormat)
 	}
-	for sc.Scan() {
+	if fn == nil {
+		return nil
+	}
+	for line := 2; sc.Scan(); line++ {
+		if line%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		var m IndexMember
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			return nil, fmt.Errorf("index line %d: %w", len(x.Members)+2, err)
+			return fmt.Errorf("index line %d: %w", line, err)
 		}
-		x.Members = append(x.Members, m)
+		if err := fn(m); err != nil {
+			return err
+		}
 	}
-	return x, sc.Err()
+	return sc.Err()
+}
+
+// Encode writes the index as zstd-compressed JSON lines: the header, the
+// members (may be nil), then lines (more members, already JSON lines).
+func (x *PackIndex) Encode(w io.Writer, members Members, lines io.Reader) error {
+	zw, err := zstd.NewWriter(w)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(zw, 64<<10)
+	enc := json.NewEncoder(bw)
+	if err := enc.Encode(x.Header); err != nil {
+		return err
+	}
+	if members != nil {
+		if err := members(func(m IndexMember) error { return enc.Encode(m) }); err != nil {
+			return err
+		}
+	}
+	if lines != nil {
+		if _, err := io.Copy(bw, lines); err != nil {
+			return err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return zw.Close()
 }
 
 // widsIndex is shards.json as webdataset's wids reads it.
@@ -170,9 +213,10 @@ type widsIndex struct {
 	ShardList []ShardInfo `json:"shardlist"`
 }
 
-// Put writes the index under base (the prefix as a key folder), then
-// shards.json: the index first, since it is what a download trusts.
-func (x *PackIndex) Put(ctx context.Context, api S3API, bucket, base string, lines io.Reader) (string, error) {
+// Put writes the index (members, then lines) under base (the prefix as a
+// key folder), then shards.json: the index first, since it is what a
+// download trusts.
+func (x *PackIndex) Put(ctx context.Context, api S3API, bucket, base string, members Members, lines io.Reader) (string, error) {
 	// Staged in a temporary file: the index of millions of files is tens
 	// of megabytes even compressed.
 	f, err := os.CreateTemp("", "airlift-index-*.jsonl.zst")
@@ -181,7 +225,7 @@ func (x *PackIndex) Put(ctx context.Context, api S3API, bucket, base string, lin
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	if err := x.Encode(f, lines); err != nil {
+	if err := x.Encode(f, members, lines); err != nil {
 		return "", fmt.Errorf("encoding the index: %w", err)
 	}
 	key, err := indexKey(ctx, api, bucket, base, x.Header.RunID)
@@ -275,15 +319,33 @@ func loadPackIndex(ctx context.Context, api S3API, loc Location, keys []string) 
 	if newest == "" {
 		return nil, nil
 	}
-	out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(newest)})
-	if err != nil {
-		return nil, wrapf(err, "GetObject %s", newest)
-	}
-	defer out.Body.Close()
-	x, err := DecodeIndex(out.Body)
+	// Each scan reads the object again (an index is never rewritten
+	// under its name): a GET per pass costs less than holding millions of
+	// members between passes.
+	x, err := OpenIndex(ctx, func(ctx context.Context) (io.ReadCloser, error) {
+		out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(newest)})
+		if err != nil {
+			return nil, wrapf(err, "GetObject %s", newest)
+		}
+		return indexBody{out.Body, "s3://" + loc.Bucket + "/" + newest}, nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("index s3://%s/%s: %w", loc.Bucket, newest, err)
 	}
 	x.Key = newest
 	return x, nil
+}
+
+// indexBody names the index in its read errors.
+type indexBody struct {
+	io.ReadCloser
+	name string
+}
+
+func (b indexBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("reading index %s: %w", b.name, err)
+	}
+	return n, err
 }

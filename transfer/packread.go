@@ -26,44 +26,41 @@ import (
 	"github.com/airlift-io/airlift/internal/outcome"
 )
 
-// packedParts groups an index's members by where their bytes are: each
-// shard's members in offset order, then the files sent as objects.
-type packedParts struct {
-	shards []string
-	by     map[string][]IndexMember // "" holds the plain objects
-}
-
-func partsOf(x *PackIndex) packedParts {
-	p := packedParts{by: map[string][]IndexMember{}}
-	for _, m := range x.Members {
-		if _, ok := p.by[m.Shard]; !ok && m.Shard != "" {
-			p.shards = append(p.shards, m.Shard)
-		}
-		p.by[m.Shard] = append(p.by[m.Shard], m)
-	}
-	sort.Strings(p.shards)
-	for _, ms := range p.by {
-		sort.Slice(ms, func(i, j int) bool { return ms[i].Offset < ms[j].Offset })
-	}
-	return p
-}
-
-// readPacked streams every shard (one GET each, read as a tar stream) and
-// every plain object of x, in parallel up to conc, and calls fn with each
-// member and a reader of its bytes. A shard or object that cannot be read
-// fails its members through fail; fn's error stops the run.
+// readPacked reads the live members of x that keep accepts: each shard's
+// run of members with one GET (read as a tar stream), each file sent as an
+// object of its own with one GET, up to conc at once, and calls fn with
+// each member and a reader of its bytes. keep sees the members in the
+// index's order, on one goroutine, as the index is read line by line;
+// only the members of the shards being read are held (the index keeps a
+// shard's lines together, in tar order). A shard or object that cannot
+// be read fails its members through fail; an error from keep or fn stops
+// the run.
 func readPacked(ctx context.Context, api S3API, bucket, base string, x *PackIndex, conc int,
-	fn func(m IndexMember, r io.Reader) error, fail func(m IndexMember, err error)) error {
-	p := partsOf(x)
+	keep func(m IndexMember) (bool, error), fn func(m IndexMember, r io.Reader) error, fail func(m IndexMember, err error)) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(conc, 1))
-	for _, name := range p.shards {
-		ms := p.by[name]
-		g.Go(func() error {
-			return readShard(gctx, api, bucket, base+name, ms, fn, fail)
-		})
+	var run []IndexMember // a shard's members, until the next shard's line
+	flush := func() {
+		if len(run) == 0 {
+			return
+		}
+		ms := run
+		run = nil
+		// In tar order already, unless the index was written otherwise.
+		sort.SliceStable(ms, func(i, j int) bool { return ms[i].Offset < ms[j].Offset })
+		g.Go(func() error { return readShard(gctx, api, bucket, base+ms[0].Shard, ms, fn, fail) })
 	}
-	for _, m := range p.by[""] {
+	err := x.ScanLive(gctx, func(m IndexMember) error {
+		if ok, err := keep(m); err != nil || !ok {
+			return err
+		}
+		if m.Shard != "" {
+			if len(run) > 0 && run[0].Shard != m.Shard {
+				flush()
+			}
+			run = append(run, m)
+			return nil
+		}
 		g.Go(func() error {
 			out, err := api.GetObject(gctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(base + m.Object)})
 			if err != nil {
@@ -76,8 +73,15 @@ func readPacked(ctx context.Context, api S3API, bucket, base string, x *PackInde
 			defer out.Body.Close()
 			return fn(m, out.Body)
 		})
+		return nil
+	})
+	if err == nil {
+		flush()
 	}
-	return g.Wait()
+	if werr := g.Wait(); werr != nil {
+		err = werr // what stopped the readers, rather than the scan they cancelled
+	}
+	return err
 }
 
 // readShard reads one shard as a tar stream and hands each member the
@@ -161,11 +165,22 @@ func (c *countingReader) Read(p []byte) (int, error) {
 func (d *Downloader) unpack(ctx context.Context, rep *Report, x *PackIndex, src Location, dst string) (*Report, error) {
 	rep.Index = "s3://" + src.Bucket + "/" + x.Key
 	rep.Shards = len(x.Header.Shards)
+	// Every path restored (and its folders) is claimed, since two members
+	// may clash (a file where another needs a folder) from anywhere in
+	// the index: this map of paths is the one thing a download keeps per
+	// member; the members themselves pass as the index is read.
 	claims := newPathClaims()
-	var wanted []IndexMember
-	for _, m := range x.Live() {
+	var root *os.Root
+	var rootErr error
+	defer func() {
+		if root != nil {
+			root.Close()
+		}
+	}()
+	matched := 0
+	keep := func(m IndexMember) (bool, error) {
 		if !d.o.Filter.Match(m.Path) {
-			continue
+			return false, nil
 		}
 		rel, _, err := KeyToPath(m.Path)
 		if err == nil {
@@ -174,42 +189,31 @@ func (d *Downloader) unpack(ctx context.Context, rep *Report, x *PackIndex, src 
 		if err != nil {
 			d.Stats.FilesFailed.Add(1)
 			rep.fail(Problem{Path: m.Path, Err: err.Error()})
-			continue
+			return false, nil
 		}
 		d.Stats.FilesFound.Add(1)
 		d.Stats.BytesFound.Add(m.Size)
-		wanted = append(wanted, m)
-	}
-	d.Stats.WalkDone.Store(true)
-	if len(wanted) == 0 && rep.Failed == 0 && !d.o.AllowEmpty {
-		rep.Warn("no member of the packed dataset " + src.String() + " matched; nothing was created")
-		rep.finish(d.Stats)
-		return rep, ErrNothingMatched
-	}
-	if d.o.DryRun {
-		for _, m := range wanted {
+		matched++
+		if d.o.DryRun {
 			if d.o.OnFile != nil {
 				d.o.OnFile(FileResult{Path: filepath.Join(dst, filepath.FromSlash(m.Path)), Key: m.Path, Size: m.Size, DryRun: true})
 			}
+			return false, nil
 		}
-		rep.finish(d.Stats)
-		return rep, nil
+		if root == nil {
+			// Made once a member is to be written: a dataset of which
+			// nothing matched creates nothing.
+			if root, rootErr = openDest(dst); rootErr != nil {
+				return false, rootErr
+			}
+		}
+		return true, nil
 	}
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return nil, outcome.As(outcome.Usage, fmt.Errorf("destination %s: %w", dst, unwrapPathError(err)))
-	}
-	root, err := os.OpenRoot(dst)
-	if err != nil {
-		return nil, outcome.As(outcome.Usage, fmt.Errorf("destination %s: %w", dst, unwrapPathError(err)))
-	}
-	defer root.Close()
-	sub := *x
-	sub.Members = wanted
 	fail := func(m IndexMember, err error) {
 		d.Stats.FilesFailed.Add(1)
 		rep.fail(problemOf(filepath.Join(dst, filepath.FromSlash(m.Path)), m.Path, err))
 	}
-	err = readPacked(ctx, d.api, src.Bucket, FolderPrefix(src), &sub, d.o.Concurrency, func(m IndexMember, r io.Reader) error {
+	err := readPacked(ctx, d.api, src.Bucket, FolderPrefix(src), x, d.o.Concurrency, keep, func(m IndexMember, r io.Reader) error {
 		err := d.writeMember(ctx, root, m, r)
 		switch {
 		case err == nil:
@@ -230,12 +234,34 @@ func (d *Downloader) unpack(ctx context.Context, rep *Report, x *PackIndex, src 
 		}
 		return nil
 	}, fail)
+	d.Stats.WalkDone.Store(true)
+	if rootErr != nil {
+		return nil, rootErr
+	}
+	if err == nil && matched == 0 && rep.Failed == 0 && !d.o.AllowEmpty {
+		rep.Warn("no member of the packed dataset " + src.String() + " matched; nothing was created")
+		rep.finish(d.Stats)
+		return rep, ErrNothingMatched
+	}
 	rep.PeakBuffer = d.pool.Peak()
 	rep.finish(d.Stats)
 	if err != nil {
 		return rep, classify(err)
 	}
 	return rep, ctx.Err()
+}
+
+// openDest makes the download's destination folder and opens it as the
+// root every member is written under.
+func openDest(dst string) (*os.Root, error) {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return nil, outcome.As(outcome.Usage, fmt.Errorf("destination %s: %w", dst, unwrapPathError(err)))
+	}
+	root, err := os.OpenRoot(dst)
+	if err != nil {
+		return nil, outcome.As(outcome.Usage, fmt.Errorf("destination %s: %w", dst, unwrapPathError(err)))
+	}
+	return root, nil
 }
 
 // writeMember writes one member from r (positioned at its data).
@@ -314,20 +340,32 @@ func (c sentCounter) Write(p []byte) (int, error) { c.n.Add(int64(len(p))); retu
 // then by BLAKE3, taken from the index (fast) or from the shards read back
 // (deep).
 func verifyPacked(ctx context.Context, api S3API, src Source, remote Location, x *PackIndex, o VerifyOptions, rep *VerifyReport, st *Stats) error {
-	live := x.Live()
-	byPath := make(map[string]IndexMember, len(live))
-	for _, m := range live {
+	// The local walk comes in key order and the index in upload order, so
+	// each local file is looked up by path here, and what no local file
+	// claimed is reported missing: a map of what a comparison needs
+	// (size, BLAKE3, where), not of the member lines.
+	type packedFile struct {
+		size         int64
+		blake3, key  string
+		remote, seen bool // deep: read back; a local file has it
+	}
+	byPath := map[string]*packedFile{}
+	err := x.ScanLive(ctx, func(m IndexMember) error {
 		if o.Walk.Filter.Match(m.Path) {
-			byPath[m.Path] = m
+			byPath[m.Path] = &packedFile{size: m.Size, blake3: m.BLAKE3, key: m.Shard + m.Object}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	rep.Objects = int64(len(byPath))
-	remoteSums := map[string]string{}
 	if o.Deep {
-		var mu = &rep.mu
-		sub := *x
-		sub.Members = live
-		err := readPacked(ctx, api, remote.Bucket, FolderPrefix(remote), &sub, o.Concurrency, func(m IndexMember, r io.Reader) error {
+		// The shards' bytes replace the index's BLAKE3.
+		mu := &rep.mu
+		err := readPacked(ctx, api, remote.Bucket, FolderPrefix(remote), x, o.Concurrency, func(m IndexMember) (bool, error) {
+			return byPath[m.Path] != nil, nil
+		}, func(m IndexMember, r io.Reader) error {
 			h := checksum.NewHasher()
 			n, err := io.Copy(io.MultiWriter(h, sentCounter{&st.BytesSent}), io.LimitReader(r, m.Size))
 			if err != nil {
@@ -335,7 +373,7 @@ func verifyPacked(ctx context.Context, api S3API, src Source, remote Location, x
 			}
 			if n == m.Size {
 				mu.Lock()
-				remoteSums[m.Path] = h.Hex()
+				byPath[m.Path].blake3, byPath[m.Path].remote = h.Hex(), true
 				mu.Unlock()
 			}
 			return nil
@@ -347,33 +385,34 @@ func verifyPacked(ctx context.Context, api S3API, src Source, remote Location, x
 		}
 		rep.ReadBytes = st.BytesSent.Load()
 	}
-	seen := map[string]bool{}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(o.Concurrency, 1))
 	var equal, equalBytes atomic.Int64
-	err := src.Walk(gctx, func(e Entry) error {
+	err = src.Walk(gctx, func(e Entry) error {
 		if e.Skip != "" || IsOwnPath(e.Rel) {
 			return nil
 		}
 		rep.LocalFiles++
 		m, ok := byPath[e.Rel]
-		seen[e.Rel] = true
-		d := Difference{Rel: e.Rel, Path: e.Path, Key: m.Shard + m.Object}
+		d := Difference{Rel: e.Rel, Path: e.Path}
+		if ok {
+			m.seen, d.Key = true, m.key
+		}
 		switch {
 		case !ok:
 			d.Kind, d.Local = MissingRemote, strconv.FormatInt(e.Size, 10)
 		case e.Err != nil:
 			d.Kind, d.Detail = CompareFailed, e.Err.Error()
-		case e.Size != m.Size:
-			d.Kind, d.Local, d.Remote = SizeDiffers, strconv.FormatInt(e.Size, 10), strconv.FormatInt(m.Size, 10)
+		case e.Size != m.size:
+			d.Kind, d.Local, d.Remote = SizeDiffers, strconv.FormatInt(e.Size, 10), strconv.FormatInt(m.size, 10)
 		}
 		if d.Kind != "" {
 			rep.add(d)
 			return nil
 		}
-		want, from := m.BLAKE3, "index"
+		want, from := m.blake3, "index"
 		if o.Deep {
-			if want, ok = remoteSums[m.Path]; !ok {
+			if !m.remote {
 				return nil // reported when its shard was read
 			}
 			from = ""
@@ -414,8 +453,8 @@ func verifyPacked(ctx context.Context, api S3API, src Source, remote Location, x
 		return err
 	}
 	for p, m := range byPath {
-		if !seen[p] {
-			rep.add(Difference{Kind: MissingLocal, Rel: p, Key: m.Shard + m.Object, Remote: strconv.FormatInt(m.Size, 10)})
+		if !m.seen {
+			rep.add(Difference{Kind: MissingLocal, Rel: p, Key: m.key, Remote: strconv.FormatInt(m.size, 10)})
 		}
 	}
 	rep.Equal, rep.EqualBytes = equal.Load(), equalBytes.Load()
@@ -459,11 +498,21 @@ func Cat(ctx context.Context, api S3API, loc Location, w io.Writer) (IndexMember
 }
 
 func catMember(ctx context.Context, api S3API, bucket, base string, x *PackIndex, rel string, w io.Writer) (IndexMember, error) {
-	i := slicesIndex(x.Members, rel)
-	if i < 0 {
-		return IndexMember{}, fmt.Errorf("%s is not in the packed dataset s3://%s/%s (index %s)", rel, bucket, base, path.Base(x.Key))
+	var m IndexMember
+	err := x.ScanLive(ctx, func(im IndexMember) error {
+		if im.Path != rel {
+			return nil
+		}
+		m = im
+		return errFound // read no further
+	})
+	switch {
+	case errors.Is(err, errFound):
+	case err != nil:
+		return m, err
+	default:
+		return m, fmt.Errorf("%s is not in the packed dataset s3://%s/%s (index %s)", rel, bucket, base, path.Base(x.Key))
 	}
-	m := x.Members[i]
 	h := checksum.NewHasher()
 	if m.ZSize > 0 {
 		// One frame of a compressed shard: fetched whole, decompressed,
@@ -510,11 +559,5 @@ func catMember(ctx context.Context, api S3API, bucket, base string, x *PackIndex
 	return m, nil
 }
 
-func slicesIndex(ms []IndexMember, rel string) int {
-	for i := range ms {
-		if ms[i].Path == rel && ms[i].State == "" {
-			return i
-		}
-	}
-	return -1
-}
+// errFound stops a scan of the index once it found what it looked for.
+var errFound = errors.New("found")

@@ -24,6 +24,24 @@ type Stats struct {
 	Retries      *atomic.Int64
 }
 
+// CompactionReport says what a compaction of a packed dataset did.
+type CompactionReport struct {
+	// ShardsRewritten: shards whose live share was below the threshold,
+	// their live members moved into ShardsWritten new shards of
+	// BytesRewritten bytes (the new shards' size).
+	ShardsRewritten int   `json:"shards_rewritten"`
+	ShardsWritten   int   `json:"shards_written"`
+	BytesRewritten  int64 `json:"bytes_rewritten"`
+	MembersMoved    int   `json:"members_moved"`
+	// ShardsDeleted: rewritten shards deleted once the new index was
+	// written (fewer than ShardsRewritten when a delete failed; the
+	// report then warns).
+	ShardsDeleted int `json:"shards_deleted"`
+	// Index is the index the compaction wrote ("" when nothing was
+	// rewritten).
+	Index string `json:"index,omitempty"`
+}
+
 // Problem names one file that was not transferred and why.
 type Problem struct {
 	Path string `json:"path"`
@@ -73,11 +91,14 @@ type Report struct {
 	Index  string `json:"index,omitempty"`
 	Shards int    `json:"shards,omitempty"`
 	// ShardsRemoved: shards a compaction rewrote and deleted.
-	ShardsRemoved int       `json:"shards_removed,omitempty"`
-	DryRun        bool      `json:"dry_run,omitempty"`
-	Failures      []Problem `json:"failures"`
-	Skipped       []Problem `json:"skipped,omitempty"`
-	Warnings      []string  `json:"warnings,omitempty"`
+	ShardsRemoved int `json:"shards_removed,omitempty"`
+	// Compaction is what a compaction did (compact, or sync --pack
+	// with a compaction threshold after its pass).
+	Compaction *CompactionReport `json:"compaction,omitempty"`
+	DryRun     bool              `json:"dry_run,omitempty"`
+	Failures   []Problem         `json:"failures"`
+	Skipped    []Problem         `json:"skipped,omitempty"`
+	Warnings   []string          `json:"warnings,omitempty"`
 	// StorageClasses counts the objects (and bytes) stored by this run
 	// in each storage class.
 	StorageClasses map[string]ClassCount `json:"storage_classes,omitempty"`

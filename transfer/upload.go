@@ -312,6 +312,9 @@ func (u *Uploader) CopyFrom(ctx context.Context, src Source, dst Location) (*Rep
 			return nil, outcome.BadOption("Pack", "packing needs a local folder as the source")
 		}
 		rep, err = u.copyTree(ctx, src, dst, func(runID string) (Sink, error) { return newPackSink(u, *u.o.Pack, dst, runID) })
+		if err == nil && rep.Failed == 0 && !u.o.DryRun && u.o.Pack.CompactBelow > 0 {
+			err = u.compactAfter(ctx, rep, dst)
+		}
 	default:
 		rep, err = u.copyTree(ctx, src, dst, func(string) (Sink, error) { return objectSink{u}, nil })
 	}

@@ -45,9 +45,9 @@ func (a *app) runCompact(cmd *cobra.Command, target string, f compactFlags) erro
 	if err != nil {
 		return err
 	}
-	below, err := strconv.ParseFloat(strings.TrimSuffix(f.below, "%"), 64)
-	if err != nil || !strings.HasSuffix(f.below, "%") || below <= 0 || below > 100 {
-		return outcome.Usagef("--below %q: want a percentage in (0, 100], such as 50%%", f.below)
+	below, err := shareFlag("below", f.below)
+	if err != nil {
+		return err
 	}
 	size, err := sizeFlag("shard-size", f.shardSize)
 	if err != nil {
@@ -68,11 +68,21 @@ func (a *app) runCompact(cmd *cobra.Command, target string, f compactFlags) erro
 		return err
 	}
 	p := f.progress.start(a, ui.TransferProgress(st, "compacted"))
-	rep, err := up.Compact(cmd.Context(), loc, below/100)
+	rep, err := up.Compact(cmd.Context(), loc, below)
 	p.Stop()
 	if rep == nil {
 		return err // nothing started: the error says why
 	}
 	a.printReport(rep, nil, f.jsonOut, f.progress.quiet)
 	return rep.Outcome(err)
+}
+
+// shareFlag parses a percentage flag in (0, 100%] (such as 50%) as a
+// share in (0, 1].
+func shareFlag(name, v string) (float64, error) {
+	pct, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+	if err != nil || !strings.HasSuffix(v, "%") || !(pct > 0 && pct <= 100) {
+		return 0, outcome.Usagef("--%s %q: want a percentage in (0, 100], such as 50%%", name, v)
+	}
+	return pct / 100, nil
 }

@@ -27,6 +27,7 @@ type syncFlags struct {
 	watch                        bool
 	interval, debounce, grace    time.Duration
 	metricsAddr                  string
+	compactBelow                 string
 }
 
 func newSyncCmd(a *app) *cobra.Command {
@@ -78,6 +79,7 @@ something changed or failed.`,
 	fl.BoolVar(&f.delete, "delete", false, "delete objects whose source file was deleted (never when anything in the run failed)")
 	fl.StringVar(&f.maxDelete, "max-delete", "", "refuse to delete more than N objects, or N% of the tracked ones")
 	fl.BoolVar(&f.force, "force", false, "allow deleting more than half of the tracked objects")
+	fl.StringVar(&f.compactBelow, "compact-below", "", "with --pack: after the pass, rewrite shards whose live share fell below this, e.g. 50% (as airlift compact)")
 	fl.BoolVar(&f.failIfLocked, "fail-if-locked", false, "exit 1 (not 0) when another sync of this destination is running")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print every upload, adoption and deletion")
 	fl.BoolVarP(&f.progress.quiet, "quiet", "q", false, "print nothing but failures and warnings (stderr), even when something changed")
@@ -125,6 +127,9 @@ func (f *syncFlags) options(errw io.Writer, src string, loc transfer.Location) (
 func (a *app) runSync(cmd *cobra.Command, src, dst string, f syncFlags) error {
 	if f.pack.on {
 		return a.runPackSync(cmd, src, dst, f)
+	}
+	if cmd.Flags().Changed("compact-below") {
+		return outcome.Usagef("--compact-below works only with --pack")
 	}
 	if transfer.IsS3URL(src) && f.watch {
 		return outcome.Usagef("--watch follows a local folder: an s3:// SRC is synced one run at a time")
@@ -288,6 +293,11 @@ func (a *app) runPackSync(cmd *cobra.Command, src, dst string, f syncFlags) erro
 	}
 	if o.Pack, err = f.pack.options(ctx, cmd.Flags(), src, a.stderr); err != nil {
 		return err
+	}
+	if cmd.Flags().Changed("compact-below") {
+		if o.Pack.CompactBelow, err = shareFlag("compact-below", f.compactBelow); err != nil {
+			return err
+		}
 	}
 	st := &transfer.Stats{}
 	if _, err := transfer.NewUploader(nil, loc.Bucket, o, st); err != nil {

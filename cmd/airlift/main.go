@@ -201,4 +201,5 @@ var optionFlags = map[string]string{
 	"ReportTo": "report-to", "MaxFileSize": "batch-file-max", "ArchiveSize": "batch-size", "Adopt": "adopt",
 	"RoleARN": "role-arn", "MaxDelete": "max-delete", "AccelerationSpeedup": "acceleration-speedup",
 	"DataSyncAgents": "datasync-agents", "ShardSize": "shard-size", "ShardCount": "shard-count", "Pack": "pack",
+	"CompactBelow": "compact-below",
 }

@@ -731,3 +731,136 @@ func TestPackMemberChangesDuringUpload(t *testing.T) {
 	wantCode(t, airliftEnv(t, r.srv, nil, "copy", "s3://"+r.bucket+"/ds", restore), 0)
 	sameTree(t, src, restore)
 }
+
+// TestPackSyncCompactE2E: sync --pack --delete --compact-below 50% after
+// enough of shard 0's files were deleted or changed that less than half
+// its bytes are live: the pass writes its index, the compaction moves
+// shard 0's live members into a new shard, writes a newer index, and only
+// then deletes shard 0. Checked from outside airlift (the aws CLI lists
+// the prefix and HEADs the old shard), then the prefix restores byte for
+// byte and verifies.
+func TestPackSyncCompactE2E(t *testing.T) {
+	s3test.AWSCLI(t)
+	srv := s3test.Start(t, s3test.Options{})
+	srv.CreateBucket(t, "packed")
+	cli := srv.Client(t).S3
+	src, _ := packTree(t, 80)
+	state := t.TempDir()
+	res := airlift(t, srv, "copy", src, "s3://packed/ds", "--pack", "--shard-size", "1MiB", "--json", "--state-dir", state)
+	wantCode(t, res, 0)
+	var crep struct {
+		Index string `json:"index"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &crep); err != nil {
+		t.Fatal(err)
+	}
+	head, members := readIndex(t, cli, "packed", strings.TrimPrefix(crep.Index, "s3://packed/"))
+	if len(head.Shards) < 3 {
+		t.Fatalf("want at least 3 shards to keep some, got %d", len(head.Shards))
+	}
+	// Delete shard 0's members from the front until 60% of its data is
+	// gone, and change one more: its live share is then under 40%.
+	var total, dead int64
+	var inShard0 []indexLine
+	for _, m := range members {
+		if m.Shard == "shard-000000.tar" {
+			inShard0 = append(inShard0, m)
+			total += m.Size
+		}
+	}
+	i := 0
+	for ; dead < total*6/10; i++ {
+		dead += inShard0[i].Size
+		if err := os.Remove(filepath.Join(src, filepath.FromSlash(inShard0[i].Path))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if i >= len(inShard0) {
+		t.Fatal("every member of shard 0 was deleted; want some left to move")
+	}
+	if err := os.WriteFile(filepath.Join(src, filepath.FromSlash(inShard0[i].Path)), []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	res = airlift(t, srv, "sync", src, "s3://packed/ds", "--pack", "--shard-size", "1MiB", "--delete",
+		"--compact-below", "50%", "--json", "--state-dir", state)
+	wantCode(t, res, 0)
+	var rep struct {
+		Index      string `json:"index"`
+		Compaction struct {
+			Rewritten int    `json:"shards_rewritten"`
+			Written   int    `json:"shards_written"`
+			Bytes     int64  `json:"bytes_rewritten"`
+			Moved     int    `json:"members_moved"`
+			Deleted   int    `json:"shards_deleted"`
+			Index     string `json:"index"`
+		} `json:"compaction"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Compaction
+	if c.Rewritten != 1 || c.Deleted != 1 || c.Written != 1 || c.Moved != len(inShard0)-i-1 || c.Bytes <= 0 || strings.TrimSuffix(c.Index, ".jsonl.zst") <= strings.TrimSuffix(rep.Index, ".jsonl.zst") {
+		t.Fatalf("compaction: %+v, want shard 0 alone rewritten (%d live members moved) and deleted, into an index after the pass's %s\n%s",
+			c, len(inShard0)-i-1, rep.Index, res.stdout)
+	}
+
+	t.Logf("sync --compact-below 50%%: %+v", c)
+	ls := srv.AWS(t, "s3", "ls", "s3://packed/ds/")
+	t.Logf("aws s3 ls s3://packed/ds/ after it:\n%s", ls)
+	if strings.Contains(ls, "shard-000000.tar") {
+		t.Errorf("shard-000000.tar is still listed after the compaction:\n%s", ls)
+	}
+	for _, sh := range head.Shards[1:] {
+		mustContain(t, "listing", ls, " "+sh.URL+"\n") // shards above the threshold are kept
+	}
+	if out := srv.AWS(t, "s3api", "list-objects-v2", "--bucket", "packed", "--prefix", "ds/shard-000000", "--query", "Contents[].Key", "--output", "text"); strings.TrimSpace(out) != "None" {
+		t.Errorf("s3api list-objects-v2 of the old shard: %q, want none", out)
+	}
+	_, members = readIndex(t, cli, "packed", strings.TrimPrefix(c.Index, "s3://packed/"))
+	for _, m := range members {
+		if m.Shard == "shard-000000.tar" {
+			t.Errorf("the newest index still names the deleted shard: %+v", m)
+		}
+	}
+
+	restore := filepath.Join(t.TempDir(), "r")
+	wantCode(t, airlift(t, srv, "copy", "s3://packed/ds", restore), 0)
+	sameTree(t, src, restore) // every file, byte for byte
+	want, got := s3test.B3SumTree(t, src), s3test.B3SumTree(t, restore)
+	if len(want) != len(got) {
+		t.Errorf("b3sum: %d files restored, %d in the source", len(got), len(want))
+	}
+	for rel, sum := range want {
+		if got[rel] != sum {
+			t.Errorf("b3sum of %s: %s restored, %s in the source", rel, got[rel], sum)
+		}
+	}
+	wantCode(t, airlift(t, srv, "verify", src, "s3://packed/ds"), 0)
+	wantCode(t, airlift(t, srv, "verify", src, "s3://packed/ds", "--deep"), 0)
+}
+
+// --compact-below takes a percentage in (0, 100%] and only with --pack:
+// anything else is refused in one line before any request.
+func TestPackSyncCompactBelowRefused(t *testing.T) {
+	srv := s3test.Start(t, s3test.Options{})
+	src := tree(t, map[string]int{"a.txt": 10})
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--pack", "--compact-below", "0%"}, `--compact-below "0%": want a percentage in (0, 100]`},
+		{[]string{"--pack", "--compact-below", "150%"}, `--compact-below "150%": want a percentage`},
+		{[]string{"--pack", "--compact-below", "half"}, `--compact-below "half": want a percentage`},
+		{[]string{"--pack", "--compact-below", "50"}, `--compact-below "50": want a percentage`},
+		{[]string{"--compact-below", "50%"}, "--compact-below works only with --pack"},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			res := airlift(t, srv, append([]string{"sync", src, "s3://nobucket/p"}, c.args...)...)
+			wantCode(t, res, 2)
+			if got := strings.TrimSpace(res.stderr); strings.Count(got, "\n") != 0 || !strings.Contains(got, c.want) {
+				t.Errorf("stderr: %q, want one line with %q", got, c.want)
+			}
+		})
+	}
+}

@@ -86,6 +86,10 @@ func PrintCopySummary(out, errw io.Writer, r *transfer.Report, quiet bool) {
 	if r.Manifest != "" {
 		fmt.Fprintf(out, "manifest: %s\n", r.Manifest)
 	}
+	if c := r.Compaction; c != nil && c.ShardsRewritten > 0 {
+		fmt.Fprintf(out, "compacted: %d shard(s) rewritten into %d (%s, %d files moved); %d old shard(s) deleted\n",
+			c.ShardsRewritten, c.ShardsWritten, units.FormatBytes(c.BytesRewritten), c.MembersMoved, c.ShardsDeleted)
+	}
 }
 
 var diffWords = map[string]string{

@@ -1,0 +1,131 @@
+package transfer
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// tarHeader renders the header archive/tar writes for e. Times go in
+// whole seconds, so the header stays ustar unless the name needs PAX; the
+// index keeps the nanoseconds.
+//
+// Every member's header is rendered twice (when the walk plans the shard,
+// for its length, and when the shard is read: keeping them would cost 512
+// bytes a member in every shard planned ahead). archive/tar takes 3.6-5 µs
+// and 10 allocations a header here (format checks, a Writer, a Buffer, a
+// PAX map: BenchmarkTarHeader); ustarHeader writes the same 512 bytes for
+// the headers of nearly every file in about 1 µs and one allocation, and
+// TestUSTARHeaderIsArchiveTar and FuzzUSTARHeader hold it to archive/tar
+// byte for byte.
+func tarHeader(e Entry) ([]byte, error) {
+	mt := e.ModTime.Truncate(time.Second)
+	if b, ok := ustarHeader(e.Rel, e.Size, int64(e.Mode.Perm()), mt.Unix()); ok {
+		return b, nil
+	}
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	h := &tar.Header{Typeflag: tar.TypeReg, Name: e.Rel, Size: e.Size, Mode: int64(e.Mode.Perm()), ModTime: mt}
+	if err := tw.WriteHeader(h); err != nil {
+		return nil, fmt.Errorf("tar header: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// ustarHeader is the ustar header archive/tar writes for a regular file of
+// these fields (mtime in seconds, no owner), when the fields need nothing
+// else: an ASCII name of at most 100 bytes (longer ones archive/tar
+// splits, or gives a PAX header), numbers that fit their octal fields.
+// ok is false otherwise.
+func ustarHeader(name string, size, mode, mtime int64) (_ []byte, ok bool) {
+	const max11 = 1<<33 - 1 // 11 octal digits
+	if name == "" || len(name) > 100 || name[len(name)-1] == '/' ||
+		size < 0 || size > max11 || mode < 0 || mode > 1<<21-1 || mtime < 0 || mtime > max11 {
+		return nil, false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c == 0 || c >= 0x80 {
+			return nil, false
+		}
+	}
+	b := make([]byte, 512)
+	copy(b, name)
+	octal(b[100:108], mode)
+	octal(b[108:116], 0) // uid
+	octal(b[116:124], 0) // gid
+	octal(b[124:136], size)
+	octal(b[136:148], mtime)
+	b[156] = tar.TypeReg
+	copy(b[257:265], "ustar\x0000")
+	octal(b[329:337], 0) // devmajor
+	octal(b[337:345], 0) // devminor
+	// The checksum counts its own field as spaces; it is written as six
+	// digits, a NUL and a space.
+	sum := int64(8 * ' ')
+	for i, c := range b {
+		if i < 148 || i >= 156 {
+			sum += int64(c)
+		}
+	}
+	octal(b[148:155], sum)
+	b[155] = ' '
+	return b, true
+}
+
+// octal writes x (not negative) in field as archive/tar does: zero-padded
+// octal digits filling all but the last byte, which is NUL.
+func octal(field []byte, x int64) {
+	field[len(field)-1] = 0
+	for i := len(field) - 2; i >= 0; i-- {
+		field[i] = byte('0' + x&7)
+		x >>= 3
+	}
+}
+
+// readMember reads part of a member's file, and fails with ErrChanged
+// when the file is no longer the size or age the walk saw. It makes four
+// system calls (open, fstat, pread, close) and no *os.File: os.Open adds
+// an fstat and an fcntl (to decide on the poller) and an allocation with
+// a cleanup, which for the small files a shard holds cost as much as the
+// read itself.
+func readMember(e Entry, p []byte, off int64) error {
+	fd, err := retryEINTR(func() (int, error) { return unix.Open(e.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if _, err := retryEINTR(func() (int, error) { return 0, unix.Fstat(fd, &st) }); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("no longer a regular file: %w", ErrChanged)
+	}
+	if st.Size != e.Size || !time.Unix(st.Mtim.Unix()).Equal(e.ModTime) {
+		return fmt.Errorf("changed since the walk: %w", ErrChanged)
+	}
+	for len(p) > 0 {
+		n, err := retryEINTR(func() (int, error) { return unix.Pread(fd, p, off) })
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("shrank while being read: %w", ErrChanged)
+		}
+		p, off = p[n:], off+int64(n)
+	}
+	return nil
+}
+
+// retryEINTR calls fn again while it is interrupted by a signal.
+func retryEINTR(fn func() (int, error)) (int, error) {
+	for {
+		n, err := fn()
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
