@@ -158,10 +158,10 @@ type shardLayout struct {
 	size    int64 // of the tar
 	samples int
 	// A compressed shard: its members' frames, then the trailer's frame
-	// make zsize bytes, staged (see shardStage).
+	// (ztrailer) make zsize bytes.
 	compressed bool
+	ztrailer   []byte
 	zsize      int64
-	stage      *shardStage
 
 	reader *shardReader // the last one opened, for the members' BLAKE3
 	// read, when set, reads members' data instead of their files (a
@@ -199,13 +199,12 @@ func (l *shardLayout) add(e Entry, hdrLen, zsize int64) {
 
 // seal ends the layout with the tar trailer (ztrailer: its frame in a
 // compressed shard).
-func (l *shardLayout) seal(ztrailer []byte) error {
+func (l *shardLayout) seal(ztrailer []byte) {
 	l.size += tarTrailer
-	if !l.compressed {
-		return nil
+	if l.compressed {
+		l.ztrailer = ztrailer
+		l.zsize += int64(len(ztrailer))
 	}
-	l.zsize += int64(len(ztrailer))
-	return l.stage.seal(ztrailer)
 }
 
 // sampleKey is what WebDataset groups a sample's files by: the path up to
@@ -245,6 +244,7 @@ type shardReader struct {
 	hashed int64 // bytes of it hashed so far
 	h      *checksum.Hasher
 	sums   []string
+	fs     *frameStream // a compressed shard's frame being produced
 }
 
 func newShardReader(l *shardLayout) *shardReader {
@@ -255,7 +255,14 @@ func newShardReader(l *shardLayout) *shardReader {
 
 func (r *shardReader) Stat() Entry    { return r.l.entry() }
 func (r *shardReader) ReadAhead() int { return 1 }
-func (r *shardReader) Close() error   { return nil }
+func (r *shardReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fs != nil {
+		r.fs.close() // a frame left half produced holds its file open
+	}
+	return nil
+}
 
 // Unchanged: every member's file was checked against its walked size and
 // mtime when it was opened for each read.
@@ -265,7 +272,7 @@ func (r *shardReader) ReadAt(ctx context.Context, p []byte, off int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.l.compressed {
-		return r.readFrames(p, off)
+		return r.readFrames(ctx, p, off)
 	}
 	if off == 0 {
 		r.cur, r.hashed = 0, 0
@@ -367,9 +374,6 @@ type packSink struct {
 	lines    *os.File
 	linesBuf *bufio.Writer
 	linesErr error
-	// stages are the compressed shards staged and not yet sent (or given
-	// up): discard removes what a stopped run left.
-	stages map[*shardStage]bool
 
 	// For a sync (PackOptions.Previous): the previous live members by
 	// path, and what the walk found of each. A map, because the walk
@@ -402,15 +406,9 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 	}
 	var fs *frameStream
 	var ztrailer []byte
-	var stage *shardStage // the frames of the shard being planned
-	defer func() {
-		if stage != nil {
-			s.unstage(stage) // planned, never sent
-		}
-	}()
 	if s.o.Compress {
 		fs = newFrameStream()
-		if ztrailer, err = fs.trailerFrame(); err != nil {
+		if _, ztrailer, err = fs.frameSize(root, nil); err != nil {
 			return err
 		}
 	}
@@ -424,22 +422,15 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 		if cur == nil {
 			return nil
 		}
-		if err := cur.seal(ztrailer); err != nil {
-			return err
-		}
+		cur.seal(ztrailer)
 		j := s.shardJob(cur)
-		st := cur.stage
-		cur, stage = nil, nil
+		cur = nil
 		select {
 		case ahead <- struct{}{}:
 		case <-ctx.Done():
-			s.unstage(st)
 			return ctx.Err()
 		}
-		j.Done = func() {
-			s.unstage(st) // sent, or given up: the next run stages it again
-			<-ahead
-		}
+		j.Done = func() { <-ahead }
 		return send(j)
 	}
 	if err := s.loadLive(ctx); err != nil {
@@ -470,20 +461,8 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 			return send(Job{Entry: e, Key: key, sent: s.plainSent(e)})
 		}
 		size, zsize := int64(len(hdr))+padded(e.Size), int64(0)
-		var zstart int64
 		if fs != nil {
-			// Compressed onto the current stage: only its frame's size
-			// says whether it fits; if not, the frame moves to the next.
-			if stage == nil {
-				if stage, err = s.newStage(); err != nil {
-					return err
-				}
-			}
-			zstart = stage.size
-			if zsize, err = stage.add(fs, &e, hdr); err != nil {
-				if IsFatal(err) {
-					return err
-				}
+			if zsize, _, err = fs.frameSize(root, &shardMember{rel: e.Rel, size: e.Size, mtime: e.ModTime.UnixNano(), mode: e.Mode.Perm(), hdrLen: int64(len(hdr))}); err != nil {
 				e.Err = fmt.Errorf("compressing: %w", err)
 				return send(Job{Entry: e})
 			}
@@ -493,23 +472,13 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 			full := cur.objectSize()+size+tarTrailer > s.o.ShardSize ||
 				(s.o.ShardCount > 0 && len(cur.members) >= s.o.ShardCount)
 			if full && sampleKey(cur.members[len(cur.members)-1].rel) != sampleKey(e.Rel) {
-				var next *shardStage
-				if fs != nil {
-					if next, err = s.splitStage(stage, zstart); err != nil {
-						return err
-					}
-				}
 				if err := flush(); err != nil {
-					if next != nil {
-						s.unstage(next)
-					}
 					return err
 				}
-				stage = next
 			}
 		}
 		if cur == nil {
-			cur = &shardLayout{name: shardName(n, s.o.Compress), root: root, compressed: s.o.Compress, stage: stage}
+			cur = &shardLayout{name: shardName(n, s.o.Compress), root: root, compressed: s.o.Compress}
 			cur.key = s.base + cur.name
 			if s.o.rewrite != nil {
 				cur.read = s.readFromShard
@@ -627,10 +596,7 @@ func (s *packSink) shardJob(l *shardLayout) Job {
 // run sent it, or else from the files themselves.
 func (s *packSink) shardSent(l *shardLayout, res FileResult) error {
 	sums := make([]string, len(l.members))
-	switch {
-	case l.stage != nil:
-		copy(sums, l.stage.sums) // taken as the frames were staged
-	case !res.AlreadyDone && l.reader != nil:
+	if !res.AlreadyDone && l.reader != nil {
 		copy(sums, l.reader.sums)
 	}
 	marks, _ := s.u.o.Journal.(RunMarks)
@@ -738,58 +704,12 @@ func (s *packSink) addLines(ms ...IndexMember) error {
 	return nil
 }
 
-// discard removes the temporary files.
+// discard removes the temporary file.
 func (s *packSink) discard() {
 	if s.lines != nil {
 		s.lines.Close()
 		os.Remove(s.lines.Name())
 		s.lines = nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for st := range s.stages {
-		st.remove()
-	}
-	s.stages = nil
-}
-
-// newStage starts the stage of a compressed shard.
-func (s *packSink) newStage() (*shardStage, error) {
-	st, err := newShardStage()
-	if err == nil {
-		s.keepStage(st)
-	}
-	return st, err
-}
-
-// splitStage moves the frame at start on st into a stage of its own.
-func (s *packSink) splitStage(st *shardStage, start int64) (*shardStage, error) {
-	next, err := st.split(start)
-	if err == nil {
-		s.keepStage(next)
-	}
-	return next, err
-}
-
-func (s *packSink) keepStage(st *shardStage) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stages == nil {
-		s.stages = map[*shardStage]bool{}
-	}
-	s.stages[st] = true
-}
-
-// unstage removes a stage no shard needs any more.
-func (s *packSink) unstage(st *shardStage) {
-	if st == nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stages[st] {
-		delete(s.stages, st)
-		st.remove()
 	}
 }
 

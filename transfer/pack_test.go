@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -141,9 +140,8 @@ func archiveTar(t *testing.T, es []Entry, files map[string]string) *bytes.Buffer
 
 // TestCompressedShard: a .tar.zst shard decompresses (as one stream) into
 // exactly the tar archive/tar writes; each member's frame, fetched alone,
-// decompresses into its header and data (at ZSkip); the members' BLAKE3
-// are taken as their frames are staged; the stage reads back the same in
-// parts of any size.
+// decompresses into its header and data (at ZSkip); the frames planned
+// are the frames sent, whatever the read sizes.
 func TestCompressedShard(t *testing.T) {
 	files := map[string]string{
 		"a/x.json": strings.Repeat(`{"label": 1, "text": "compressible"}`, 5000),
@@ -153,27 +151,21 @@ func TestCompressedShard(t *testing.T) {
 	}
 	root, es := packFixture(t, files)
 	fs := newFrameStream()
-	ztrailer, err := fs.trailerFrame()
+	_, ztrailer, err := fs.frameSize(root, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := newShardStage()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.remove()
-	l := &shardLayout{name: "shard-000000.tar.zst", root: root, compressed: true, stage: st}
+	l := &shardLayout{name: "shard-000000.tar.zst", root: root, compressed: true}
 	for _, e := range es {
 		hdr, _ := tarHeader(e)
-		z, err := st.add(fs, &e, hdr)
+		m := memberOf(e, int64(len(hdr)))
+		z, _, err := fs.frameSize(root, &m)
 		if err != nil {
 			t.Fatal(err)
 		}
 		l.add(e, int64(len(hdr)), z)
 	}
-	if err := l.seal(ztrailer); err != nil {
-		t.Fatal(err)
-	}
+	l.seal(ztrailer)
 	want := archiveTar(t, es, files)
 	if l.zsize >= int64(want.Len())/4 {
 		t.Errorf("compressed shard is %d bytes for a %d-byte tar", l.zsize, want.Len())
@@ -195,8 +187,8 @@ func TestCompressedShard(t *testing.T) {
 			t.Fatalf("chunks of %d: decompressed shard differs from the tar (%v)", chunk, err)
 		}
 		for i, m := range l.members {
-			if st.sums[i] != checksum.Sum([]byte(files[m.rel])) {
-				t.Errorf("%s: BLAKE3 %q", m.rel, st.sums[i])
+			if r.sums[i] != checksum.Sum([]byte(files[m.rel])) {
+				t.Errorf("%s: BLAKE3 %q", m.rel, r.sums[i])
 			}
 			zr, _ := zstd.NewReader(bytes.NewReader(got[m.zstart : m.zstart+m.zsize]))
 			frame, err := io.ReadAll(zr)
@@ -206,7 +198,7 @@ func TestCompressedShard(t *testing.T) {
 			}
 		}
 	}
-	// A read that goes back (a retried part) reads the stage again.
+	// A read that goes back (a retried part) starts the frame again.
 	r := newShardReader(l)
 	third := l.zsize / 3
 	p := make([]byte, third)
@@ -541,80 +533,5 @@ func TestPackOptionsCheck(t *testing.T) {
 				t.Fatalf("check: %v, want an error naming %s", err, c.bad)
 			}
 		})
-	}
-}
-
-// TestPackFeedCompressedStages: a compressed shard is cut on the size of
-// its frames, so the frame of the member that does not fit is moved to
-// the next shard's stage. Each shard read back decompresses into exactly
-// the tar of its members, each staged BLAKE3 is its file's, and no stage
-// outlives its shard.
-func TestPackFeedCompressedStages(t *testing.T) {
-	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp)
-	rng := rand.New(rand.NewSource(3))
-	files := map[string]string{}
-	for _, s := range []string{"s1", "s2", "s3", "s4", "s5"} {
-		b := make([]byte, 300<<10) // incompressible: frames about as large as the files
-		rng.Read(b)
-		files["d/"+s+".jpg"] = string(b)
-		files["d/"+s+".json"] = strings.Repeat(`{"a": 1}`, 100)
-	}
-	root, es := packFixture(t, files)
-	o := PackOptions{ShardSize: MinShardSize, Compress: true}
-	u, err := NewUploader(nil, "bkt", UploadOptions{Pack: &o}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := Location{Bucket: "bkt", Prefix: "ds"}
-	s, err := newPackSink(u, *u.o.Pack, dst, "run")
-	if err != nil {
-		t.Fatal(err)
-	}
-	byRel := map[string]Entry{}
-	for _, e := range es {
-		byRel[e.Rel] = e
-	}
-	src, _ := NewFolder(root, WalkOptions{})
-	var shards []string
-	err = s.Feed(context.Background(), src, dst, func(j Job) error {
-		defer j.Done()
-		r, err := j.open(context.Background())
-		if err != nil {
-			return err
-		}
-		l := r.(*shardReader).l
-		obj := make([]byte, l.objectSize())
-		if err := r.ReadAt(context.Background(), obj, 0); err != nil {
-			return err
-		}
-		var members []Entry
-		var names []string
-		for i, m := range l.members {
-			members = append(members, byRel[m.rel])
-			names = append(names, m.rel)
-			if l.stage.sums[i] != checksum.Sum([]byte(files[m.rel])) {
-				t.Errorf("%s: staged BLAKE3 %s", m.rel, l.stage.sums[i])
-			}
-		}
-		zr, _ := zstd.NewReader(bytes.NewReader(obj))
-		got, err := io.ReadAll(zr)
-		zr.Close()
-		if want := archiveTar(t, members, files); err != nil || !bytes.Equal(got, want.Bytes()) {
-			t.Errorf("%s: decompressed shard differs from the tar of %v (%v)", j.Key, names, err)
-		}
-		shards = append(shards, strings.Join(names, ","))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"d/s1.jpg,d/s1.json,d/s2.jpg,d/s2.json,d/s3.jpg,d/s3.json", "d/s4.jpg,d/s4.json,d/s5.jpg,d/s5.json"}
-	if strings.Join(shards, "\n") != strings.Join(want, "\n") {
-		t.Errorf("shards:\n%s\nwant:\n%s", strings.Join(shards, "\n"), strings.Join(want, "\n"))
-	}
-	s.discard()
-	if left, _ := filepath.Glob(filepath.Join(tmp, "airlift-shard-*")); len(left) > 0 {
-		t.Errorf("stages left behind: %v", left)
 	}
 }
