@@ -47,7 +47,7 @@ type inflight struct {
 	peak  int
 
 	// the controller's window: completions since start
-	start, done      time.Time
+	start            time.Time
 	work             float64
 	completions      int
 	retriesAtStart   int64
