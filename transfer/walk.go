@@ -92,7 +92,7 @@ func Walk(ctx context.Context, root string, o WalkOptions, fn func(Entry) error)
 	if o.Readers <= 0 {
 		o.Readers = defaultReaders
 	}
-	w := &walker{ctx: ctx, o: o, fn: fn, onPath: map[[2]uint64]bool{}}
+	w := &walker{ctx: ctx, o: o, fn: fn, onPath: map[[2]uint64]bool{}, relAt: len(join(root, ""))}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		w.onPath[[2]uint64{uint64(st.Dev), st.Ino}] = true
 	}
@@ -118,13 +118,22 @@ type walker struct {
 	fn     func(Entry) error
 	onPath map[[2]uint64]bool // directories on the current path, for loop detection
 	ahead  *readQueue
+	relAt  int // where Rel begins in a Path: after the root and its separator
+}
+
+// child is the path and Rel of name in the folder osPath. Rel is the
+// tail of the path (the separator is "/" on the systems this walk
+// builds for), so that both cost one allocation.
+func (w *walker) child(osPath, name string) (path, rel string) {
+	path = join(osPath, name)
+	return path, path[w.relAt:]
 }
 
 type dirItem struct {
 	name  string
 	key   string // name, with "/" appended for directories: sorts as S3 keys do
 	isDir bool
-	info  fs.FileInfo
+	info  statInfo // held here, not behind an fs.FileInfo: one allocation less per file
 	err   error
 	skip  string
 }
@@ -146,9 +155,6 @@ func (w *walker) read(l *listing) {
 		return
 	}
 	l.items, l.err = w.list(l.osPath)
-	if l.err == nil {
-		slices.SortFunc(l.items, func(a, b dirItem) int { return strings.Compare(a.key, b.key) })
-	}
 	close(l.done)
 }
 
@@ -172,7 +178,7 @@ func (w *walker) subfolder(it *dirItem) bool {
 	if !it.isDir || !utf8.ValidString(it.name) {
 		return false
 	}
-	_, loop := w.loop(it.info)
+	_, loop := w.loop(&it.info)
 	return !loop
 }
 
@@ -194,10 +200,8 @@ func (w *walker) dir(l *listing) error {
 	fill := func() {
 		for ; scan < len(items) && len(queued) < readAhead; scan++ {
 			if it := &items[scan]; w.subfolder(it) {
-				sub := &listing{osPath: join(osPath, it.name), rel: it.name, done: make(chan struct{})}
-				if rel != "" {
-					sub.rel = rel + "/" + it.name
-				}
+				sub := &listing{done: make(chan struct{})}
+				sub.osPath, sub.rel = w.child(osPath, it.name)
 				sub.key = sub.rel + "/"
 				queued = append(queued, sub)
 				w.ahead.add(sub)
@@ -207,11 +211,7 @@ func (w *walker) dir(l *listing) error {
 	fill()
 	for i := range items {
 		it := &items[i]
-		childPath := join(osPath, it.name)
-		childRel := it.name
-		if rel != "" {
-			childRel = rel + "/" + it.name
-		}
+		childPath, childRel := w.child(osPath, it.name)
 		if !utf8.ValidString(it.name) {
 			// Filters see the name's bytes, so such a file can be
 			// excluded; one that is not is refused, by rule.
@@ -236,7 +236,7 @@ func (w *walker) dir(l *listing) error {
 			}
 			sub := queued[0]
 			queued = queued[1:]
-			id, _ := w.loop(it.info)
+			id, _ := w.loop(&it.info)
 			w.onPath[id] = true
 			err := w.dir(sub)
 			delete(w.onPath, id)
@@ -256,7 +256,7 @@ func (w *walker) dir(l *listing) error {
 		case it.skip != "":
 			e = Entry{Path: childPath, Rel: childRel, Skip: it.skip}
 		default:
-			e = entryFor(childPath, childRel, it.info)
+			e = entryFor(childPath, childRel, &it.info)
 		}
 		if err := w.fn(e); err != nil {
 			return err
@@ -344,34 +344,39 @@ func heapDown(q []*listing, i int) {
 }
 
 // list reads a directory and stats its entries (not following symbolic
-// links unless asked to). The stats are made relative to the open
-// directory (fstatat), which spares the kernel resolving the whole path
-// again for each file: on a tree of small files the stats are most of a
-// no-change sync's work.
+// links unless asked to), in key order. The stats are made relative to
+// the open directory (fstatat), which spares the kernel resolving the
+// whole path again for each file: on a tree of small files the stats are
+// most of a no-change sync's work.
 func (w *walker) list(osPath string) ([]dirItem, error) {
 	d, err := os.Open(osPath)
 	if err != nil {
 		return nil, err
 	}
 	defer d.Close()
-	des, err := d.ReadDir(-1)
-	if err != nil && len(des) == 0 {
+	names, err := d.Readdirnames(-1)
+	if err != nil && len(names) == 0 {
 		return nil, err
 	}
+	// Sorting the names, not the items, moves 16 bytes a swap instead of
+	// an item's 200; the few folders whose key ("name/") sorts otherwise
+	// than their name (before "name.txt", say) are put right after.
+	slices.Sort(names)
 	fd := int(d.Fd())
-	items := make([]dirItem, 0, len(des))
-	for _, de := range des {
-		it := dirItem{name: de.Name()}
-		info, ierr := lstatAt(fd, it.name)
+	items := make([]dirItem, len(names))
+	for i, name := range names {
+		it := &items[i]
+		it.name, it.key = name, name
+		ierr := lstatAt(fd, name, &it.info)
 		switch {
 		case ierr != nil:
 			it.err = ierr
-		case info.Mode()&fs.ModeSymlink != 0:
+		case it.info.Mode()&fs.ModeSymlink != 0:
 			if !w.o.FollowSymlinks {
 				it.skip = "symbolic link (use --follow-symlinks to follow)"
 				break
 			}
-			tinfo, serr := os.Stat(join(osPath, it.name))
+			target, serr := os.Stat(join(osPath, name))
 			if errors.Is(serr, syscall.ELOOP) {
 				it.skip = "symbolic link loop (the links lead back to themselves)"
 				break
@@ -380,17 +385,16 @@ func (w *walker) list(osPath string) ([]dirItem, error) {
 				it.err = fmt.Errorf("broken symbolic link: %w", unwrapPathError(serr))
 				break
 			}
-			info = tinfo
+			it.info = statInfo{name: name, mode: target.Mode(), st: *target.Sys().(*syscall.Stat_t)}
 		}
-		it.info = info
-		if it.err == nil && it.skip == "" && info.IsDir() {
+		if it.err == nil && it.skip == "" && it.info.IsDir() {
 			it.isDir = true
-		}
-		it.key = it.name
-		if it.isDir {
 			it.key += "/"
 		}
-		items = append(items, it)
+	}
+	byKey := func(a, b dirItem) int { return strings.Compare(a.key, b.key) }
+	if !slices.IsSortedFunc(items, byKey) {
+		slices.SortFunc(items, byKey)
 	}
 	return items, nil
 }
