@@ -55,7 +55,7 @@ const stateChunk = 4096
 
 func newStateCursor(st Store, prefix string) *stateCursor {
 	ch := make(chan []kv, 2)
-	c := &stateCursor{chunks: ch, free: make(chan []kv, 4), stop: make(chan struct{}), done: make(chan struct{})}
+	c := &stateCursor{chunks: ch, free: make(chan []kv, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		defer close(ch)
