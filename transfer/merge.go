@@ -62,15 +62,20 @@ func (m *Merge[A, B]) run(limit string, all bool, fn func(key string, a *A, b *B
 		if !all && key >= limit {
 			return nil
 		}
+		// fn is given copies made here, where a side holds the key: the
+		// peeked values, if their addresses were taken, would be moved to
+		// the heap on every step, also the steps that stop at limit.
 		var pa *A
 		var pb *B
 		if okA && ka == key {
-			pa = &va
+			a := va
+			pa = &a
 			m.a.Next()
 			m.lastA, m.seenA = ka, true
 		}
 		if okB && kb == key {
-			pb = &vb
+			b := vb
+			pb = &b
 			m.b.Next()
 			m.lastB, m.seenB = kb, true
 		}

@@ -26,15 +26,15 @@ func TestLstatAtMatchesLstat(t *testing.T) {
 	for _, name := range []string{"file", "dir", "link", "fifo"} {
 		want, err := os.Lstat(filepath.Join(dir, name))
 		must(err)
-		got, err := lstatAt(int(d.Fd()), name)
-		must(err)
+		got := &statInfo{}
+		must(lstatAt(int(d.Fd()), name, got))
 		if got.Name() != want.Name() || got.Size() != want.Size() || got.Mode() != want.Mode() ||
 			!got.ModTime().Equal(want.ModTime()) || got.IsDir() != want.IsDir() ||
 			*got.Sys().(*syscall.Stat_t) != *want.Sys().(*syscall.Stat_t) {
 			t.Errorf("%s: lstatAt %v %d %v %v, os.Lstat %v %d %v %v", name, got.Mode(), got.Size(), got.ModTime(), got.Sys(), want.Mode(), want.Size(), want.ModTime(), want.Sys())
 		}
 	}
-	if _, err := lstatAt(int(d.Fd()), "missing"); !os.IsNotExist(err) {
+	if err := lstatAt(int(d.Fd()), "missing", &statInfo{}); !os.IsNotExist(err) {
 		t.Errorf("lstatAt of a missing name: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // The record encoding of schema 2. JSON (schema 1) cost a sync of a
@@ -165,10 +166,31 @@ func appendHex(b []byte, s string) []byte {
 
 var errShort = errors.New("record is cut short")
 
-// dec reads an encoded record; the first error sticks.
+// dec reads an encoded record; the first error sticks. The strings it
+// returns are carved from one buffer, arena: a pass over a million
+// records would otherwise allocate four or five strings each (the key,
+// the path, the hashes in hex). Bytes of the arena are never written
+// again once a string holds them (appends only extend it, and a grown
+// arena leaves the old one to the strings that hold it), so that the
+// strings are as immutable as any.
 type dec struct {
-	b   []byte
-	err error
+	b     []byte
+	err   error
+	arena []byte
+}
+
+// newDec reads v; room is how many more bytes of strings than v's own
+// (at most twice its length: hex) to expect.
+func newDec(v []byte, room int) dec {
+	return dec{b: v, arena: make([]byte, 0, 2*len(v)+room)}
+}
+
+// keep returns what was appended to the arena since start, as a string.
+func (d *dec) keep(start int) string {
+	if len(d.arena) == start {
+		return ""
+	}
+	return unsafe.String(&d.arena[start], len(d.arena)-start)
 }
 
 func (d *dec) byte() byte {
@@ -228,35 +250,60 @@ func (d *dec) bytes() []byte {
 	return s
 }
 
-func (d *dec) string() string { return string(d.bytes()) }
+func (d *dec) string() string {
+	start := len(d.arena)
+	d.arena = append(d.arena, d.bytes()...)
+	return d.keep(start)
+}
 
 func (d *dec) hex() string {
+	start := len(d.arena)
 	switch k := d.byte(); k {
 	case hexNone:
 		return ""
 	case hexString:
 		return d.string()
 	case hexRaw:
-		return hex.EncodeToString(d.bytes())
+		d.arena = hex.AppendEncode(d.arena, d.bytes())
 	case hexRawN:
-		h := hex.EncodeToString(d.bytes())
-		return h + "-" + strconv.FormatUint(d.uvarint(), 10)
+		d.arena = hex.AppendEncode(d.arena, d.bytes())
+		d.arena = append(d.arena, '-')
+		d.arena = strconv.AppendUint(d.arena, d.uvarint(), 10)
 	default:
 		if d.err == nil {
 			d.err = fmt.Errorf("unknown hex field kind %d", k)
 		}
+	}
+	if d.err != nil {
 		return ""
 	}
+	return d.keep(start)
 }
 
 // decodeRecord decodes v, the value stored for key. rootList is the
 // roots table by id.
 func decodeRecord(v []byte, key string, rootList []string) (Record, error) {
+	d := newDec(v, 64)
+	return d.record(key, rootList)
+}
+
+// decodeEntry decodes a stored key and its value v: the key's string and
+// the record's share one allocation.
+func decodeEntry(k, v []byte, rootList []string) (string, Record, error) {
+	d := newDec(v, len(k)+64)
+	d.arena = append(d.arena, k...)
+	key := d.keep(0)
+	r, err := d.record(key, rootList)
+	return key, r, err
+}
+
+func (d *dec) record(key string, rootList []string) (Record, error) {
 	var r Record
+	v := d.b
 	if len(v) == 0 || v[0] != recV2 {
 		return r, errors.New("not a schema 2 record")
 	}
-	d := dec{b: v[1:]}
+	d.b = v[1:]
 	switch st := d.byte(); st {
 	case stNone:
 	case stDone:
@@ -285,7 +332,9 @@ func decodeRecord(v []byte, key string, rootList []string) (Record, error) {
 			d.err = fmt.Errorf("bad path reference (root %d, %d bytes)", id, n)
 		}
 		if d.err == nil {
-			r.Path = rootList[id] + key[len(key)-int(n):]
+			start := len(d.arena)
+			d.arena = append(append(d.arena, rootList[id]...), key[len(key)-int(n):]...)
+			r.Path = d.keep(start)
 		}
 	default:
 		if d.err == nil {

@@ -55,6 +55,16 @@ func TestRecordEncodingRoundTrip(t *testing.T) {
 			if got != c.rec {
 				t.Fatalf("decoded\n%+v\nwant\n%+v", got, c.rec)
 			}
+			// As Iterate decodes: key and record from one buffer, and
+			// the stored bytes may change after (bbolt reuses them).
+			k := []byte(c.key)
+			key, got, err := decodeEntry(k, v, *s.rootList.Load())
+			clear(k)
+			clear(v)
+			if err != nil || key != c.key || got != c.rec {
+				t.Fatalf("decodeEntry: %q %+v %v, want %q %+v", key, got, err, c.key, c.rec)
+			}
+			v = encodeRecord(nil, c.key, &c.rec, rootID)
 			for i := 1; i < len(v); i++ {
 				if _, err := decodeRecord(v[:i], c.key, *s.rootList.Load()); err == nil {
 					t.Fatalf("a record cut to %d of %d bytes decoded", i, len(v))

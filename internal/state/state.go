@@ -595,9 +595,13 @@ func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
 func (s *Store) decodeRecord(v []byte, key string, rootList []string) (Record, error) {
 	r, err := decodeRecord(v, key, rootList)
 	if err != nil {
-		return r, &CorruptError{Path: s.path, Err: fmt.Errorf("record %q: %w", key, err)}
+		return r, s.corrupt(key, err)
 	}
 	return r, nil
+}
+
+func (s *Store) corrupt(key string, err error) error {
+	return &CorruptError{Path: s.path, Err: fmt.Errorf("record %q: %w", key, err)}
 }
 
 func decode(v []byte, into any, key string) error {
@@ -649,10 +653,9 @@ func (s *Store) Iterate(from string, fn func(key string, r Record) error) error 
 		}()
 		for k, v := c.Seek([]byte(from)); k != nil; k, v = c.Next() {
 			n++
-			key := string(k)
-			r, err := s.decodeRecord(v, key, rootList)
+			key, r, err := decodeEntry(k, v, rootList)
 			if err != nil {
-				return err
+				return s.corrupt(key, err)
 			}
 			if err := fn(key, r); err != nil {
 				return err

@@ -198,8 +198,11 @@ func (s *Syncer) scope() string {
 
 // item is one key of the merge, with what each side holds for it.
 type item struct {
-	key       string
-	local     *transfer.Entry
+	key string
+	// local is the file, when hasLocal: held by value, as rec is, so
+	// that the merge allocates nothing for a key it passes over.
+	local     transfer.Entry
+	hasLocal  bool
 	rec       Record
 	hasRec    bool
 	remote    *remoteObj
@@ -265,18 +268,19 @@ func (s *Syncer) merge(ctx context.Context, rc *remoteCursor, fn func(item) erro
 		if kerr != nil || e.Err != nil && e.Mode == 0 && e.Inode == 0 {
 			// An unreadable directory (or a name that is no key) comes
 			// at its directory's place, not in key order.
-			return fn(item{key: key, local: &e, unmatched: true})
+			return fn(item{key: key, local: e, hasLocal: true, unmatched: true})
 		}
 		if err := flush(key, false); err != nil {
 			return err
 		}
-		it := item{key: key, local: &e}
+		it := item{key: key, local: e, hasLocal: true}
 		if k, rec, ok := sc.Peek(); ok && k == key {
 			it.rec, it.hasRec = rec, true
 			sc.Next()
 		}
 		if k, r, ok := rc.Peek(); ok && k == key {
-			it.remote = &r
+			matched := r // only a match goes to the heap, not every peek
+			it.remote = &matched
 			rc.Next()
 		}
 		return fn(it)
@@ -538,9 +542,9 @@ func (s *Syncer) plan(ctx context.Context, rc *remoteCursor, rs *runState, send 
 			if it.hasRec {
 				rs.tracked.Add(1)
 			}
-			e := it.local
+			e := &it.local
 			switch {
-			case e == nil && it.hasRec:
+			case !it.hasLocal && it.hasRec:
 				if listing && it.remote == nil {
 					rs.mu.Lock()
 					rs.gone = append(rs.gone, it.key)
@@ -551,7 +555,7 @@ func (s *Syncer) plan(ctx context.Context, rc *remoteCursor, rs *runState, send 
 				rs.dels = append(rs.dels, kv{it.key, it.rec})
 				rs.mu.Unlock()
 				return nil
-			case e == nil:
+			case !it.hasLocal:
 				rs.untracked.Add(1)
 				return nil
 			}
@@ -601,7 +605,7 @@ func (s *Syncer) plan(ctx context.Context, rc *remoteCursor, rs *runState, send 
 
 // check hashes one file and records, adopts or sends it.
 func (s *Syncer) check(ctx context.Context, c check, buf []byte, rs *runState, send func(transfer.Job) error) error {
-	e := c.it.local
+	e := &c.it.local
 	job := transfer.Job{Entry: *e, Key: c.it.key}
 	if c.adopt {
 		remote, err := s.remoteBLAKE3(ctx, *c.it.remote)
