@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/airlift-io/airlift/internal/netdelay"
@@ -24,7 +25,19 @@ func main() {
 	flag.StringVar(&o.Upstream, "upstream", "", "host:port to forward to")
 	flag.DurationVar(&o.Delay, "delay", 0, "one-way delay (a round trip costs twice this)")
 	flag.StringVar(&window, "window", "6MiB", "bytes in flight per direction of a connection")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until stopped (SIGINT or SIGTERM)")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "netdelay: -cpuprofile: %v\n", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	w, err := units.ParseBytes(window)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "netdelay: -window: %v\n", err)
