@@ -5,7 +5,7 @@ BIN     := bin/airlift
 TOOLS   := $(CURDIR)/.tools/bin
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: all build tools demo test test-short check fmt vet tidy-check bench clean
+.PHONY: all build tools demo test test-short check fmt vet tidy-check bench compare clean
 
 all: build
 
@@ -44,6 +44,15 @@ check: fmt vet tidy-check
 # Go benchmarks of the hot paths (not part of make test).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Side-by-side against peer tools on a local S3 server (root: it mounts a tmpfs per run; see bench/compare).
+# make compare SET=S ROUNDS=3 TOOLS="airlift rclone-tuned aws1" [LATENCY=25ms] [SERVER=seaweedfs]
+SET ?= S
+ROUNDS ?= 3
+TOOLS ?= airlift rclone-tuned aws1
+compare: build
+	bench/compare/compare setup
+	LATENCY=$(LATENCY) SERVER=$(SERVER) bench/compare/compare copy $(SET) $(ROUNDS) $(TOOLS)
 
 clean:
 	rm -rf bin
