@@ -136,7 +136,8 @@ func (rp *resumePoint) reuse(num int32, n int64, crc string) (types.CompletedPar
 // written from this very file and nothing need be sent; rp is an upload
 // to continue. A stale upload (the file changed since, or the part size
 // did) is aborted here and the user told.
-func (u *Uploader) fromJournal(ctx context.Context, f Reader, key string, id fileID, plan PartPlan) (done bool, rp *resumePoint, err error) {
+func (u *Uploader) fromJournal(ctx context.Context, f Reader, key string, id fileID, pp *PartPlan) (done bool, rp *resumePoint, err error) {
+	plan := *pp
 	j := u.o.Journal
 	rec, ok, err := j.Get(key)
 	if err != nil {
@@ -156,6 +157,14 @@ func (u *Uploader) fromJournal(ctx context.Context, f Reader, key string, id fil
 	}
 	if rec.UploadID == "" {
 		return false, nil, u.abortUnrecorded(ctx, key, rec)
+	}
+	if id.matches(rec) && plan.Multipart && rec.PartSize != plan.PartSize && u.o.PartSize == 0 {
+		// The part size was the default's, and the default for this size
+		// of file differs from the one the upload began with (an older
+		// airlift): continue it in its own parts rather than send it again.
+		if p, err := PlanParts(plan.Size, rec.PartSize); err == nil && p.PartSize == rec.PartSize {
+			plan, *pp = p, p
+		}
 	}
 	if !id.matches(rec) || !plan.Multipart || rec.PartSize != plan.PartSize {
 		why := "the source file changed since the interrupted run"

@@ -221,3 +221,47 @@ func TestKeepOrAbort(t *testing.T) {
 		})
 	}
 }
+
+// TestResumeKeepsTheUploadsPartSize: an upload an older airlift began with
+// 8 MiB parts, for a file that now takes 16 MiB parts by default, is
+// continued in its own parts, not aborted and sent again.
+func TestResumeKeepsTheUploadsPartSize(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "big.bin")
+	if err := os.WriteFile(src, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(src, LargeFileSize+1); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := state.Open(t.TempDir(), state.Dest{Bucket: "bkt"}, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	rec := idOfEntry(FileEntry(src, "big.bin", fi)).record(state.Uploading)
+	rec.UploadID, rec.PartSize = "up-0", DefaultPartSize
+	if err := j.Put("p/big.bin", rec); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeDest{parts: map[int32][]byte{}}
+	u, err := NewUploader(f, "bkt", UploadOptions{Journal: j, Sizing: Sizing{MaxMemory: 64 << 20}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := u.Copy(context.Background(), src, Location{Bucket: "bkt", Prefix: "p/"})
+	if err != nil || rep.Failed != 0 {
+		t.Fatalf("copy: %v, failures %v", err, rep.Failures)
+	}
+	want := int((LargeFileSize + 1 + DefaultPartSize - 1) / DefaultPartSize)
+	if f.count("Create") != 0 || f.count("Abort") != 0 || f.count("UploadPart") != want {
+		t.Fatalf("calls: %d Create, %d Abort, %d UploadPart; want 0, 0, %d (the upload continued in 8 MiB parts); warnings %v",
+			f.count("Create"), f.count("Abort"), f.count("UploadPart"), want, rep.Warnings)
+	}
+	if len(f.object) != LargeFileSize+1 {
+		t.Fatalf("object of %d bytes, want %d", len(f.object), LargeFileSize+1)
+	}
+}

@@ -546,7 +546,7 @@ func (u *Uploader) upload(ctx context.Context, j Job) (FileResult, error) {
 	id := idOfEntry(e)
 	var rp *resumePoint
 	if u.o.Journal != nil {
-		done, p, err := u.fromJournal(ctx, f, res.Key, id, plan)
+		done, p, err := u.fromJournal(ctx, f, res.Key, id, &plan)
 		if err != nil || done {
 			res.AlreadyDone = done
 			return res, err

@@ -206,7 +206,7 @@ type engineHelp struct {
 
 var uploadHelp = engineHelp{
 	concurrency: 0, // adaptive
-	partSize:    "multipart part size (default 8MiB, raised to fit 10,000 parts)",
+	partSize:    "multipart part size (default 8MiB, 16MiB for files of 256MiB or more, raised to fit 10,000 parts)",
 	conc:        "files in flight (default: adaptive, from 64 up to 512 as the round trip asks)",
 	parts:       "multipart parts in flight across all files",
 }
