@@ -25,11 +25,13 @@ const (
 	AutoConcurrencyMax = 512
 
 	probeGain     = 1.10                   // a larger limit must raise the rate by 10% to be kept
-	growFactor    = 1.5                    // each probe asks for this much more
+	startFactor   = 2.0                    // each probe asks for this much more until one fails...
+	growFactor    = 1.5                    // ...and this much after
 	backoffFactor = 0.75                   // on retries
 	minWindow     = 200 * time.Millisecond // a rate is measured over at least this long...
 	maxWindow     = 2 * time.Second        // ...and at most this, however few requests complete
-	maxHold       = 64                     // windows between probes, at most
+	probeWindows  = 2                      // a probe's rate is measured over this many windows' time
+	maxHold       = 16                     // windows between probes, at most
 )
 
 // inflight is a counting semaphore whose limit a controller moves. With
@@ -46,14 +48,18 @@ type inflight struct {
 	wake  chan struct{}
 	peak  int
 
-	// the controller's window: completions since start
+	// the controller's window: completions since start. Completions
+	// before start (it can lie ahead: see settle) are not counted.
 	start            time.Time
+	need             time.Duration // the window's least length
 	work             float64
 	completions      int
 	retriesAtStart   int64
-	baseRate         float64 // rate measured at baseLimit; 0: none yet
+	baseSum          float64 // rates measured at baseLimit, summed...
+	baseN            int     // ...over this many windows; 0: none yet
 	baseLimit        int
 	probing          bool // the current window runs at a limit above baseLimit
+	failed           bool // a probe failed or requests were retried: grow by growFactor, not startFactor
 	hold, holdLength int  // windows left before the next probe, and the wait after a failed one
 }
 
@@ -66,6 +72,7 @@ func newInflight(n int, now func() time.Time, retries func() int64) *inflight {
 	l := &inflight{now: now, retries: retries, limit: n, min: n, max: n, wake: make(chan struct{}), holdLength: 4}
 	if n <= 0 {
 		l.adaptive, l.limit, l.min, l.max = true, AutoConcurrencyStart, 8, AutoConcurrencyMax
+		l.need = minWindow
 	}
 	return l
 }
@@ -84,7 +91,10 @@ func (l *inflight) acquire(ctx context.Context) error {
 				l.peak = l.used
 			}
 			if l.adaptive && l.start.IsZero() {
-				l.startWindow(l.now())
+				// The first window is warm-up (connections opening,
+				// the walk getting ahead): its rate would make any
+				// limit after it look better. It is not counted.
+				l.startWindow(l.now(), minWindow, minWindow)
 			}
 			l.mu.Unlock()
 			return nil
@@ -106,9 +116,11 @@ func (l *inflight) release(work float64) {
 	defer l.mu.Unlock()
 	l.used--
 	if l.adaptive {
-		l.work += work
-		l.completions++
-		l.maybeAdjust(l.now())
+		if t := l.now(); !t.Before(l.start) {
+			l.work += work
+			l.completions++
+			l.maybeAdjust(t)
+		}
 	}
 	close(l.wake)
 	l.wake = make(chan struct{})
@@ -132,8 +144,13 @@ func (l *inflight) Peak() int {
 	return l.peak
 }
 
-func (l *inflight) startWindow(t time.Time) {
-	l.start, l.work, l.completions = t, 0, 0
+// startWindow begins a window of at least need, settle after t. A limit
+// that just moved shows in the rate only once the requests started under
+// it complete: a window begun at once would mix the old limit's rate into
+// the new one's, and more so the longer the round trip (new connections
+// pay a handshake first). So the window waits one request's time.
+func (l *inflight) startWindow(t time.Time, settle, need time.Duration) {
+	l.start, l.need, l.work, l.completions = t.Add(settle), need, 0, 0
 	if l.retries != nil {
 		l.retriesAtStart = l.retries()
 	}
@@ -142,36 +159,58 @@ func (l *inflight) startWindow(t time.Time) {
 // maybeAdjust ends the window once it is long enough to measure a rate
 // at the current limit (every request in flight had time to complete
 // once), and moves the limit. Called with mu held.
+//
+// Rates measured over 200 ms through a 50 ms round trip move by 20% or
+// more at one limit (the benchmark's proxy, server and client share two
+// cores), so a probe is measured over probeWindows windows and compared
+// with the mean of every window at the base limit, not with the last one.
 func (l *inflight) maybeAdjust(t time.Time) {
 	el := t.Sub(l.start)
-	if el < minWindow || (l.completions < l.limit && el < maxWindow) {
+	// A retry (throttling, resets, 5xx) ends the window at once: the
+	// server said too much, and waiting out the window would say it again.
+	retried := l.retries != nil && l.retries() > l.retriesAtStart
+	if !retried && (el < l.need || (l.completions < l.limit && el < maxWindow)) {
 		return
 	}
 	rate := l.work / el.Seconds()
-	retried := l.retries != nil && l.retries() > l.retriesAtStart
+	// the time a request takes at this limit (Little's law), for settle
+	settle := min(maxWindow, time.Duration(float64(l.limit)/(float64(l.completions)/el.Seconds())*float64(time.Second)))
+	moved := false
 	switch {
 	case retried:
 		// Throttled or failing: fewer requests, and measure afresh
-		// before growing again.
+		// before growing again, later each time.
 		l.limit = max(l.min, int(float64(l.limit)*backoffFactor))
-		l.baseRate, l.baseLimit, l.probing, l.hold = 0, l.limit, false, l.holdLength
-	case l.baseRate == 0:
-		l.baseRate, l.baseLimit = rate, l.limit
-	case l.probing && rate >= l.baseRate*probeGain:
+		l.baseSum, l.baseN, l.baseLimit, l.probing, l.hold, l.failed = 0, 0, l.limit, false, l.holdLength, true
+		l.holdLength = min(l.holdLength*2, maxHold)
+		moved = true
+	case l.baseN == 0:
+		l.baseSum, l.baseN, l.baseLimit = rate, 1, l.limit
+	case l.probing && rate >= l.baseSum/float64(l.baseN)*probeGain:
 		// More in flight paid: keep it, and try more at once.
-		l.baseRate, l.baseLimit, l.probing, l.holdLength = rate, l.limit, false, 4
+		l.baseSum, l.baseN, l.baseLimit, l.probing, l.holdLength = rate, 1, l.limit, false, 4
 	case l.probing:
 		// It did not: go back, and wait longer before the next try.
-		l.limit, l.probing, l.hold = l.baseLimit, false, l.holdLength
+		l.limit, l.probing, l.hold, l.failed = l.baseLimit, false, l.holdLength, true
 		l.holdLength = min(l.holdLength*2, maxHold)
-		l.baseRate = 0 // the rate at the old limit may have moved since
-	case l.hold > 0:
-		l.hold--
-		l.baseRate = rate
+		l.baseSum, l.baseN = 0, 0 // the rate at the old limit may have moved since
+		moved = true
+	default:
+		l.baseSum += rate
+		l.baseN++
+		l.hold = max(0, l.hold-1)
 	}
-	if !l.probing && l.hold == 0 && l.baseRate > 0 && l.limit < l.max {
-		l.limit = min(l.max, int(float64(l.limit)*growFactor+0.5))
-		l.probing = true
+	need := minWindow
+	if !l.probing && l.hold == 0 && l.baseN > 0 && l.limit < l.max {
+		f := startFactor
+		if l.failed {
+			f = growFactor
+		}
+		l.limit = min(l.max, int(float64(l.limit)*f+0.5))
+		l.probing, moved, need = true, true, probeWindows*minWindow
 	}
-	l.startWindow(t)
+	if !moved {
+		settle = 0
+	}
+	l.startWindow(t, settle, need)
 }

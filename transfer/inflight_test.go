@@ -3,6 +3,7 @@ package transfer
 import (
 	"container/heap"
 	"context"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -18,6 +19,15 @@ type link struct {
 	// throttleAbove, when set, makes the server answer SlowDown (a retry)
 	// to requests arriving while more than this many are in flight.
 	throttleAbove int
+	// jitter, when set, moves the server's capacity by up to this
+	// fraction either way in every 100 ms of the link's time, as a
+	// server that shares two cores with the client and a proxy does;
+	// seed picks the sequence.
+	jitter float64
+	seed   uint64
+	// handshake: a request beyond the most in flight so far opens a new
+	// connection and pays one more round trip first.
+	handshake bool
 }
 
 type completion struct {
@@ -45,6 +55,8 @@ func (k link) run(t *testing.T, l *inflight, now *time.Time, retries *int64, n i
 	serverFree := *now
 	service := time.Duration(float64(time.Second) / k.capacity)
 	var halfAt time.Time
+	rng := rand.New(rand.NewPCG(k.seed, 1))
+	slot, factor, conns := int64(-1), 1.0, 0
 	for done := 0; done < n; {
 		for l.used < l.limit {
 			if err := l.acquire(context.Background()); err != nil {
@@ -54,11 +66,18 @@ func (k link) run(t *testing.T, l *inflight, now *time.Time, retries *int64, n i
 				*retries++ // answered SlowDown, then retried by the client
 			}
 			arrive := now.Add(k.rtt / 2)
+			if k.handshake && l.used > conns {
+				conns = l.used
+				arrive = arrive.Add(k.rtt)
+			}
 			start := arrive
 			if serverFree.After(start) {
 				start = serverFree
 			}
-			serverFree = start.Add(service)
+			if s := start.UnixNano() / int64(200*time.Millisecond); k.jitter > 0 && s != slot {
+				slot, factor = s, 1+k.jitter*(2*rng.Float64()-1)
+			}
+			serverFree = start.Add(time.Duration(float64(service) / factor))
 			heap.Push(&q, completion{at: serverFree.Add(k.rtt / 2)})
 		}
 		c := heap.Pop(&q).(completion)
@@ -78,32 +97,65 @@ func TestInflightFollowsTheRoundTrip(t *testing.T) {
 		link               link
 		minLimit, maxLimit int
 		minRate            float64
+		maxRetries         int64 // of the 60,000 requests
 	}{
 		// Loopback: 64 in flight already keep the server busy, so growing
 		// does not pay and the limit stays where it started, near 64.
-		{"loopback", link{rtt: 500 * time.Microsecond, capacity: 2700}, 64, 96, 2500},
+		{"loopback", link{rtt: 500 * time.Microsecond, capacity: 2700}, 64, 96, 2500, 0},
 		// 50 ms away from a server that takes 2,000/s: 64 in flight give
 		// at most 1,280/s; the limit must grow past the 100 the link needs.
-		{"50 ms round trip", link{rtt: 50 * time.Millisecond, capacity: 2000}, 100, AutoConcurrencyMax, 1800},
+		{"50 ms round trip", link{rtt: 50 * time.Millisecond, capacity: 2000}, 100, AutoConcurrencyMax, 1800, 0},
 		// 80 ms away from a fast server (S3): it grows to the cap.
-		{"80 ms, fast server", link{rtt: 80 * time.Millisecond, capacity: 20000}, 324, AutoConcurrencyMax, 4000},
+		{"80 ms, fast server", link{rtt: 80 * time.Millisecond, capacity: 20000}, 324, AutoConcurrencyMax, 4000, 0},
 		// A server that throttles past 120 requests in flight: it must
-		// settle under that however much faster more would be.
-		{"throttled", link{rtt: 50 * time.Millisecond, capacity: 20000, throttleAbove: 120}, 40, 120, 900},
+		// settle under that however much faster more would be, and not
+		// keep knocking: each probe above 120 costs SlowDowns, so probes
+		// come further apart (5% of requests retried at most).
+		{"throttled", link{rtt: 50 * time.Millisecond, capacity: 20000, throttleAbove: 120}, 40, 120, 900, 3000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now := time.Unix(1_000_000, 0)
 			var retries int64
 			l := newInflight(0, func() time.Time { return now }, func() int64 { return retries })
-			rate, limit := tc.link.run(t, l, &now, &retries, 60_000)
-			t.Logf("limit %d, rate %.0f/s", limit, rate)
+			rate, _ := tc.link.run(t, l, &now, &retries, 60_000)
+			// where it settled: a probe may be under way at the end
+			limit := l.Limit()
+			if l.probing {
+				limit = l.baseLimit
+			}
+			t.Logf("limit %d, rate %.0f/s, %d retries", limit, rate, retries)
 			if limit < tc.minLimit || limit > tc.maxLimit {
-				t.Errorf("limit ended at %d, want %d..%d (rate %.0f/s)", limit, tc.minLimit, tc.maxLimit, rate)
+				t.Errorf("limit settled at %d, want %d..%d (rate %.0f/s)", limit, tc.minLimit, tc.maxLimit, rate)
+			}
+			if retries > tc.maxRetries {
+				t.Errorf("%d requests retried, want at most %d (limit %d)", retries, tc.maxRetries, limit)
 			}
 			if rate < tc.minRate {
 				t.Errorf("rate %.0f/s over the second half, want at least %.0f (limit %d)", rate, tc.minRate, limit)
 			}
 		})
+	}
+}
+
+// A real link is noisy: over 200 ms the same limit measured 1,300 to
+// 2,100 files/s through the 50 ms benchmark proxy, and the first requests
+// on new connections pay the handshake. The limit must still leave 64
+// behind, on every run, not only on lucky ones.
+func TestInflightGrowsOnANoisyLink(t *testing.T) {
+	const capacity, n = 2600, 20_000 // the S set
+	for seed := uint64(1); seed <= 16; seed++ {
+		now := time.Unix(1_000_000, 0)
+		var retries int64
+		l := newInflight(0, func() time.Time { return now }, func() int64 { return retries })
+		k := link{rtt: 50 * time.Millisecond, capacity: capacity, jitter: 0.4, seed: seed, handshake: true}
+		start := now
+		rate, limit := k.run(t, l, &now, &retries, n)
+		whole := n / now.Sub(start).Seconds()
+		t.Logf("seed %d: limit %d, rate %.0f/s over the second half, %.0f/s over the run", seed, limit, rate, whole)
+		if whole < 0.8*capacity || rate < 0.85*capacity {
+			t.Errorf("seed %d: %.0f files/s over the run and %.0f over its second half, want at least %.0f and %.0f (limit %d; 64 in flight give at most 1,280)",
+				seed, whole, rate, 0.8*capacity, 0.85*capacity, limit)
+		}
 	}
 }
 
