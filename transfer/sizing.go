@@ -13,13 +13,24 @@ type Sizing struct {
 	PartSize  int64
 	MaxMemory int64 // bytes for all buffers; 0: DefaultMaxMemory
 	// Concurrency is how many files are in flight; 0: the engine's default.
-	Concurrency     int
-	PartConcurrency int // parts (or ranged GETs) in flight across the run; 0: 16
+	Concurrency int
+	// PartConcurrency is how many parts (or ranged GETs) are in flight
+	// across the run; 0: the engine's default (DefaultUploadParts for
+	// uploads, 16 ranged GETs for downloads and verify).
+	PartConcurrency int
 }
+
+// DefaultUploadParts is how many multipart parts an upload keeps in flight
+// by default. Measured side by side on this project's 2-core machine, 8
+// against 16: L over 50 ms 0.90x the time, M on versitygw 0.91x (faster in
+// every round), M on SeaweedFS 0.92x, with less client and server CPU
+// per GiB; eight 8 MiB parts still cover a 50 ms round trip at the 250+
+// MB/s measured there. More parts go through --part-concurrency.
+const DefaultUploadParts = 8
 
 // normalize fills the defaults and checks that one part fits the memory
 // budget.
-func (s *Sizing) normalize(defaultConcurrency int) error {
+func (s *Sizing) normalize(defaultConcurrency, defaultParts int) error {
 	if s.MaxMemory == 0 {
 		s.MaxMemory = DefaultMaxMemory
 	}
@@ -27,7 +38,7 @@ func (s *Sizing) normalize(defaultConcurrency int) error {
 		s.Concurrency = defaultConcurrency
 	}
 	if s.PartConcurrency <= 0 {
-		s.PartConcurrency = 16
+		s.PartConcurrency = defaultParts
 	}
 	ps := s.PartSize
 	if ps == 0 {

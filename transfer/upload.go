@@ -147,7 +147,7 @@ type Uploader struct {
 // NewUploader checks o and returns an uploader for bucket.
 func NewUploader(api S3API, bucket string, o UploadOptions, st *Stats) (*Uploader, error) {
 	fixed := o.Concurrency // 0: adaptive
-	if err := o.normalize(AutoConcurrencyStart); err != nil {
+	if err := o.normalize(AutoConcurrencyStart, DefaultUploadParts); err != nil {
 		return nil, err
 	}
 	if o.MultipartFiles <= 0 {

@@ -208,7 +208,7 @@ var uploadHelp = engineHelp{
 	concurrency: 0, // adaptive
 	partSize:    "multipart part size (default 8MiB, 16MiB for files of 256MiB or more, raised to fit 10,000 parts)",
 	conc:        "files in flight (default: adaptive, from 64 up to 512 as the round trip asks)",
-	parts:       "multipart parts in flight across all files",
+	parts:       "multipart parts in flight across all files (default 8; a download: ranged GETs, default 16)",
 }
 
 func (e *engineFlags) register(fl *pflag.FlagSet, h engineHelp) {
@@ -216,7 +216,7 @@ func (e *engineFlags) register(fl *pflag.FlagSet, h engineHelp) {
 	fl.StringVar(&e.maxMemory, "max-memory", "160MiB", "memory budget for all buffers")
 	e.adaptive = h.concurrency == 0
 	fl.IntVar(&e.concurrency, "concurrency", h.concurrency, h.conc)
-	fl.IntVar(&e.partConc, "part-concurrency", 16, h.parts)
+	fl.IntVar(&e.partConc, "part-concurrency", 0, h.parts) // 0: the engine's default
 }
 
 // sizing checks the flags and tells the runtime about the memory budget.
@@ -229,8 +229,11 @@ func (e *engineFlags) sizing() (transfer.Sizing, error) {
 	if s.MaxMemory, err = sizeFlag("max-memory", e.maxMemory); err != nil {
 		return s, err
 	}
-	if e.concurrency < 0 || (e.concurrency == 0 && !e.adaptive) || e.partConc < 1 {
-		return s, outcome.Usagef("--concurrency and --part-concurrency must be at least 1")
+	if e.concurrency < 0 || (e.concurrency == 0 && !e.adaptive) {
+		return s, outcome.Usagef("--concurrency must be at least 1")
+	}
+	if e.partConc < 0 {
+		return s, outcome.Usagef("--part-concurrency must be at least 1 (0: the default)")
 	}
 	s.Concurrency, s.PartConcurrency = e.concurrency, e.partConc
 	applyMemoryLimit(s.MaxMemory)
@@ -241,9 +244,18 @@ func (e *engineFlags) sizing() (transfer.Sizing, error) {
 // file in flight (at most what the adaptive limit can reach) and per part.
 func (e *engineFlags) conns() int {
 	if e.concurrency == 0 {
-		return transfer.AutoConcurrencyMax + e.partConc
+		return transfer.AutoConcurrencyMax + e.parts()
 	}
-	return e.concurrency + e.partConc
+	return e.concurrency + e.parts()
+}
+
+// parts is --part-concurrency, or where it was left to the engine the
+// most any engine takes by default (a download's 16).
+func (e *engineFlags) parts() int {
+	if e.partConc == 0 {
+		return 16
+	}
+	return e.partConc
 }
 
 // applyMemoryLimit tells the Go runtime about the run's memory budget.

@@ -48,7 +48,7 @@ configuration error.`,
 		concurrency: 16,
 		partSize:    "ranged-GET size for --deep (default 8MiB)",
 		conc:        "files compared at once",
-		parts:       "ranged GETs in flight with --deep",
+		parts:       "ranged GETs in flight with --deep (default 16)",
 	})
 	fl.BoolVar(&f.jsonOut, "json", false, "print the report as JSON")
 	fl.BoolVar(&f.followSymlinks, "follow-symlinks", false, "follow symbolic links in the local tree (as copy --follow-symlinks)")

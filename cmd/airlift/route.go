@@ -82,11 +82,15 @@ func (a *app) chooseRoute(cmd *cobra.Command, src, dst string, loc transfer.Loca
 	}
 	cfg := ao.Config
 	ao.Probe = func(ctx context.Context) (float64, error) {
-		t, err := a.connect(ctx, loc, f.partConc)
+		t, err := a.connect(ctx, loc, f.parts())
 		if err != nil {
 			return 0, err
 		}
-		return bench.Probe(ctx, t.API, loc, plan.ProbeTime, f.partConc)
+		parts := f.partConc
+		if parts == 0 {
+			parts = transfer.DefaultUploadParts // the probe sends as copy will
+		}
+		return bench.Probe(ctx, t.API, loc, plan.ProbeTime, parts)
 	}
 	d, _, err := plan.Decide(cmd.Context(), src, ao)
 	if err != nil {
