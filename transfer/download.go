@@ -65,7 +65,7 @@ type Downloader struct {
 
 // NewDownloader checks o and returns a downloader.
 func NewDownloader(api S3API, o DownloadOptions, st *Stats) (*Downloader, error) {
-	if err := o.normalize(64, 16); err != nil {
+	if err := o.normalize(64, DefaultDownloadParts); err != nil {
 		return nil, err
 	}
 	if o.PartSize == 0 {

@@ -20,7 +20,7 @@ type link struct {
 	// to requests arriving while more than this many are in flight.
 	throttleAbove int
 	// jitter, when set, moves the server's capacity by up to this
-	// fraction either way in every 100 ms of the link's time, as a
+	// fraction either way in every 200 ms of the link's time, as a
 	// server that shares two cores with the client and a proxy does;
 	// seed picks the sequence.
 	jitter float64

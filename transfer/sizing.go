@@ -16,7 +16,7 @@ type Sizing struct {
 	Concurrency int
 	// PartConcurrency is how many parts (or ranged GETs) are in flight
 	// across the run; 0: the engine's default (DefaultUploadParts for
-	// uploads, 16 ranged GETs for downloads and verify).
+	// uploads, DefaultDownloadParts for downloads and verify).
 	PartConcurrency int
 }
 
@@ -27,6 +27,10 @@ type Sizing struct {
 // per GiB; eight 8 MiB parts still cover a 50 ms round trip at the 250+
 // MB/s measured there. More parts go through --part-concurrency.
 const DefaultUploadParts = 8
+
+// DefaultDownloadParts is how many ranged GETs a download or verify keeps
+// in flight by default.
+const DefaultDownloadParts = 16
 
 // normalize fills the defaults and checks that one part fits the memory
 // budget.

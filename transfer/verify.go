@@ -107,7 +107,7 @@ func (r *VerifyReport) warn(s string) { listCapped(&r.mu, &r.Warnings, s, maxLis
 // folder is left out. It returns an error only when the comparison as a
 // whole cannot proceed; every file-level finding is in the report.
 func Verify(ctx context.Context, api S3API, local string, remote Location, o VerifyOptions, st *Stats) (*VerifyReport, error) {
-	if err := o.normalize(16, 16); err != nil {
+	if err := o.normalize(16, DefaultDownloadParts); err != nil {
 		return nil, err
 	}
 	if o.PartSize == 0 {

@@ -244,16 +244,17 @@ func (e *engineFlags) sizing() (transfer.Sizing, error) {
 // file in flight (at most what the adaptive limit can reach) and per part.
 func (e *engineFlags) conns() int {
 	if e.concurrency == 0 {
-		return transfer.AutoConcurrencyMax + e.parts()
+		return transfer.AutoConcurrencyMax + e.parts(transfer.DefaultDownloadParts)
 	}
-	return e.concurrency + e.parts()
+	return e.concurrency + e.parts(transfer.DefaultDownloadParts)
 }
 
-// parts is --part-concurrency, or where it was left to the engine the
-// most any engine takes by default (a download's 16).
-func (e *engineFlags) parts() int {
+// parts is --part-concurrency, or def where it was left to the engine
+// (0). Connections take the most any engine uses by default, a
+// download's.
+func (e *engineFlags) parts(def int) int {
 	if e.partConc == 0 {
-		return 16
+		return def
 	}
 	return e.partConc
 }

@@ -82,13 +82,10 @@ func (a *app) chooseRoute(cmd *cobra.Command, src, dst string, loc transfer.Loca
 	}
 	cfg := ao.Config
 	ao.Probe = func(ctx context.Context) (float64, error) {
-		t, err := a.connect(ctx, loc, f.parts())
+		parts := f.parts(transfer.DefaultUploadParts) // the probe sends as copy will
+		t, err := a.connect(ctx, loc, parts)
 		if err != nil {
 			return 0, err
-		}
-		parts := f.partConc
-		if parts == 0 {
-			parts = transfer.DefaultUploadParts // the probe sends as copy will
 		}
 		return bench.Probe(ctx, t.API, loc, plan.ProbeTime, parts)
 	}
