@@ -137,13 +137,23 @@ func BenchmarkPack(b *testing.B) {
 						return err
 					}
 					h := checksum.NewHasher()
-					for off := int64(0); off < j.Entry.Size; off += int64(len(part)) {
-						p := part[:min(int64(len(part)), j.Entry.Size-off)]
-						if err := r.ReadAt(context.Background(), p, off); err != nil {
-							return err
+					if s, ok := r.(streamReader); ok {
+						for n := len(part); n == len(part); {
+							if n, err = s.ReadNext(context.Background(), part); err != nil {
+								return err
+							}
+							h.Write(part[:n])
+							_ = checksum.CRC32C(part[:n])
 						}
-						h.Write(p)
-						_ = checksum.CRC32C(p)
+					} else {
+						for off := int64(0); off < j.Entry.Size; off += int64(len(part)) {
+							p := part[:min(int64(len(part)), j.Entry.Size-off)]
+							if err := r.ReadAt(context.Background(), p, off); err != nil {
+								return err
+							}
+							h.Write(p)
+							_ = checksum.CRC32C(p)
+						}
 					}
 					_ = h.Hex()
 					return r.Close()

@@ -64,9 +64,10 @@ type PackOptions struct {
 	// Compress writes .tar.zst shards: each member (header, data,
 	// padding) is a zstd frame of its own, so the shard decompresses as
 	// one stream into the tar, and one member is still one ranged GET
-	// (of its frame). Every file is compressed twice, once to plan the
-	// shard's size and once while it is sent: use it for data that
-	// compresses (text, JSON), not for JPEGs.
+	// (of its frame). Each file is compressed once, as it is sent; the
+	// shard is cut by the size of its tar (ShardSize), so a shard holds
+	// the same samples compressed or not. Use it for data that compresses
+	// (text, JSON), not for JPEGs.
 	Compress bool
 
 	// Previous, when set, makes the run a sync of the packed dataset it
@@ -125,7 +126,7 @@ type shardMember struct {
 	hdrLen      int64
 	start       int64
 	// In a compressed shard: where the member's frame starts in the
-	// object, and its length.
+	// object, and its length; known once the frame is made.
 	zstart, zsize int64
 }
 
@@ -150,6 +151,8 @@ func padded(n int64) int64 { return (n + 511) / 512 * 512 }
 // the shard's size is known when its multipart upload starts, and any
 // range of it can be produced on demand (see shardReader). That is what
 // lets a shard go through the ordinary upload stages with no local copy.
+// A compressed shard is planned as its tar; its frames are made, and
+// their sizes learnt, while it is sent (zshardReader).
 type shardLayout struct {
 	name    string // relative to the prefix: shard-000000.tar
 	key     string
@@ -157,10 +160,9 @@ type shardLayout struct {
 	members []shardMember
 	size    int64 // of the tar
 	samples int
-	// A compressed shard: its members' frames, then the trailer's frame
-	// (ztrailer) make zsize bytes.
+	// A compressed shard: its members' frames, then the trailer's, make
+	// zsize bytes, known once it has been produced.
 	compressed bool
-	ztrailer   []byte
 	zsize      int64
 
 	reader *shardReader // the last one opened, for the members' BLAKE3
@@ -176,7 +178,8 @@ func shardName(n int, compressed bool) string {
 	return fmt.Sprintf("shard-%06d.tar", n)
 }
 
-// objectSize is the size of the shard's object.
+// objectSize is the size of the shard's object (a compressed one's, once
+// it has been produced).
 func (l *shardLayout) objectSize() int64 {
 	if l.compressed {
 		return l.zsize
@@ -184,28 +187,31 @@ func (l *shardLayout) objectSize() int64 {
 	return l.size
 }
 
-// add appends e to the layout; zsize is its frame's size in a compressed
-// shard.
-func (l *shardLayout) add(e Entry, hdrLen, zsize int64) {
+// planSize is the size the shard's upload is planned on: a compressed
+// shard's bound. zstd stores a block that does not compress as it is,
+// behind a 3-byte header, one block per 128 KiB at most, and a frame adds
+// at most 22 bytes of header and checksum, so no frame passes its input
+// by more than 1/1024 and 64 bytes.
+func (l *shardLayout) planSize() int64 {
+	if l.compressed {
+		return l.size + l.size/1024 + 64*int64(len(l.members)+1)
+	}
+	return l.size
+}
+
+// add appends e to the layout.
+func (l *shardLayout) add(e Entry, hdrLen int64) {
 	if n := len(l.members); n == 0 || sampleKey(l.members[n-1].rel) != sampleKey(e.Rel) {
 		l.samples++
 	}
 	m := memberOf(e, hdrLen)
-	m.start, m.zstart, m.zsize = l.size, l.zsize, zsize
+	m.start = l.size
 	l.members = append(l.members, m)
 	l.size += hdrLen + padded(e.Size)
-	l.zsize += zsize
 }
 
-// seal ends the layout with the tar trailer (ztrailer: its frame in a
-// compressed shard).
-func (l *shardLayout) seal(ztrailer []byte) {
-	l.size += tarTrailer
-	if l.compressed {
-		l.ztrailer = ztrailer
-		l.zsize += int64(len(ztrailer))
-	}
-}
+// seal ends the layout with the tar trailer.
+func (l *shardLayout) seal() { l.size += tarTrailer }
 
 // sampleKey is what WebDataset groups a sample's files by: the path up to
 // the first dot of the file name (x.jpg and x.json are one sample).
@@ -229,7 +235,7 @@ func (l *shardLayout) entry() Entry {
 			mt = t
 		}
 	}
-	return Entry{Path: l.root + "#" + l.name, Rel: l.name, Size: l.objectSize(), ModTime: mt, Mode: 0o644, Inode: h.Sum64() | 1}
+	return Entry{Path: l.root + "#" + l.name, Rel: l.name, Size: l.planSize(), ModTime: mt, Mode: 0o644, Inode: h.Sum64() | 1}
 }
 
 // shardReader produces a shard's bytes from its members' files, and
@@ -271,9 +277,6 @@ func (r *shardReader) Unchanged() error { return nil }
 func (r *shardReader) ReadAt(ctx context.Context, p []byte, off int64) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.l.compressed {
-		return r.readFrames(ctx, p, off)
-	}
 	if off == 0 {
 		r.cur, r.hashed = 0, 0
 		r.h.Reset()
@@ -404,14 +407,6 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 			return err
 		}
 	}
-	var fs *frameStream
-	var ztrailer []byte
-	if s.o.Compress {
-		fs = newFrameStream()
-		if _, ztrailer, err = fs.frameSize(root, nil); err != nil {
-			return err
-		}
-	}
 	// Shards planned but not yet sent hold their members' entries: a few
 	// more than are sent at once keep the senders busy, and the memory
 	// flat however large the folder (the job queue would take hundreds).
@@ -422,7 +417,7 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 		if cur == nil {
 			return nil
 		}
-		cur.seal(ztrailer)
+		cur.seal()
 		j := s.shardJob(cur)
 		cur = nil
 		select {
@@ -460,16 +455,9 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 			}
 			return send(Job{Entry: e, Key: key, sent: s.plainSent(e)})
 		}
-		size, zsize := int64(len(hdr))+padded(e.Size), int64(0)
-		if fs != nil {
-			if zsize, _, err = fs.frameSize(root, &shardMember{rel: e.Rel, size: e.Size, mtime: e.ModTime.UnixNano(), mode: e.Mode.Perm(), hdrLen: int64(len(hdr))}); err != nil {
-				e.Err = fmt.Errorf("compressing: %w", err)
-				return send(Job{Entry: e})
-			}
-			size = zsize
-		}
+		size := int64(len(hdr)) + padded(e.Size)
 		if cur != nil {
-			full := cur.objectSize()+size+tarTrailer > s.o.ShardSize ||
+			full := cur.size+size+tarTrailer > s.o.ShardSize ||
 				(s.o.ShardCount > 0 && len(cur.members) >= s.o.ShardCount)
 			if full && sampleKey(cur.members[len(cur.members)-1].rel) != sampleKey(e.Rel) {
 				if err := flush(); err != nil {
@@ -485,7 +473,7 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 			}
 			n++
 		}
-		cur.add(e, int64(len(hdr)), zsize)
+		cur.add(e, int64(len(hdr)))
 		return nil
 	})
 	if err != nil {
@@ -580,33 +568,93 @@ func (s *packSink) previousLines(ctx context.Context) Members {
 	}
 }
 
+// produce makes a compressed shard's bytes once more, only to learn where
+// its frames are and its members' BLAKE3.
+func (l *shardLayout) produce(ctx context.Context) error {
+	r := newZshardReader(l)
+	defer r.Close()
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := r.ReadNext(ctx, buf)
+		if err != nil {
+			return err
+		}
+		if n < len(buf) {
+			return nil
+		}
+	}
+}
+
 // shardJob is the job that sends shard l as one object.
 func (s *packSink) shardJob(l *shardLayout) Job {
 	return Job{
 		Entry: l.entry(),
 		Key:   l.key,
 		Files: len(l.members),
-		open:  func(context.Context) (Reader, error) { return newShardReader(l), nil },
-		sent:  func(res FileResult) error { return s.shardSent(l, res) },
+		open: func(context.Context) (Reader, error) {
+			if l.compressed {
+				return newZshardReader(l), nil
+			}
+			return newShardReader(l), nil
+		},
+		sent: func(ctx context.Context, res FileResult) error { return s.shardSent(ctx, l, res) },
 	}
+}
+
+// shardMeta is what the journal keeps of a sent shard for the run that
+// continues a run which sent it: its members' BLAKE3 and, compressed,
+// where each frame is and the shard's size (those are learnt only by
+// producing it).
+type shardMeta struct {
+	Sums  []string   `json:"sums"`
+	Z     [][2]int64 `json:"z,omitempty"`
+	ZSize int64      `json:"zsize,omitempty"`
+}
+
+// restore takes the frames' places from meta m when it fits l.
+func (m *shardMeta) restore(l *shardLayout) bool {
+	if !l.compressed {
+		return true
+	}
+	if len(m.Z) != len(l.members) || m.ZSize <= 0 {
+		return false
+	}
+	for i, z := range m.Z {
+		l.members[i].zstart, l.members[i].zsize = z[0], z[1]
+	}
+	l.zsize = m.ZSize
+	return true
 }
 
 // shardSent indexes a shard that reached its object: the members' BLAKE3
 // come from the reader that produced it, from the journal when an earlier
 // run sent it, or else from the files themselves.
-func (s *packSink) shardSent(l *shardLayout, res FileResult) error {
+func (s *packSink) shardSent(ctx context.Context, l *shardLayout, res FileResult) error {
 	sums := make([]string, len(l.members))
 	if !res.AlreadyDone && l.reader != nil {
 		copy(sums, l.reader.sums)
 	}
 	marks, _ := s.u.o.Journal.(RunMarks)
+	placed := !res.AlreadyDone || !l.compressed
 	if res.AlreadyDone && marks != nil {
 		if v, err := marks.Meta(packMetaKey(l.key)); err == nil && v != "" {
-			var saved []string
-			if json.Unmarshal([]byte(v), &saved) == nil && len(saved) == len(sums) {
-				sums = saved
+			var m shardMeta
+			if json.Unmarshal([]byte(v), &m) != nil {
+				m = shardMeta{} // an older airlift kept only the sums, as a list
+				_ = json.Unmarshal([]byte(v), &m.Sums)
+			}
+			if len(m.Sums) == len(sums) && m.restore(l) {
+				sums, placed = m.Sums, true
 			}
 		}
+	}
+	if !placed {
+		// Sent by a run that died before it noted where the frames are:
+		// produce the shard again (nothing is sent) to learn them.
+		if err := l.produce(ctx); err != nil {
+			return fmt.Errorf("indexing %s: %w", l.name, err)
+		}
+		copy(sums, l.reader.sums)
 	}
 	for i, m := range l.members {
 		if from, ok := s.o.from[m.rel]; ok {
@@ -628,7 +676,14 @@ func (s *packSink) shardSent(l *shardLayout, res FileResult) error {
 		sums[i] = sum
 	}
 	if marks != nil && !res.AlreadyDone {
-		b, _ := json.Marshal(sums)
+		m := shardMeta{Sums: sums}
+		if l.compressed {
+			m.ZSize = l.zsize
+			for _, mb := range l.members {
+				m.Z = append(m.Z, [2]int64{mb.zstart, mb.zsize})
+			}
+		}
+		b, _ := json.Marshal(m)
 		if err := marks.SetMeta(packMetaKey(l.key), string(b)); err != nil {
 			return journalErr(err)
 		}
@@ -660,8 +715,8 @@ func (s *packSink) shardSent(l *shardLayout, res FileResult) error {
 }
 
 // plainSent indexes a file sent as an object of its own.
-func (s *packSink) plainSent(e Entry) func(FileResult) error {
-	return func(res FileResult) error {
+func (s *packSink) plainSent(e Entry) func(context.Context, FileResult) error {
+	return func(_ context.Context, res FileResult) error {
 		sum := res.BLAKE3
 		if sum == "" && s.u.o.Journal != nil {
 			if r, ok, err := s.u.o.Journal.Get(res.Key); err == nil && ok {

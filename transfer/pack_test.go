@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -72,9 +73,9 @@ func TestShardReaderIsArchiveTar(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		l.add(e, int64(len(hdr)), 0)
+		l.add(e, int64(len(hdr)))
 	}
-	l.seal(nil)
+	l.seal()
 
 	want := archiveTar(t, es, files)
 	if l.size != int64(want.Len()) {
@@ -140,45 +141,57 @@ func archiveTar(t *testing.T, es []Entry, files map[string]string) *bytes.Buffer
 
 // TestCompressedShard: a .tar.zst shard decompresses (as one stream) into
 // exactly the tar archive/tar writes; each member's frame, fetched alone,
-// decompresses into its header and data (at ZSkip); the frames planned
-// are the frames sent, whatever the read sizes.
+// decompresses into its header and data (at ZSkip); the shard comes out
+// the same bytes however it is read, and fits the bound its upload is
+// planned on.
 func TestCompressedShard(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	noise := make([]byte, 300<<10) // does not compress: zstd stores it as it is
+	rng.Read(noise)
 	files := map[string]string{
 		"a/x.json": strings.Repeat(`{"label": 1, "text": "compressible"}`, 5000),
 		"a/y.txt":  strings.Repeat("lorem ipsum ", 20000),
+		"b/noise":  string(noise),
 		"empty":    "",
 		strings.Repeat("long-name/", 15) + "z.txt": "needs a PAX header",
 	}
 	root, es := packFixture(t, files)
-	fs := newFrameStream()
-	_, ztrailer, err := fs.frameSize(root, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	l := &shardLayout{name: "shard-000000.tar.zst", root: root, compressed: true}
 	for _, e := range es {
 		hdr, _ := tarHeader(e)
-		m := memberOf(e, int64(len(hdr)))
-		z, _, err := fs.frameSize(root, &m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.add(e, int64(len(hdr)), z)
+		l.add(e, int64(len(hdr)))
 	}
-	l.seal(ztrailer)
+	l.seal()
 	want := archiveTar(t, es, files)
-	if l.zsize >= int64(want.Len())/4 {
-		t.Errorf("compressed shard is %d bytes for a %d-byte tar", l.zsize, want.Len())
-	}
-	for _, chunk := range []int{1000, 4096, 100 << 10, int(l.zsize)} {
-		r := newShardReader(l)
+	var first []byte
+	for _, chunk := range []int{1, 1000, 4096, 100 << 10, int(l.planSize())} {
+		r := newZshardReader(l)
 		var got []byte
-		for off := int64(0); off < l.zsize; off += int64(chunk) {
-			p := make([]byte, min(int64(chunk), l.zsize-off))
-			if err := r.ReadAt(context.Background(), p, off); err != nil {
-				t.Fatalf("chunk %d at %d: %v", chunk, off, err)
+		p := make([]byte, chunk)
+		for {
+			n, err := r.ReadNext(context.Background(), p)
+			if err != nil {
+				t.Fatalf("chunks of %d: %v", chunk, err)
 			}
-			got = append(got, p...)
+			got = append(got, p[:n]...)
+			if n < chunk {
+				break
+			}
+		}
+		if n, _ := r.ReadNext(context.Background(), p); n != 0 {
+			t.Fatalf("chunks of %d: %d bytes past the end", chunk, n)
+		}
+		r.Close()
+		if first == nil {
+			first = got
+			if int64(len(got)) >= int64(want.Len())-int64(len(noise))/2 || int64(len(got)) > l.planSize() {
+				t.Errorf("compressed shard is %d bytes for a %d-byte tar (bound %d)", len(got), want.Len(), l.planSize())
+			}
+		} else if !bytes.Equal(got, first) {
+			t.Fatalf("chunks of %d: other bytes than the first time (a resumed shard would not match its parts)", chunk)
+		}
+		if l.zsize != int64(len(got)) {
+			t.Errorf("zsize %d, produced %d", l.zsize, len(got))
 		}
 		zr, _ := zstd.NewReader(bytes.NewReader(got))
 		tarBytes, err := io.ReadAll(zr)
@@ -198,19 +211,27 @@ func TestCompressedShard(t *testing.T) {
 			}
 		}
 	}
-	// A read that goes back (a retried part) starts the frame again.
-	r := newShardReader(l)
-	third := l.zsize / 3
-	p := make([]byte, third)
-	if err := r.ReadAt(context.Background(), p, third); err != nil {
+	if err := newZshardReader(l).ReadAt(context.Background(), make([]byte, 10), 0); err == nil {
+		t.Error("a compressed shard was read at an offset")
+	}
+}
+
+// TestCompressedShardChangedFile: a member that changed since the walk
+// fails the shard, naming the file.
+func TestCompressedShardChangedFile(t *testing.T) {
+	root, es := packFixture(t, map[string]string{"a.txt": "one", "b.txt": "two"})
+	l := &shardLayout{name: "s.tar.zst", root: root, compressed: true}
+	for _, e := range es {
+		hdr, _ := tarHeader(e)
+		l.add(e, int64(len(hdr)))
+	}
+	l.seal()
+	if err := os.WriteFile(filepath.Join(root, "b.txt"), []byte("TWO!"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	q := make([]byte, third)
-	if err := r.ReadAt(context.Background(), q, third/2); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(p[:third-third/2], q[third/2:]) {
-		t.Error("reading back produced other bytes")
+	err := l.produce(context.Background())
+	if !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), "b.txt") {
+		t.Fatalf("got %v, want ErrChanged naming b.txt", err)
 	}
 }
 
@@ -219,9 +240,9 @@ func TestShardReaderChangedFile(t *testing.T) {
 	l := &shardLayout{name: "s", root: root}
 	for _, e := range es {
 		hdr, _ := tarHeader(e)
-		l.add(e, int64(len(hdr)), 0)
+		l.add(e, int64(len(hdr)))
 	}
-	l.seal(nil)
+	l.seal()
 	if err := os.WriteFile(filepath.Join(root, "b.txt"), []byte("TWO!"), 0o640); err != nil {
 		t.Fatal(err)
 	}
@@ -262,6 +283,11 @@ func TestPackFeedCuts(t *testing.T) {
 		{"size", PackOptions{ShardSize: MinShardSize}, [][]string{
 			{"d/s1.jpg", "d/s1.json", "d/s2.jpg", "d/s2.json", "d/s3.jpg", "d/s3.json"},
 			{"d/s4.jpg", "d/s4.json", "d/s5.jpg", "d/s5.json"}}},
+		// Compressed shards are cut by their tar's size too: the same
+		// samples, however well they compress (these very well).
+		{"size, compressed", PackOptions{ShardSize: MinShardSize, Compress: true}, [][]string{
+			{"d/s1.jpg", "d/s1.json", "d/s2.jpg", "d/s2.json", "d/s3.jpg", "d/s3.json"},
+			{"d/s4.jpg", "d/s4.json", "d/s5.jpg", "d/s5.json"}}},
 		{"count, samples kept whole", PackOptions{ShardSize: DefaultShardSize, ShardCount: 3}, [][]string{
 			{"big.bin", "d/s1.jpg", "d/s1.json"},
 			{"d/s2.jpg", "d/s2.json", "d/s3.jpg", "d/s3.json"},
@@ -286,11 +312,18 @@ func TestPackFeedCuts(t *testing.T) {
 					return nil
 				}
 				r, _ := j.open(context.Background())
+				sr, ok := r.(*shardReader)
+				if zr, z := r.(*zshardReader); z {
+					sr, ok = zr.shardReader, c.o.Compress
+				}
+				if !ok {
+					t.Fatalf("shard reader %T", r)
+				}
 				var names []string
-				for _, m := range r.(*shardReader).l.members {
+				for _, m := range sr.l.members {
 					names = append(names, m.rel)
 				}
-				if want := "ds/" + shardName(len(shards), false); j.Key != want {
+				if want := "ds/" + shardName(len(shards), c.o.Compress); j.Key != want {
 					t.Errorf("shard key %s, want %s", j.Key, want)
 				}
 				shards = append(shards, names)
@@ -533,5 +566,56 @@ func TestPackOptionsCheck(t *testing.T) {
 				t.Fatalf("check: %v, want an error naming %s", err, c.bad)
 			}
 		})
+	}
+}
+
+// TestShardSentIndexesWithoutMeta: a compressed shard an earlier run sent
+// but whose frames' places it did not record (it died first) is indexed
+// by producing it again: the index lines carry the places and BLAKE3s a
+// send would have found.
+func TestShardSentIndexesWithoutMeta(t *testing.T) {
+	files := map[string]string{"a.txt": strings.Repeat("alpha ", 3000), "b.txt": strings.Repeat("beta ", 5000), "c/d.json": `{"x":1}`}
+	root, es := packFixture(t, files)
+	layout := func() *shardLayout {
+		l := &shardLayout{name: "shard-000000.tar.zst", key: "ds/shard-000000.tar.zst", root: root, compressed: true}
+		for _, e := range es {
+			hdr, _ := tarHeader(e)
+			l.add(e, int64(len(hdr)))
+		}
+		l.seal()
+		return l
+	}
+	sent := layout()
+	if err := sent.produce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	u, err := NewUploader(nil, "bkt", UploadOptions{Pack: &PackOptions{Compress: true}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newPackSink(u, *u.o.Pack, Location{Bucket: "bkt", Prefix: "ds"}, "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.discard()
+	if err := s.shardSent(context.Background(), layout(), FileResult{AlreadyDone: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.linesBuf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(s.lines.Name())
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for i, m := range sent.members {
+		var im IndexMember
+		if err := dec.Decode(&im); err != nil {
+			t.Fatal(err)
+		}
+		if im.Path != m.rel || im.ZOffset != m.zstart || im.ZSize != m.zsize || im.ZSize == 0 || im.BLAKE3 != checksum.Sum([]byte(files[m.rel])) {
+			t.Errorf("line %d: %+v; want %s at %d+%d", i, im, m.rel, m.zstart, m.zsize)
+		}
+	}
+	if len(s.shards) != 1 || s.shards[0].Size != sent.zsize {
+		t.Errorf("shards %+v, want one of %d bytes", s.shards, sent.zsize)
 	}
 }

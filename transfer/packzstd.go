@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -19,12 +18,14 @@ import (
 // of its own, and the trailer as one more. Concatenated frames are one
 // zstd stream, so `zstd -dc` (or any zstd reader) yields the tar; and a
 // member's frame can be fetched and decompressed alone, so reading one
-// member stays one ranged GET. The frames are produced twice, the same
-// way: once while planning, to learn their sizes (a multipart upload of a
-// shard is planned before its first byte is read), once while sending.
+// member stays one ranged GET. The frames are produced once, while the
+// shard is sent (see streamReader): the multipart upload is planned on an
+// upper bound of the shard's size, and each frame's place is recorded as
+// it is made. A resumed shard is produced again the same way, to the same
+// bytes, so that its parts already on the server are recognised.
 
 // frameChunk is how much of a member goes into the encoder at a time;
-// the same in both passes, so that both produce the same bytes.
+// fixed, so that a shard produced again yields the same bytes.
 const frameChunk = 64 << 10
 
 // newFrameEncoder returns the encoder of shard frames: one goroutine and a
@@ -69,7 +70,7 @@ func (s *frameStream) start(root string, i int, m *shardMember) error {
 	s.h.Reset()
 	s.enc.Reset(&s.out)
 	if m == nil {
-		s.src, s.want = bytes.NewReader(make([]byte, tarTrailer)), 0
+		s.src, s.data, s.want = bytes.NewReader(make([]byte, tarTrailer)), nil, 0
 		return nil
 	}
 	e := m.entry(root)
@@ -131,85 +132,82 @@ func (s *frameStream) take(p []byte) (int, error) {
 	return n, nil
 }
 
-// frameSize compresses member m (nil: the trailer) once, to plan the
-// shard; the trailer's frame is returned too, since it is the same for
-// every shard.
-func (s *frameStream) frameSize(root string, m *shardMember) (int64, []byte, error) {
-	if err := s.start(root, -1, m); err != nil {
-		return 0, nil, err
-	}
-	defer s.close()
-	var all []byte
-	buf := make([]byte, frameChunk)
-	for {
-		n, err := s.take(buf)
-		if err != nil {
-			return 0, nil, err
-		}
-		if m == nil {
-			all = append(all, buf[:n]...)
-		}
-		if n < len(buf) && s.eof && s.out.Len() == 0 {
-			return s.emitted, all, nil
-		}
-	}
+// zshardReader produces a compressed shard front to back, each member's
+// frame as it comes, and records where each frame starts and how long it
+// is (for the index) as it goes: a frame's size is known only once it is
+// made, so the shard's size is known only at its end.
+type zshardReader struct {
+	*shardReader
+	zi   int   // the frame being produced: member zi's, the trailer's at len(members)
+	zoff int64 // bytes produced so far
 }
 
-// readFrames is ReadAt for a compressed shard. Frames are produced in
-// order; a read that goes back (a retried part) starts the frame again.
-func (r *shardReader) readFrames(ctx context.Context, p []byte, off int64) error {
+// newZshardReader: l's frames are produced from the start.
+func newZshardReader(l *shardLayout) *zshardReader {
+	return &zshardReader{shardReader: newShardReader(l), zi: -1}
+}
+
+func (r *zshardReader) ReadAt(context.Context, []byte, int64) error {
+	return errors.New("a compressed shard is produced in order (ReadNext), never read at an offset")
+}
+
+func (r *zshardReader) ReadNext(ctx context.Context, p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	l := r.l
 	if r.fs == nil {
 		r.fs = newFrameStream()
 	}
-	ms := l.members
-	i := sort.Search(len(ms), func(i int) bool { return ms[i].zstart+ms[i].zsize > off })
-	for len(p) > 0 {
+	n := 0
+	for n < len(p) && r.zi <= len(l.members) {
 		if err := ctx.Err(); err != nil {
-			return err
+			return n, err
 		}
-		if i >= len(ms) {
-			tstart := l.zsize - int64(len(l.ztrailer))
-			if off < tstart || off+int64(len(p)) > l.zsize {
-				return fmt.Errorf("read past the end of shard %s", l.name)
+		if r.zi < 0 || (r.fs.eof && r.fs.out.Len() == 0) {
+			if err := r.nextFrame(); err != nil {
+				return n, err
 			}
-			copy(p, l.ztrailer[off-tstart:])
-			return nil
+			continue
 		}
-		m := &ms[i]
-		rel := off - m.zstart
-		if r.fs.i != i || r.fs.emitted > rel {
-			if err := r.fs.start(l.root, i, m); err != nil {
-				return frameErr(m, err)
-			}
+		k, err := r.fs.take(p[n:])
+		if err != nil {
+			return n, frameErr(l, r.zi, err)
 		}
-		for r.fs.emitted < rel { // skip to where this read starts
-			if n, err := r.fs.take(r.fs.skip[:min(rel-r.fs.emitted, frameChunk)]); err != nil || n == 0 {
-				return frameErr(m, err)
-			}
+		n += k
+		r.zoff += int64(k)
+	}
+	return n, nil
+}
+
+// nextFrame ends the frame produced (its size and its member's BLAKE3
+// recorded) and starts the next one.
+func (r *zshardReader) nextFrame() error {
+	l := r.l
+	if r.zi >= 0 && r.zi < len(l.members) {
+		m := &l.members[r.zi]
+		m.zsize = r.zoff - m.zstart
+		r.sums[r.zi] = r.fs.h.Hex()
+	}
+	r.zi++
+	switch {
+	case r.zi < len(l.members):
+		m := &l.members[r.zi]
+		m.zstart = r.zoff
+		if err := r.fs.start(l.root, r.zi, m); err != nil {
+			return frameErr(l, r.zi, err)
 		}
-		want := min(int64(len(p)), m.zsize-rel)
-		n, err := r.fs.take(p[:want])
-		if err != nil || int64(n) != want {
-			return frameErr(m, err)
-		}
-		p, off = p[n:], off+int64(n)
-		if off == m.zstart+m.zsize {
-			if !r.fs.eof || r.fs.out.Len() != 0 {
-				return frameErr(m, nil)
-			}
-			r.sums[i] = r.fs.h.Hex()
-			i++
-		}
+	case r.zi == len(l.members):
+		return r.fs.start(l.root, r.zi, nil) // the trailer
+	default:
+		l.zsize = r.zoff
 	}
 	return nil
 }
 
-// frameErr says why a member's frame could not be produced as planned: a
-// frame of another length means other bytes than those planned.
-func frameErr(m *shardMember, err error) error {
-	if err == nil {
-		err = fmt.Errorf("its compressed frame differs from the one planned: %w", ErrChanged)
+// frameErr names the member whose frame could not be produced.
+func frameErr(l *shardLayout, i int, err error) error {
+	if i >= len(l.members) {
+		return fmt.Errorf("%s: its trailer: %w", l.name, err)
 	}
-	return fmt.Errorf("%s: %w", m.rel, err)
+	return fmt.Errorf("%s: %w", l.members[i].rel, err)
 }

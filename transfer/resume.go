@@ -281,7 +281,9 @@ func stopContext(ctx, gctx context.Context, grace time.Duration, finished <-chan
 // was retried after its first attempt succeeded, and a run killed between
 // the server completing an upload and the journal recording it.
 func (u *Uploader) completedAlready(ctx context.Context, f Reader, plan PartPlan, key string) (string, bool) {
-	if !plan.Multipart {
+	if _, stream := f.(streamReader); !plan.Multipart || stream {
+		// A stream's parts are not known without producing it again
+		// (compressing a shard twice): it is sent again instead.
 		return "", false
 	}
 	head, err := u.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(u.bucket), Key: aws.String(key)})

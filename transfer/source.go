@@ -51,6 +51,17 @@ type Reader interface {
 	Close() error
 }
 
+// A streamReader (a compressed shard) does not know its size until it has
+// produced its last byte: its Stat().Size is an upper bound, and its bytes
+// are read once, front to back, by ReadNext, which fills p and comes back
+// short only at the end. Producing the bytes is the costly part (they are
+// compressed as they go), so a stream is never produced twice to learn its
+// size first.
+type streamReader interface {
+	Reader
+	ReadNext(ctx context.Context, p []byte) (int, error)
+}
+
 // Folder is a local file or folder tree as a Source.
 type Folder struct {
 	Root    string

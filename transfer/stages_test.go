@@ -10,13 +10,16 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
+	"github.com/airlift-io/airlift/checksum"
 	"github.com/airlift-io/airlift/internal/state"
 )
 
@@ -263,5 +266,105 @@ func TestResumeKeepsTheUploadsPartSize(t *testing.T) {
 	}
 	if len(f.object) != LargeFileSize+1 {
 		t.Fatalf("object of %d bytes, want %d", len(f.object), LargeFileSize+1)
+	}
+}
+
+// fakeStream is a streamReader of data, whose Stat gives bound as its
+// size (as a compressed shard's does).
+type fakeStream struct {
+	data  []byte
+	bound int64
+	off   int
+}
+
+func (s *fakeStream) Stat() Entry {
+	return Entry{Path: "stream", Rel: "stream", Size: s.bound, ModTime: time.Unix(1, 0), Inode: 7}
+}
+func (s *fakeStream) ReadAt(context.Context, []byte, int64) error {
+	return errors.New("a stream was read at an offset")
+}
+func (s *fakeStream) ReadNext(_ context.Context, p []byte) (int, error) {
+	n := copy(p, s.data[s.off:])
+	s.off += n
+	return n, nil
+}
+func (s *fakeStream) Unchanged() error { return nil }
+func (s *fakeStream) ReadAhead() int   { return 1 }
+func (s *fakeStream) Close() error     { return nil }
+
+// PutObject keeps the object (a stream short enough for one request).
+func (f *fakeDest) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	f.call("Put")
+	b := new(bytes.Buffer)
+	if _, err := b.ReadFrom(in.Body); err != nil {
+		return nil, err
+	}
+	f.object = b.Bytes()
+	sum := md5.Sum(f.object)
+	return &s3.PutObjectOutput{ETag: aws.String(`"` + hex.EncodeToString(sum[:]) + `"`)}, nil
+}
+
+// TestStreamStages: a stream, whose size is known only at its end, is
+// planned on its bound and sent in full parts until the first short one;
+// the object is exactly its bytes, with its real size and part count.
+func TestStreamStages(t *testing.T) {
+	const ps = 5 << 20
+	cases := []struct {
+		name        string
+		size, bound int64
+		ok          bool
+		calls       string // the requests, in order, but for the parts (Head: the stored size checked)
+		parts       int
+	}{
+		{"ends inside a part", 2*ps + 1234, 4 * ps, true, "Create Complete Head Tag", 3},
+		{"ends on a part's end", 2 * ps, 4 * ps, true, "Create Complete Head Tag", 2},
+		{"one short part", 1000, 3 * ps, true, "Create Complete Head Tag", 1},
+		{"the bound fits one request", 3000, ps, true, "Put", 0},
+		{"passes its bound", 3*ps + 1, 3 * ps, false, "Create Abort ListParts", 0},
+		{"passes its one-request bound", ps + 1, ps, false, "", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			data := make([]byte, c.size)
+			for i := range data {
+				data[i] = byte(i*7 + i>>20)
+			}
+			f := &fakeDest{}
+			u, err := NewUploader(f, "bkt", UploadOptions{Sizing: Sizing{PartSize: ps, MaxMemory: 64 << 20}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sent FileResult
+			rep, err := u.Run(context.Background(), "src", Location{Bucket: "bkt", Prefix: "p/"}, func(ctx context.Context, send func(Job) error) error {
+				s := &fakeStream{data: data, bound: c.bound}
+				return send(Job{Entry: s.Stat(), Key: "p/stream",
+					open: func(context.Context) (Reader, error) { return s, nil },
+					sent: func(_ context.Context, res FileResult) error { sent = res; return nil }})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var calls []string
+			for _, c := range f.calls {
+				if c != "UploadPart" {
+					calls = append(calls, c)
+				}
+			}
+			if got := strings.Join(calls, " "); got != c.calls || (rep.Failed == 0) != c.ok {
+				t.Fatalf("calls %q, failed %d (%v); want %q, ok %v", got, rep.Failed, rep.Failures, c.calls, c.ok)
+			}
+			if !c.ok {
+				return
+			}
+			if f.count("UploadPart") != c.parts && c.calls != "Put" {
+				t.Errorf("%d parts sent, want %d", f.count("UploadPart"), c.parts)
+			}
+			if !bytes.Equal(f.object, data) {
+				t.Errorf("object differs from the stream (%d bytes, want %d)", len(f.object), len(data))
+			}
+			if sent.Size != c.size || sent.Parts != c.parts || sent.BLAKE3 != checksum.Sum(data) {
+				t.Errorf("result: size %d, %d parts, BLAKE3 %s; want %d, %d, the stream's", sent.Size, sent.Parts, sent.BLAKE3, c.size, c.parts)
+			}
+		})
 	}
 }

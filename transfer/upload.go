@@ -120,7 +120,7 @@ type Job struct {
 	// once it is there (also when an earlier run sent it), and its error
 	// fails the job.
 	open func(context.Context) (Reader, error)
-	sent func(FileResult) error
+	sent func(context.Context, FileResult) error
 }
 
 // Uploader sends local files to one bucket.
@@ -491,7 +491,7 @@ func (u *Uploader) one(ctx context.Context, j Job) error {
 	}
 	res, err := u.upload(ctx, j)
 	if err == nil && j.sent != nil && !res.DryRun {
-		err = j.sent(res)
+		err = j.sent(ctx, res)
 	}
 	if err == nil && res.AlreadyDone {
 		u.Stats.FilesSkipped.Add(1)
@@ -577,7 +577,13 @@ func (u *Uploader) putSingle(ctx context.Context, f Reader, id fileID, res FileR
 			return res, err
 		}
 		defer u.pool.Put(buf)
-		if err := f.ReadAt(ctx, buf, 0); err != nil {
+		if s, ok := f.(streamReader); ok {
+			n, err := readStream(ctx, s, buf)
+			if err != nil {
+				return res, err
+			}
+			buf, size, res.Size = buf[:n], n, int64(n)
+		} else if err := f.ReadAt(ctx, buf, 0); err != nil {
 			return res, err
 		}
 	}
@@ -612,6 +618,21 @@ func (u *Uploader) putSingle(ctx context.Context, f Reader, id fileID, res FileR
 		}
 	}
 	return res, nil
+}
+
+// readStream reads all of a stream into buf, which its bound fits.
+func readStream(ctx context.Context, s streamReader, buf []byte) (int, error) {
+	n, err := s.ReadNext(ctx, buf)
+	if err != nil {
+		return 0, err
+	}
+	if n == len(buf) {
+		var one [1]byte
+		if m, err := s.ReadNext(ctx, one[:]); err != nil || m > 0 {
+			return 0, fmt.Errorf("%s: produced more than its bound of %d bytes (%v)", s.Stat().Rel, len(buf), err)
+		}
+	}
+	return n, nil
 }
 
 // objectAttrs fills the attributes every new object gets.
@@ -716,9 +737,9 @@ func (u *Uploader) putMultipart(ctx context.Context, f Reader, plan PartPlan, id
 	fctx, cancel := context.WithCancelCause(u.reqCtx)
 	defer cancel(nil)
 	up := &mpUpload{key: res.Key, id: uploadID, cancel: cancel, parts: make([]types.CompletedPart, plan.Count)}
-	sum := u.sendParts(ctx, fctx, f, plan, rp, up)
+	sum := u.sendParts(ctx, fctx, f, &plan, rp, up)
 	if up.err == nil {
-		res.BLAKE3 = sum
+		res.BLAKE3, res.Size = sum, plan.Size
 		if done, ok, err := u.completeUpload(f, plan, id, up, res); ok {
 			return done, err
 		}
@@ -783,21 +804,31 @@ func putFlushed(j Journal, key string, r state.Record) error {
 // the source reads ahead), hashes the parts in order, and hands those the
 // server does not already hold to the part senders. It returns the file's
 // BLAKE3; up.err is set when the upload cannot complete (after ctx is
-// cancelled no more parts are sent; those in flight finish).
-func (u *Uploader) sendParts(ctx, fctx context.Context, f Reader, plan PartPlan, rp *resumePoint, up *mpUpload) string {
+// cancelled no more parts are sent; those in flight finish). A stream's
+// plan is planned on its bound: it comes back with the stream's real size
+// and part count (its last part is the first one short of PartSize).
+func (u *Uploader) sendParts(ctx, fctx context.Context, f Reader, plan *PartPlan, rp *resumePoint, up *mpUpload) string {
 	h := checksum.NewHasher()
 	var readErr error
 	var read int64
 	interrupted := false
-	rd := newPartReader(ctx, fctx, u.pool, f, plan)
-	for i := 0; i < plan.Count && readErr == nil && !interrupted; i++ {
+	_, stream := f.(streamReader)
+	count := 0 // parts read
+	rd := newPartReader(ctx, fctx, u.pool, f, *plan)
+	for i := 0; (stream || i < plan.Count) && readErr == nil && !interrupted; i++ {
 		if ctx.Err() != nil {
 			interrupted = true
 			break
 		}
 		num := int32(i + 1)
-		_, n := plan.Part(i)
 		buf, err := rd.next()
+		if stream && errors.Is(err, io.EOF) {
+			break // the last part was a full one
+		}
+		if err == nil && i >= plan.Count {
+			u.pool.Put(buf)
+			err = fmt.Errorf("%s: produced more than its bound of %d bytes", up.key, plan.Size)
+		}
 		if err != nil {
 			switch {
 			case ctx.Err() != nil:
@@ -809,7 +840,9 @@ func (u *Uploader) sendParts(ctx, fctx context.Context, f Reader, plan PartPlan,
 			}
 			break
 		}
+		n := int64(len(buf))
 		read += n
+		count++
 		h.Write(buf)
 		crc := checksum.CRC32C(buf)
 		if cp, ok := rp.reuse(num, n, crc); ok {
@@ -831,8 +864,17 @@ func (u *Uploader) sendParts(ctx, fctx context.Context, f Reader, plan PartPlan,
 			u.pool.Put(buf)
 			interrupted = true
 		}
+		if stream && n < plan.PartSize {
+			break // the last part
+		}
 	}
 	rd.close()
+	if stream && !interrupted && readErr == nil {
+		plan.Size, plan.Count = read, count
+		up.mu.Lock()
+		up.parts = up.parts[:count] // no part past count was sent
+		up.mu.Unlock()
+	}
 	if !interrupted && readErr == nil && read != plan.Size {
 		readErr = fmt.Errorf("read %d bytes of %d: %w", read, plan.Size, ErrChanged)
 	}
@@ -871,6 +913,7 @@ type partReader struct {
 	ahead   int
 	started int
 	queue   []*pendingRead
+	ended   bool // a stream came back short: it has no more parts
 }
 
 type pendingRead struct {
@@ -887,8 +930,29 @@ func newPartReader(ctx, fctx context.Context, pool *Pool, f Reader, plan PartPla
 	return &partReader{ctx: rctx, stop: stop, pool: pool, f: f, plan: plan, ahead: max(f.ReadAhead(), 1)}
 }
 
-// next returns the next part's bytes, in a buffer the caller owns.
+// next returns the next part's bytes, in a buffer the caller owns; a
+// stream's parts are read one at a time, since each follows the one
+// before, and after its last part next returns io.EOF.
 func (r *partReader) next() ([]byte, error) {
+	if s, ok := r.f.(streamReader); ok {
+		if r.ended {
+			return nil, io.EOF
+		}
+		buf, err := r.pool.Get(r.ctx, int(r.plan.PartSize))
+		if err != nil {
+			return nil, err
+		}
+		n, err := s.ReadNext(r.ctx, buf)
+		if err == nil && n == 0 {
+			err = io.EOF
+		}
+		if err != nil {
+			r.pool.Put(buf)
+			return nil, err
+		}
+		r.ended = n < len(buf)
+		return buf[:n], nil
+	}
 	for len(r.queue) < r.ahead && r.started < r.plan.Count {
 		off, n := r.plan.Part(r.started)
 		var buf []byte

@@ -50,7 +50,7 @@ type packFlags struct {
 
 func (p *packFlags) register(fl *pflag.FlagSet) {
 	fl.BoolVar(&p.on, "pack", false, "pack files into WebDataset tar shards PREFIX/shard-NNNNNN.tar with an index (PREFIX/.airlift/index/) and shards.json")
-	fl.StringVar(&p.shardSize, "shard-size", "1GiB", "with --pack: bytes per shard (at least 1MiB); larger files go as objects of their own")
+	fl.StringVar(&p.shardSize, "shard-size", "1GiB", "with --pack: bytes per shard, as a tar before --compress (at least 1MiB); larger files go as objects of their own")
 	fl.IntVar(&p.shardCount, "shard-count", 0, "with --pack: at most this many files per shard (0: no limit)")
 	fl.StringVar(&p.compress, "compress", "off", "with --pack: zstd writes .tar.zst shards (a frame per file, so one file is still one ranged GET); auto when a sample compresses by 10% or more")
 }
