@@ -603,12 +603,12 @@ func (s *packSink) shardJob(l *shardLayout) Job {
 
 // shardMeta is what the journal keeps of a sent shard for the run that
 // continues a run which sent it: its members' BLAKE3 and, compressed,
-// where each frame is and the shard's size (those are learnt only by
-// producing it).
+// the sizes of the frames, members' then the trailer's (learnt only by
+// producing it; the frames follow one another, so their places and the
+// shard's size follow from them).
 type shardMeta struct {
-	Sums  []string   `json:"sums"`
-	Z     [][2]int64 `json:"z,omitempty"`
-	ZSize int64      `json:"zsize,omitempty"`
+	Sums []string `json:"sums"`
+	Z    []int64  `json:"z,omitempty"`
 }
 
 // restore takes the frames' places from meta m when it fits l.
@@ -616,14 +616,26 @@ func (m *shardMeta) restore(l *shardLayout) bool {
 	if !l.compressed {
 		return true
 	}
-	if len(m.Z) != len(l.members) || m.ZSize <= 0 {
+	if len(m.Z) != len(l.members)+1 {
 		return false
 	}
-	for i, z := range m.Z {
-		l.members[i].zstart, l.members[i].zsize = z[0], z[1]
+	var off int64
+	for i, z := range m.Z[:len(l.members)] {
+		l.members[i].zstart, l.members[i].zsize = off, z
+		off += z
 	}
-	l.zsize = m.ZSize
+	l.zsize = off + m.Z[len(l.members)]
 	return true
+}
+
+// frames is the inverse of restore: l's frame sizes, the trailer's last.
+func (l *shardLayout) frames() []int64 {
+	z := make([]int64, 0, len(l.members)+1)
+	var end int64
+	for _, m := range l.members {
+		z, end = append(z, m.zsize), m.zstart+m.zsize
+	}
+	return append(z, l.zsize-end)
 }
 
 // shardSent indexes a shard that reached its object: the members' BLAKE3
@@ -678,10 +690,7 @@ func (s *packSink) shardSent(ctx context.Context, l *shardLayout, res FileResult
 	if marks != nil && !res.AlreadyDone {
 		m := shardMeta{Sums: sums}
 		if l.compressed {
-			m.ZSize = l.zsize
-			for _, mb := range l.members {
-				m.Z = append(m.Z, [2]int64{mb.zstart, mb.zsize})
-			}
+			m.Z = l.frames()
 		}
 		b, _ := json.Marshal(m)
 		if err := marks.SetMeta(packMetaKey(l.key), string(b)); err != nil {

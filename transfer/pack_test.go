@@ -156,12 +156,7 @@ func TestCompressedShard(t *testing.T) {
 		strings.Repeat("long-name/", 15) + "z.txt": "needs a PAX header",
 	}
 	root, es := packFixture(t, files)
-	l := &shardLayout{name: "shard-000000.tar.zst", root: root, compressed: true}
-	for _, e := range es {
-		hdr, _ := tarHeader(e)
-		l.add(e, int64(len(hdr)))
-	}
-	l.seal()
+	l := zlayout(root, es)
 	want := archiveTar(t, es, files)
 	var first []byte
 	for _, chunk := range []int{1, 1000, 4096, 100 << 10, int(l.planSize())} {
@@ -216,16 +211,22 @@ func TestCompressedShard(t *testing.T) {
 	}
 }
 
-// TestCompressedShardChangedFile: a member that changed since the walk
-// fails the shard, naming the file.
-func TestCompressedShardChangedFile(t *testing.T) {
-	root, es := packFixture(t, map[string]string{"a.txt": "one", "b.txt": "two"})
-	l := &shardLayout{name: "s.tar.zst", root: root, compressed: true}
+// zlayout is the compressed shard of the walked entries es below root.
+func zlayout(root string, es []Entry) *shardLayout {
+	l := &shardLayout{name: "shard-000000.tar.zst", root: root, compressed: true}
 	for _, e := range es {
 		hdr, _ := tarHeader(e)
 		l.add(e, int64(len(hdr)))
 	}
 	l.seal()
+	return l
+}
+
+// TestCompressedShardChangedFile: a member that changed since the walk
+// fails the shard, naming the file.
+func TestCompressedShardChangedFile(t *testing.T) {
+	root, es := packFixture(t, map[string]string{"a.txt": "one", "b.txt": "two"})
+	l := zlayout(root, es)
 	if err := os.WriteFile(filepath.Join(root, "b.txt"), []byte("TWO!"), 0o640); err != nil {
 		t.Fatal(err)
 	}
@@ -577,12 +578,8 @@ func TestShardSentIndexesWithoutMeta(t *testing.T) {
 	files := map[string]string{"a.txt": strings.Repeat("alpha ", 3000), "b.txt": strings.Repeat("beta ", 5000), "c/d.json": `{"x":1}`}
 	root, es := packFixture(t, files)
 	layout := func() *shardLayout {
-		l := &shardLayout{name: "shard-000000.tar.zst", key: "ds/shard-000000.tar.zst", root: root, compressed: true}
-		for _, e := range es {
-			hdr, _ := tarHeader(e)
-			l.add(e, int64(len(hdr)))
-		}
-		l.seal()
+		l := zlayout(root, es)
+		l.key = "ds/" + l.name
 		return l
 	}
 	sent := layout()
@@ -617,5 +614,31 @@ func TestShardSentIndexesWithoutMeta(t *testing.T) {
 	}
 	if len(s.shards) != 1 || s.shards[0].Size != sent.zsize {
 		t.Errorf("shards %+v, want one of %d bytes", s.shards, sent.zsize)
+	}
+}
+
+// TestShardMetaRestore: the frame sizes the journal keeps give back every
+// frame's place and the shard's size; meta of another shape is refused.
+func TestShardMetaRestore(t *testing.T) {
+	root, es := packFixture(t, map[string]string{"a.txt": strings.Repeat("a", 9000), "b.txt": "b", "c.txt": ""})
+	layout := func() *shardLayout { return zlayout(root, es) }
+	sent := layout()
+	if err := sent.produce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := layout()
+	if !(&shardMeta{Z: sent.frames()}).restore(got) {
+		t.Fatal("meta of the shard refused")
+	}
+	for i, m := range sent.members {
+		if g := got.members[i]; g.zstart != m.zstart || g.zsize != m.zsize {
+			t.Errorf("%s: frame at %d+%d, want %d+%d", m.rel, g.zstart, g.zsize, m.zstart, m.zsize)
+		}
+	}
+	if got.zsize != sent.zsize {
+		t.Errorf("zsize %d, want %d", got.zsize, sent.zsize)
+	}
+	if (&shardMeta{Z: sent.frames()[1:]}).restore(layout()) {
+		t.Error("meta with a frame missing was taken")
 	}
 }

@@ -45,27 +45,24 @@ type frameStream struct {
 	enc   *zstd.Encoder
 	out   bytes.Buffer
 	chunk []byte
-	skip  []byte
 
-	i       int // member, -1: none yet
-	src     io.Reader
-	f       *os.File
-	data    *countingReader
-	want    int64 // data bytes the walk saw
-	h       *checksum.Hasher
-	emitted int64 // frame bytes taken so far
-	eof     bool
+	src  io.Reader
+	f    *os.File
+	data *countingReader
+	want int64 // data bytes the walk saw
+	h    *checksum.Hasher
+	eof  bool // the encoder has its whole input
 }
 
 func newFrameStream() *frameStream {
-	return &frameStream{enc: newFrameEncoder(), chunk: make([]byte, frameChunk), skip: make([]byte, frameChunk), i: -1, h: checksum.NewHasher()}
+	return &frameStream{enc: newFrameEncoder(), chunk: make([]byte, frameChunk), h: checksum.NewHasher()}
 }
 
-// start begins member i's frame (m, its file below root), or the
-// trailer's (m nil).
-func (s *frameStream) start(root string, i int, m *shardMember) error {
+// start begins member m's frame (its file below root), or the trailer's
+// (m nil).
+func (s *frameStream) start(root string, m *shardMember) error {
 	s.close()
-	s.i, s.emitted, s.eof = i, 0, false
+	s.eof = false
 	s.out.Reset()
 	s.h.Reset()
 	s.enc.Reset(&s.out)
@@ -128,9 +125,11 @@ func (s *frameStream) take(p []byte) (int, error) {
 		}
 	}
 	n, _ := s.out.Read(p)
-	s.emitted += int64(n)
 	return n, nil
 }
+
+// done says the frame has been handed out whole.
+func (s *frameStream) done() bool { return s.eof && s.out.Len() == 0 }
 
 // zshardReader produces a compressed shard front to back, each member's
 // frame as it comes, and records where each frame starts and how long it
@@ -163,7 +162,7 @@ func (r *zshardReader) ReadNext(ctx context.Context, p []byte) (int, error) {
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		if r.zi < 0 || (r.fs.eof && r.fs.out.Len() == 0) {
+		if r.zi < 0 || r.fs.done() {
 			if err := r.nextFrame(); err != nil {
 				return n, err
 			}
@@ -193,11 +192,11 @@ func (r *zshardReader) nextFrame() error {
 	case r.zi < len(l.members):
 		m := &l.members[r.zi]
 		m.zstart = r.zoff
-		if err := r.fs.start(l.root, r.zi, m); err != nil {
+		if err := r.fs.start(l.root, m); err != nil {
 			return frameErr(l, r.zi, err)
 		}
 	case r.zi == len(l.members):
-		return r.fs.start(l.root, r.zi, nil) // the trailer
+		return r.fs.start(l.root, nil) // the trailer
 	default:
 		l.zsize = r.zoff
 	}

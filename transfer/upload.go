@@ -623,16 +623,22 @@ func (u *Uploader) putSingle(ctx context.Context, f Reader, id fileID, res FileR
 // readStream reads all of a stream into buf, which its bound fits.
 func readStream(ctx context.Context, s streamReader, buf []byte) (int, error) {
 	n, err := s.ReadNext(ctx, buf)
-	if err != nil {
-		return 0, err
+	if err != nil || n < len(buf) {
+		return n, err
 	}
-	if n == len(buf) {
-		var one [1]byte
-		if m, err := s.ReadNext(ctx, one[:]); err != nil || m > 0 {
-			return 0, fmt.Errorf("%s: produced more than its bound of %d bytes (%v)", s.Stat().Rel, len(buf), err)
-		}
+	var one [1]byte
+	if m, err := s.ReadNext(ctx, one[:]); err != nil {
+		return 0, err
+	} else if m > 0 {
+		return 0, pastBound(s.Stat())
 	}
 	return n, nil
+}
+
+// pastBound is the error of a stream that produced more than the bound it
+// was planned on (its Stat's size).
+func pastBound(e Entry) error {
+	return fmt.Errorf("%s: produced more than its bound of %d bytes", e.Rel, e.Size)
 }
 
 // objectAttrs fills the attributes every new object gets.
@@ -812,10 +818,10 @@ func (u *Uploader) sendParts(ctx, fctx context.Context, f Reader, plan *PartPlan
 	var readErr error
 	var read int64
 	interrupted := false
-	_, stream := f.(streamReader)
-	count := 0 // parts read
 	rd := newPartReader(ctx, fctx, u.pool, f, *plan)
-	for i := 0; (stream || i < plan.Count) && readErr == nil && !interrupted; i++ {
+	stream := rd.stream != nil
+	i, last := 0, false // parts read; a stream's part short of PartSize is its last
+	for ; (stream || i < plan.Count) && !last && readErr == nil && !interrupted; i++ {
 		if ctx.Err() != nil {
 			interrupted = true
 			break
@@ -827,7 +833,7 @@ func (u *Uploader) sendParts(ctx, fctx context.Context, f Reader, plan *PartPlan
 		}
 		if err == nil && i >= plan.Count {
 			u.pool.Put(buf)
-			err = fmt.Errorf("%s: produced more than its bound of %d bytes", up.key, plan.Size)
+			err = pastBound(f.Stat())
 		}
 		if err != nil {
 			switch {
@@ -842,7 +848,7 @@ func (u *Uploader) sendParts(ctx, fctx context.Context, f Reader, plan *PartPlan
 		}
 		n := int64(len(buf))
 		read += n
-		count++
+		last = stream && n < plan.PartSize
 		h.Write(buf)
 		crc := checksum.CRC32C(buf)
 		if cp, ok := rp.reuse(num, n, crc); ok {
@@ -864,15 +870,12 @@ func (u *Uploader) sendParts(ctx, fctx context.Context, f Reader, plan *PartPlan
 			u.pool.Put(buf)
 			interrupted = true
 		}
-		if stream && n < plan.PartSize {
-			break // the last part
-		}
 	}
 	rd.close()
 	if stream && !interrupted && readErr == nil {
-		plan.Size, plan.Count = read, count
+		plan.Size, plan.Count = read, i
 		up.mu.Lock()
-		up.parts = up.parts[:count] // no part past count was sent
+		up.parts = up.parts[:i] // no part past the stream's last was sent
 		up.mu.Unlock()
 	}
 	if !interrupted && readErr == nil && read != plan.Size {
@@ -913,7 +916,7 @@ type partReader struct {
 	ahead   int
 	started int
 	queue   []*pendingRead
-	ended   bool // a stream came back short: it has no more parts
+	stream  streamReader // f, when it is one
 }
 
 type pendingRead struct {
@@ -927,22 +930,20 @@ type pendingRead struct {
 func newPartReader(ctx, fctx context.Context, pool *Pool, f Reader, plan PartPlan) *partReader {
 	rctx, stop := context.WithCancel(ctx)
 	context.AfterFunc(fctx, stop)
-	return &partReader{ctx: rctx, stop: stop, pool: pool, f: f, plan: plan, ahead: max(f.ReadAhead(), 1)}
+	s, _ := f.(streamReader)
+	return &partReader{ctx: rctx, stop: stop, pool: pool, f: f, plan: plan, ahead: max(f.ReadAhead(), 1), stream: s}
 }
 
 // next returns the next part's bytes, in a buffer the caller owns; a
 // stream's parts are read one at a time, since each follows the one
-// before, and after its last part next returns io.EOF.
+// before, and a stream with no more bytes gives io.EOF.
 func (r *partReader) next() ([]byte, error) {
-	if s, ok := r.f.(streamReader); ok {
-		if r.ended {
-			return nil, io.EOF
-		}
+	if r.stream != nil {
 		buf, err := r.pool.Get(r.ctx, int(r.plan.PartSize))
 		if err != nil {
 			return nil, err
 		}
-		n, err := s.ReadNext(r.ctx, buf)
+		n, err := r.stream.ReadNext(r.ctx, buf)
 		if err == nil && n == 0 {
 			err = io.EOF
 		}
@@ -950,7 +951,6 @@ func (r *partReader) next() ([]byte, error) {
 			r.pool.Put(buf)
 			return nil, err
 		}
-		r.ended = n < len(buf)
 		return buf[:n], nil
 	}
 	for len(r.queue) < r.ahead && r.started < r.plan.Count {
