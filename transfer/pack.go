@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/airlift-io/airlift/checksum"
 	"github.com/airlift-io/airlift/internal/outcome"
+	"golang.org/x/sync/errgroup"
 )
 
 // Sink is how a run lays its source's entries out under the destination:
@@ -295,6 +297,14 @@ func (r *shardReader) ReadAt(ctx context.Context, p []byte, off int64) error {
 			return nil
 		}
 		m := &ms[i]
+		if k := r.wholeRun(i, off, int64(len(p))); k > i {
+			n := ms[k-1].end() - off
+			if err := r.readWhole(ctx, p[:n], i, k); err != nil {
+				return err
+			}
+			p, off, i = p[n:], off+n, k
+			continue
+		}
 		switch {
 		case off < m.data():
 			hdr, err := m.header(r.l.root)
@@ -316,6 +326,102 @@ func (r *shardReader) ReadAt(ctx context.Context, p []byte, off int64) error {
 			clear(p[:n])
 			p, off = p[n:], off+n
 			i++
+		}
+	}
+	return nil
+}
+
+// wholeRunMin is the fewest members a read hands to readWhole: below it,
+// starting goroutines costs more than the members take to read.
+const wholeRunMin = 16
+
+// wholeRun returns k when members [i, k) begin at off and end within the
+// n bytes from it, at least wholeRunMin of them, read from their files;
+// else i. A part of a shard of small files is almost all such a run.
+func (r *shardReader) wholeRun(i int, off, n int64) int {
+	ms := r.l.members
+	if r.l.read != nil || ms[i].start != off {
+		return i
+	}
+	end := off + n
+	k := i + sort.Search(len(ms)-i, func(j int) bool { return ms[i+j].end() > end })
+	if k-i < wholeRunMin {
+		return i
+	}
+	return k
+}
+
+// readWhole fills p with members [i, k) whole (header, data, padding),
+// on up to GOMAXPROCS goroutines, each taking a contiguous share of the
+// bytes: a shard of small files is bound by opening and reading them one
+// at a time, not by the bytes (20,000 files of 16 KiB: four system calls
+// each). Their BLAKE3 come with them when the run continues what was
+// hashed in order, as hash does for one member at a time.
+func (r *shardReader) readWhole(ctx context.Context, p []byte, i, k int) error {
+	ms := r.l.members
+	r.skipEmpty()
+	hashing := r.cur == i && r.hashed == 0
+	base := ms[i].start
+	w := min(runtime.GOMAXPROCS(0), maxWholeWorkers, (k-i)/wholeRunMin)
+	g, gctx := errgroup.WithContext(ctx)
+	lo := i
+	for n := range w {
+		// A share ends at the first member past its fraction of the bytes.
+		hi := k
+		if n < w-1 {
+			cut := base + int64(len(p))*int64(n+1)/int64(w)
+			hi = lo + sort.Search(k-lo, func(j int) bool { return ms[lo+j].start >= cut })
+		}
+		if from, to := lo, hi; to > from {
+			g.Go(func() error { return r.readMembers(gctx, p[ms[from].start-base:], from, to, hashing) })
+		}
+		lo = hi
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if hashing {
+		r.cur = k
+		r.skipEmpty()
+	}
+	return nil
+}
+
+// maxWholeWorkers bounds readWhole's goroutines on a large machine: past
+// a few, the files' metadata, not the cores, sets the pace.
+const maxWholeWorkers = 8
+
+// readMembers writes members [from, to) into p (which begins with the
+// first) and, hashing, their BLAKE3 into r.sums.
+func (r *shardReader) readMembers(ctx context.Context, p []byte, from, to int, hashing bool) error {
+	ms := r.l.members
+	var h *checksum.Hasher
+	if hashing {
+		h = checksum.NewHasher()
+	}
+	base := ms[from].start
+	for j := from; j < to; j++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		m := &ms[j]
+		b := p[m.start-base : m.end()-base]
+		hdr, err := m.header(r.l.root)
+		if err != nil {
+			return err
+		}
+		copy(b, hdr)
+		data := b[m.hdrLen : m.hdrLen+m.size]
+		if m.size > 0 { // as ReadAt: an empty member's file is not opened
+			if err := r.readData(ctx, m, data, 0); err != nil {
+				return err
+			}
+		}
+		clear(b[m.hdrLen+m.size:])
+		if hashing {
+			h.Reset()
+			h.Write(data)
+			r.sums[j] = h.Hex()
 		}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -66,6 +67,11 @@ func TestShardReaderIsArchiveTar(t *testing.T) {
 		strings.Repeat("long-name/", 15) + "z.txt": "needs a PAX header",
 		"数据/café.txt":                              "non-ASCII name",
 	}
+	// Enough small files that whole runs of them go to readWhole's
+	// goroutines: some empty, some ending on a block, most not.
+	for i := range 5 * wholeRunMin {
+		files[fmt.Sprintf("many/f%03d.bin", i)] = strings.Repeat(string(rune('a'+i%26)), i*i*37%1500)
+	}
 	root, es := packFixture(t, files)
 	l := &shardLayout{name: "shard-000000.tar", root: root}
 	for _, e := range es {
@@ -81,22 +87,27 @@ func TestShardReaderIsArchiveTar(t *testing.T) {
 	if l.size != int64(want.Len()) {
 		t.Fatalf("planned %d bytes, archive/tar wrote %d", l.size, want.Len())
 	}
-	for _, chunk := range []int{1, 100, 512, 777, 4096, int(l.size)} {
+	for _, chunk := range []int{1, 100, 512, 777, 4096, 20_000, 50_000, int(l.size)} {
 		r := newShardReader(l)
-		var got []byte
-		for off := int64(0); off < l.size; off += int64(chunk) {
-			p := make([]byte, min(int64(chunk), l.size-off))
-			if err := r.ReadAt(context.Background(), p, off); err != nil {
-				t.Fatalf("chunk %d at %d: %v", chunk, off, err)
-			}
-			got = append(got, p...)
-		}
+		got := readChunks(t, r, l.size, chunk, false)
 		if !bytes.Equal(got, want.Bytes()) {
 			t.Fatalf("chunks of %d: the shard differs from what archive/tar writes", chunk)
 		}
 		for i, m := range l.members {
 			if r.sums[i] != checksum.Sum([]byte(files[m.rel])) {
 				t.Errorf("chunks of %d: %s: BLAKE3 %q", chunk, m.rel, r.sums[i])
+			}
+		}
+		// Read back to front (as no upload does), the bytes are the same,
+		// and a member hashed out of order is left for shardSent to hash
+		// from its file, never given a wrong sum.
+		r = newShardReader(l)
+		if got := readChunks(t, r, l.size, chunk, true); !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("chunks of %d, back to front: the shard differs from what archive/tar writes", chunk)
+		}
+		for i, m := range l.members {
+			if s := r.sums[i]; s != "" && s != checksum.Sum([]byte(files[m.rel])) {
+				t.Errorf("chunks of %d, back to front: %s: BLAKE3 %q", chunk, m.rel, s)
 			}
 		}
 	}
@@ -119,8 +130,26 @@ func TestShardReaderIsArchiveTar(t *testing.T) {
 	}
 }
 
-// TestShardReaderChangedFile: a member rewritten after the walk fails
-// the read as changed, so the shard is not completed with other bytes.
+// readChunks reads a shard of size bytes from r in chunks of n, first to
+// last or last to first, and returns its bytes in order.
+func readChunks(t *testing.T, r *shardReader, size int64, n int, backwards bool) []byte {
+	t.Helper()
+	got := make([]byte, size)
+	var offs []int64
+	for off := int64(0); off < size; off += int64(n) {
+		offs = append(offs, off)
+	}
+	if backwards {
+		slices.Reverse(offs)
+	}
+	for _, off := range offs {
+		if err := r.ReadAt(context.Background(), got[off:min(off+int64(n), size)], off); err != nil {
+			t.Fatalf("chunk %d at %d: %v", n, off, err)
+		}
+	}
+	return got
+}
+
 // archiveTar is what archive/tar writes for the walked entries es.
 func archiveTar(t *testing.T, es []Entry, files map[string]string) *bytes.Buffer {
 	t.Helper()
@@ -236,8 +265,20 @@ func TestCompressedShardChangedFile(t *testing.T) {
 	}
 }
 
+// TestShardReaderChangedFile: a member rewritten after the walk fails
+// the read as changed, so the shard is not completed with other bytes.
 func TestShardReaderChangedFile(t *testing.T) {
-	root, es := packFixture(t, map[string]string{"a.txt": "one", "b.txt": "two"})
+	t.Run("alone", func(t *testing.T) { shardReaderChangedFile(t, 0) })
+	t.Run("among many", func(t *testing.T) { shardReaderChangedFile(t, 4*wholeRunMin) })
+}
+
+// shardReaderChangedFile: b.txt, among n other files read whole at once.
+func shardReaderChangedFile(t *testing.T, n int) {
+	files := map[string]string{"a.txt": "one", "b.txt": "two"}
+	for i := range n {
+		files[fmt.Sprintf("c%03d.txt", i)] = "more"
+	}
+	root, es := packFixture(t, files)
 	l := &shardLayout{name: "s", root: root}
 	for _, e := range es {
 		hdr, _ := tarHeader(e)

@@ -100,7 +100,9 @@ func (p *Pool) tryGet(n, c int) []byte {
 	if p.used+int64(c) <= p.budget {
 		p.used += int64(c)
 		p.take(c)
-		return make([]byte, n, c)
+		b := make([]byte, n, c)
+		adviseHuge(b)
+		return b
 	}
 	return nil
 }
