@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -42,11 +43,11 @@ type inflight struct {
 	adaptive bool
 	min, max int
 
-	mu    sync.Mutex
-	limit int
-	used  int
-	wake  chan struct{}
-	peak  int
+	mu      sync.Mutex
+	limit   int
+	used    int
+	waiters []chan struct{} // in the order they came; each closed when given a slot
+	peak    int
 
 	// the controller's window: completions since start. Completions
 	// before start (it can lie ahead: see settle) are not counted.
@@ -69,7 +70,7 @@ func newInflight(n int, now func() time.Time, retries func() int64) *inflight {
 	if now == nil {
 		now = time.Now
 	}
-	l := &inflight{now: now, retries: retries, limit: n, min: n, max: n, wake: make(chan struct{}), holdLength: 4}
+	l := &inflight{now: now, retries: retries, limit: n, min: n, max: n, holdLength: 4}
 	if n <= 0 {
 		l.adaptive, l.limit, l.min, l.max = true, AutoConcurrencyStart, 8, AutoConcurrencyMax
 		l.need = minWindow
@@ -81,31 +82,60 @@ func newInflight(n int, now func() time.Time, retries func() int64) *inflight {
 // workers to start.
 func (l *inflight) capacity() int { return l.max }
 
-// acquire waits for a slot.
+// acquire waits for a slot. Waiters queue in order and each is woken
+// only when a slot is handed to it: with up to AutoConcurrencyMax workers
+// waiting, waking them all on every completion (a broadcast) cost 15% of
+// the client's CPU on 20,000 small files, nearly all of it goroutines
+// waking to find the slot taken.
 func (l *inflight) acquire(ctx context.Context) error {
-	for {
-		l.mu.Lock()
-		if l.used < l.limit {
-			l.used++
-			if l.used > l.peak {
-				l.peak = l.used
-			}
-			if l.adaptive && l.start.IsZero() {
-				// The first window is warm-up (connections opening,
-				// the walk getting ahead): its rate would make any
-				// limit after it look better. It is not counted.
-				l.startWindow(l.now(), minWindow, minWindow)
-			}
-			l.mu.Unlock()
-			return nil
-		}
-		wake := l.wake
+	l.mu.Lock()
+	if l.used < l.limit && len(l.waiters) == 0 {
+		l.take()
 		l.mu.Unlock()
+		return nil
+	}
+	w := make(chan struct{})
+	l.waiters = append(l.waiters, w)
+	l.mu.Unlock()
+	select {
+	case <-w:
+		return nil
+	case <-ctx.Done():
+		l.mu.Lock()
+		defer l.mu.Unlock()
 		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-wake:
+		case <-w: // granted as ctx ended: hand the slot on
+			l.used--
+			l.grant()
+		default:
+			l.waiters = slices.DeleteFunc(l.waiters, func(c chan struct{}) bool { return c == w })
 		}
+		return ctx.Err()
+	}
+}
+
+// take counts a slot as used. Called with mu held.
+func (l *inflight) take() {
+	l.used++
+	if l.used > l.peak {
+		l.peak = l.used
+	}
+	if l.adaptive && l.start.IsZero() {
+		// The first window is warm-up (connections opening, the walk
+		// getting ahead): its rate would make any limit after it look
+		// better. It is not counted.
+		l.startWindow(l.now(), minWindow, minWindow)
+	}
+}
+
+// grant hands free slots to the longest waiting. Called with mu held.
+func (l *inflight) grant() {
+	for l.used < l.limit && len(l.waiters) > 0 {
+		w := l.waiters[0]
+		l.waiters[0] = nil
+		l.waiters = l.waiters[1:]
+		l.take()
+		close(w)
 	}
 }
 
@@ -122,8 +152,7 @@ func (l *inflight) release(work float64) {
 			l.maybeAdjust(t)
 		}
 	}
-	close(l.wake)
-	l.wake = make(chan struct{})
+	l.grant()
 }
 
 // workOf weighs a completed request for the rate: one per request plus

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -190,4 +191,62 @@ func TestInflightWaitsAndHonoursCancel(t *testing.T) {
 	if l.Peak() != 1 {
 		t.Fatalf("peak %d, want 1", l.Peak())
 	}
+}
+
+// TestInflightHandsSlotsInOrder: each release gives its slot to the
+// longest waiting acquire and to no other, and a waiter cancelled while
+// queued (or just as it was granted) neither keeps a slot nor loses one.
+func TestInflightHandsSlotsInOrder(t *testing.T) {
+	l := newInflight(2, nil, nil)
+	for range 2 {
+		if err := l.acquire(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 6
+	done := make(chan int, n)
+	var cancels [n]context.CancelFunc
+	for i := range n {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancels[i] = cancel
+		go func() {
+			if l.acquire(ctx) == nil {
+				done <- i
+			}
+		}()
+		waitFor(t, func() bool { l.mu.Lock(); defer l.mu.Unlock(); return len(l.waiters) == i+1 })
+	}
+	cancels[1]() // queued second: leaves the queue
+	waitFor(t, func() bool { l.mu.Lock(); defer l.mu.Unlock(); return len(l.waiters) == n-1 })
+	for _, want := range []int{0, 2, 3, 4, 5} {
+		l.release(1)
+		if got := <-done; got != want {
+			t.Fatalf("slot went to waiter %d, want %d", got, want)
+		}
+		select {
+		case got := <-done:
+			t.Fatalf("one release let two through (%d too)", got)
+		default:
+		}
+	}
+	l.mu.Lock()
+	used := l.used
+	l.mu.Unlock()
+	if used != 2 || l.Peak() != 2 {
+		t.Fatalf("used %d, peak %d; want 2 and 2", used, l.Peak())
+	}
+}
+
+// waitFor polls cond: the goroutines it waits on only queue, so the
+// state it reads is the event, not a guess at how long they take.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 10_000 {
+		if cond() {
+			return
+		}
+		runtime.Gosched()
+		time.Sleep(100 * time.Microsecond)
+	}
+	t.Fatal("condition not reached")
 }
