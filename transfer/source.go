@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
 // Source is where a run's bytes come from: a local folder (Folder) or the
@@ -108,7 +111,7 @@ type fileReader struct {
 }
 
 func openFile(e Entry) (Reader, error) {
-	f, err := os.Open(e.Path)
+	f, err := openRead(e.Path)
 	if err != nil {
 		return nil, unwrapPathError(err)
 	}
@@ -123,6 +126,19 @@ func openFile(e Entry) (Reader, error) {
 	}
 	now := FileEntry(e.Path, e.Rel, fi)
 	return &fileReader{f: f, fi: fi, e: now}, nil
+}
+
+// openRead opens path for reading as os.Open does, but for the network
+// poller: on Linux os.Open makes the descriptor non-blocking, asks epoll to
+// watch it (refused for a regular file) and makes it blocking again, five
+// system calls more than the open; os.NewFile asks one. strace of the S set
+// (20,000 x 16 KiB) counted 11 calls per file, of which those were 5.
+func openRead(path string) (*os.File, error) {
+	fd, err := retryEINTR(func() (int, error) { return unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0) })
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 func (r *fileReader) Stat() Entry    { return r.e }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -531,5 +532,46 @@ func TestWalkStopsEarly(t *testing.T) {
 	})
 	if !errors.Is(err, context.Canceled) || n >= 80 {
 		t.Fatalf("walk stopped by its context: %v after %d entries", err, n)
+	}
+}
+
+// TestOpenRead: openRead opens what os.Open opens and fails as it fails
+// (the same *fs.PathError, so messages and errors.Is stay as they were).
+func TestOpenRead(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, []byte("sixteen bytes..."), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, path string
+	}{{"a file", p}, {"a folder", dir}, {"missing", filepath.Join(dir, "nope")}, {"under a file", filepath.Join(p, "x")}} {
+		t.Run(c.name, func(t *testing.T) {
+			want, wantErr := os.Open(c.path)
+			got, err := openRead(c.path)
+			if (err == nil) != (wantErr == nil) {
+				t.Fatalf("openRead: %v; os.Open: %v", err, wantErr)
+			}
+			if err != nil {
+				if err.Error() != wantErr.Error() || UnwrapPathError(err) != UnwrapPathError(wantErr) {
+					t.Fatalf("openRead: %v; os.Open: %v", err, wantErr)
+				}
+				return
+			}
+			defer want.Close()
+			defer got.Close()
+			wi, _ := want.Stat()
+			gi, _ := got.Stat()
+			if !os.SameFile(wi, gi) || got.Name() != c.path {
+				t.Fatalf("openRead opened %v (%q), os.Open %v", gi, got.Name(), wi)
+			}
+			if wi.Mode().IsRegular() {
+				a, _ := io.ReadAll(want)
+				b, _ := io.ReadAll(got)
+				if string(a) != string(b) {
+					t.Fatalf("read %q, os.Open read %q", b, a)
+				}
+			}
+		})
 	}
 }
