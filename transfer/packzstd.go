@@ -75,7 +75,7 @@ func (s *frameStream) start(root string, m *shardMember) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(e.Path)
+	f, err := openRead(e.Path)
 	if err != nil {
 		return unwrapPathError(err)
 	}

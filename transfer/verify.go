@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -330,7 +329,7 @@ func Verify(ctx context.Context, api S3API, local string, remote Location, o Ver
 }
 
 func hashFile(p string) (string, error) {
-	f, err := os.Open(p)
+	f, err := openRead(p)
 	if err != nil {
 		return "", unwrapPathError(err)
 	}
