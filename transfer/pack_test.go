@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand"
 	"os"
@@ -89,6 +90,8 @@ func TestShardReaderIsArchiveTar(t *testing.T) {
 	}
 	for _, chunk := range []int{1, 100, 512, 777, 4096, 20_000, 50_000, int(l.size)} {
 		r := newShardReader(l)
+		var told [][]string
+		r.onHashed = func(sums []string) { told = append(told, sums) }
 		got := readChunks(t, r, l.size, chunk, false)
 		if !bytes.Equal(got, want.Bytes()) {
 			t.Fatalf("chunks of %d: the shard differs from what archive/tar writes", chunk)
@@ -98,10 +101,20 @@ func TestShardReaderIsArchiveTar(t *testing.T) {
 				t.Errorf("chunks of %d: %s: BLAKE3 %q", chunk, m.rel, r.sums[i])
 			}
 		}
+		// Told once, with every sum, as soon as the last member was
+		// hashed: before the trailer (the last 1,024 bytes) was read.
+		if len(told) != 1 || !slices.Equal(told[0], r.sums) {
+			t.Errorf("chunks of %d: told %d times of the sums, want once", chunk, len(told))
+		}
 		// Read back to front (as no upload does), the bytes are the same,
 		// and a member hashed out of order is left for shardSent to hash
 		// from its file, never given a wrong sum.
 		r = newShardReader(l)
+		r.onHashed = func(sums []string) {
+			if slices.Contains(sums, "") {
+				t.Errorf("chunks of %d, back to front: told of sums before all were known", chunk)
+			}
+		}
 		if got := readChunks(t, r, l.size, chunk, true); !bytes.Equal(got, want.Bytes()) {
 			t.Fatalf("chunks of %d, back to front: the shard differs from what archive/tar writes", chunk)
 		}
@@ -127,6 +140,43 @@ func TestShardReaderIsArchiveTar(t *testing.T) {
 		if m := l.members[i]; h.Name != m.rel || cr.n != m.data() {
 			t.Errorf("member %d: tar has %q at %d, layout %q at %d", i, h.Name, cr.n, m.rel, m.data())
 		}
+	}
+}
+
+// TestShardIdentity: a shard's identity in the journal is the digest an
+// earlier airlift wrote with fmt ("%s\x00%d\x00%d\x00%d\x00%d\x00" of each
+// member's rel, size, mtime, inode and mode), so that a run continues the
+// shards a run of that version sent; its mtime is the newest member's.
+func TestShardIdentity(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		members []shardMember
+	}{
+		{"none", nil},
+		{"one", []shardMember{{rel: "a/x.jpg", size: 1000, mtime: 1_700_000_000_123_456_789, ino: 42, mode: 0o644}}},
+		{"many", []shardMember{
+			{rel: "a", size: 0, mtime: 5, ino: 1<<64 - 1, mode: 0o777},
+			{rel: "数据/café.txt", size: 1 << 40, mtime: 9, ino: 7, mode: 0o600},
+			{rel: "c", size: 3, mtime: 7, ino: 0, mode: 0},
+		}},
+		{"before 1970", []shardMember{{rel: "old", size: 1, mtime: -86_400_000_000_000, ino: 3, mode: 0o644}, {rel: "older", size: 1, mtime: -172_800_000_000_000, ino: 4, mode: 0o644}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := &shardLayout{name: "shard-000003.tar", root: "/data", members: c.members}
+			l.seal()
+			h := fnv.New64a()
+			var mt time.Time
+			for _, m := range c.members {
+				fmt.Fprintf(h, "%s\x00%d\x00%d\x00%d\x00%d\x00", m.rel, m.size, m.mtime, m.ino, m.mode)
+				if tm := time.Unix(0, m.mtime); tm.After(mt) {
+					mt = tm
+				}
+			}
+			got := l.entry()
+			if got.Inode != h.Sum64()|1 || !got.ModTime.Equal(mt) || got.Size != l.size || got.Path != "/data#shard-000003.tar" {
+				t.Errorf("entry %+v; want inode %d, mtime %v, size %d", got, h.Sum64()|1, mt, l.size)
+			}
+		})
 	}
 }
 
@@ -400,7 +450,7 @@ func indexFile(t testing.TB, h IndexHeader, members Members, lines string) *Pack
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (&PackIndex{Header: h}).Encode(f, members, strings.NewReader(lines)); err != nil {
+	if err := (&PackIndex{Header: h}).Encode(f, members, bytes.NewReader(LinesFrame([]byte(lines)))); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
@@ -627,28 +677,16 @@ func TestShardSentIndexesWithoutMeta(t *testing.T) {
 	if err := sent.produce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	u, err := NewUploader(nil, "bkt", UploadOptions{Pack: &PackOptions{Compress: true}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := newPackSink(u, *u.o.Pack, Location{Bucket: "bkt", Prefix: "ds"}, "run")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.discard()
+	s := testSink(t, PackOptions{Compress: true})
 	if err := s.shardSent(context.Background(), layout(), FileResult{AlreadyDone: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.linesBuf.Flush(); err != nil {
-		t.Fatal(err)
+	lines := sinkLines(t, s)
+	if len(lines) != len(sent.members) {
+		t.Fatalf("%d lines, want %d", len(lines), len(sent.members))
 	}
-	b, _ := os.ReadFile(s.lines.Name())
-	dec := json.NewDecoder(bytes.NewReader(b))
 	for i, m := range sent.members {
-		var im IndexMember
-		if err := dec.Decode(&im); err != nil {
-			t.Fatal(err)
-		}
+		im := lines[i]
 		if im.Path != m.rel || im.ZOffset != m.zstart || im.ZSize != m.zsize || im.ZSize == 0 || im.BLAKE3 != checksum.Sum([]byte(files[m.rel])) {
 			t.Errorf("line %d: %+v; want %s at %d+%d", i, im, m.rel, m.zstart, m.zsize)
 		}
@@ -660,6 +698,114 @@ func TestShardSentIndexesWithoutMeta(t *testing.T) {
 
 // TestShardMetaRestore: the frame sizes the journal keeps give back every
 // frame's place and the shard's size; meta of another shape is refused.
+// testSink is a pack sink of o for s3://bkt/ds, with no client.
+func testSink(t *testing.T, o PackOptions) *packSink {
+	t.Helper()
+	u, err := NewUploader(nil, "bkt", UploadOptions{Pack: &o}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newPackSink(u, *u.o.Pack, Location{Bucket: "bkt", Prefix: "ds"}, "run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.discard)
+	return s
+}
+
+// sinkLines are the index lines a pack sink holds so far, read from its
+// frames as the index is.
+func sinkLines(t *testing.T, s *packSink) []IndexMember {
+	t.Helper()
+	if err := s.flushPending(); err != nil {
+		t.Fatal(err)
+	}
+	if s.lines == nil {
+		return nil
+	}
+	b, err := os.ReadFile(s.lines.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zstd.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var ims []IndexMember
+	dec := json.NewDecoder(zr)
+	for dec.More() {
+		var im IndexMember
+		if err := dec.Decode(&im); err != nil {
+			t.Fatal(err)
+		}
+		ims = append(ims, im)
+	}
+	return ims
+}
+
+// TestShardSentUsesPrepared: a shard read in order is indexed by the work
+// prepared while its upload completed, into the same lines the slow path
+// writes; a shard whose members were not all hashed on the way, and a
+// compaction's, are indexed without it.
+func TestShardSentUsesPrepared(t *testing.T) {
+	files := map[string]string{"a/x.jpg": "jpeg", "a/x.json": "{}", "b.txt": strings.Repeat("b", 700), "e": ""}
+	for i := range 3 * wholeRunMin {
+		files[fmt.Sprintf("many/%03d", i)] = strings.Repeat("m", i*31)
+	}
+	root, es := packFixture(t, files)
+	for _, c := range []struct {
+		name              string
+		backwards, repack bool
+		prepared          bool
+	}{
+		{name: "in order", prepared: true},
+		{name: "back to front", backwards: true},
+		{name: "compaction", repack: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l := &shardLayout{name: "shard-000007.tar", key: "ds/shard-000007.tar", root: root}
+			for _, e := range es {
+				hdr, _ := tarHeader(e)
+				l.add(e, int64(len(hdr)))
+			}
+			l.seal()
+			s := testSink(t, PackOptions{})
+			if c.repack {
+				s.o.from = map[string]IndexMember{}
+				for _, e := range es {
+					s.o.from[e.Rel] = IndexMember{BLAKE3: checksum.Sum([]byte(files[e.Rel]))}
+				}
+			}
+			f, err := s.shardJob(l).open(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			readChunks(t, f.(*shardReader), l.size, 4096, c.backwards)
+			if (l.prep != nil) != c.prepared {
+				t.Fatalf("prepared: %v, want %v", l.prep != nil, c.prepared)
+			}
+			if err := s.shardSent(context.Background(), l, FileResult{BLAKE3: "b3-of-shard"}); err != nil {
+				t.Fatal(err)
+			}
+			lines := sinkLines(t, s)
+			if len(lines) != len(l.members) {
+				t.Fatalf("%d lines, want %d", len(lines), len(l.members))
+			}
+			for i, m := range l.members {
+				want := IndexMember{Path: m.rel, Shard: l.name, Offset: m.data(), Size: m.size, MTimeNS: m.mtime,
+					Mode: uint32(m.mode), BLAKE3: checksum.Sum([]byte(files[m.rel]))}
+				if lines[i] != want {
+					t.Errorf("line %d: %+v\nwant %+v", i, lines[i], want)
+				}
+			}
+			if len(s.shards) != 1 || s.shards[0].BLAKE3 != "b3-of-shard" || s.shards[0].Members != len(l.members) {
+				t.Errorf("shards %+v", s.shards)
+			}
+		})
+	}
+}
+
 func TestShardMetaRestore(t *testing.T) {
 	root, es := packFixture(t, map[string]string{"a.txt": strings.Repeat("a", 9000), "b.txt": "b", "c.txt": ""})
 	layout := func() *shardLayout { return zlayout(root, es) }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -177,10 +178,13 @@ func (x *PackIndex) scan(ctx context.Context, fn func(IndexMember) error) error 
 	return sc.Err()
 }
 
-// Encode writes the index as zstd-compressed JSON lines: the header, the
-// members (may be nil), then lines (more members, already JSON lines).
-func (x *PackIndex) Encode(w io.Writer, members Members, lines io.Reader) error {
-	zw, err := zstd.NewWriter(w)
+// Encode writes the index as zstd-compressed JSON lines: a frame of the
+// header and the members (may be nil), then frames (more members, already
+// compressed as zstd frames: see LinesFrame). A zstd stream may be any
+// number of frames one after another; readers (OpenIndex, zstd -d) read
+// them as one.
+func (x *PackIndex) Encode(w io.Writer, members Members, frames io.Reader) error {
+	zw, err := zstd.NewWriter(w, linesLevel)
 	if err != nil {
 		return err
 	}
@@ -194,16 +198,39 @@ func (x *PackIndex) Encode(w io.Writer, members Members, lines io.Reader) error 
 			return err
 		}
 	}
-	if lines != nil {
-		if _, err := io.Copy(bw, lines); err != nil {
-			return err
-		}
-	}
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	return zw.Close()
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	if frames != nil {
+		if _, err := io.Copy(w, frames); err != nil {
+			return err
+		}
+	}
+	return nil
 }
+
+// linesLevel is how index lines are compressed. They are mostly BLAKE3
+// in hex, which no level compresses past half, and the fastest level
+// came out both smaller and faster than the default on 20,000 lines of a
+// shard (828 KB in 13 ms against 895 KB in 22 ms).
+var linesLevel = zstd.WithEncoderLevel(zstd.SpeedFastest)
+
+// linesEncoder compresses frames of index lines (EncodeAll may be called
+// from any goroutine).
+var linesEncoder = sync.OnceValue(func() *zstd.Encoder {
+	enc, err := zstd.NewWriter(nil, linesLevel)
+	if err != nil {
+		panic(err) // only options can fail, and these are fixed
+	}
+	return enc
+})
+
+// LinesFrame compresses JSON lines of members into a frame, as Encode
+// takes them.
+func LinesFrame(lines []byte) []byte { return linesEncoder().EncodeAll(lines, nil) }
 
 // widsIndex is shards.json as webdataset's wids reads it.
 type widsIndex struct {
@@ -213,10 +240,10 @@ type widsIndex struct {
 	ShardList []ShardInfo `json:"shardlist"`
 }
 
-// Put writes the index (members, then lines) under base (the prefix as a
+// Put writes the index (members, then frames of lines) under base (the prefix as a
 // key folder), then shards.json: the index first, since it is what a
 // download trusts.
-func (x *PackIndex) Put(ctx context.Context, api S3API, bucket, base string, members Members, lines io.Reader) (string, error) {
+func (x *PackIndex) Put(ctx context.Context, api S3API, bucket, base string, members Members, frames io.Reader) (string, error) {
 	// Staged in a temporary file: the index of millions of files is tens
 	// of megabytes even compressed.
 	f, err := os.CreateTemp("", "airlift-index-*.jsonl.zst")
@@ -225,7 +252,7 @@ func (x *PackIndex) Put(ctx context.Context, api S3API, bucket, base string, mem
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	if err := x.Encode(f, members, lines); err != nil {
+	if err := x.Encode(f, members, frames); err != nil {
 		return "", fmt.Errorf("encoding the index: %w", err)
 	}
 	key, err := indexKey(ctx, api, bucket, base, x.Header.RunID)

@@ -35,21 +35,39 @@ func tarHeader(e Entry) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// ustarHeader is the ustar header archive/tar writes for a regular file of
-// these fields (mtime in seconds, no owner), when the fields need nothing
-// else: an ASCII name of at most 100 bytes (longer ones archive/tar
-// splits, or gives a PAX header), numbers that fit their octal fields.
-// ok is false otherwise.
-func ustarHeader(name string, size, mode, mtime int64) (_ []byte, ok bool) {
+// tarHeaderLen is len(tarHeader(e)), without rendering the header when it
+// is a plain ustar one: the walk plans shards by it, for every file.
+func tarHeaderLen(e Entry) (int64, error) {
+	if ustarFits(e.Rel, e.Size, int64(e.Mode.Perm()), e.ModTime.Unix()) {
+		return 512, nil
+	}
+	b, err := tarHeader(e)
+	return int64(len(b)), err
+}
+
+// ustarFits says whether ustarHeader renders these fields: an ASCII name
+// of at most 100 bytes (longer ones archive/tar splits, or gives a PAX
+// header), numbers that fit their octal fields.
+func ustarFits(name string, size, mode, mtime int64) bool {
 	const max11 = 1<<33 - 1 // 11 octal digits
 	if name == "" || len(name) > 100 || name[len(name)-1] == '/' ||
 		size < 0 || size > max11 || mode < 0 || mode > 1<<21-1 || mtime < 0 || mtime > max11 {
-		return nil, false
+		return false
 	}
 	for i := 0; i < len(name); i++ {
 		if c := name[i]; c == 0 || c >= 0x80 {
-			return nil, false
+			return false
 		}
+	}
+	return true
+}
+
+// ustarHeader is the ustar header archive/tar writes for a regular file of
+// these fields (mtime in seconds, no owner), when the fields need nothing
+// else (ustarFits); ok is false otherwise.
+func ustarHeader(name string, size, mode, mtime int64) (_ []byte, ok bool) {
+	if !ustarFits(name, size, mode, mtime) {
+		return nil, false
 	}
 	b := make([]byte, 512)
 	copy(b, name)

@@ -3,6 +3,7 @@ package transfer
 import (
 	"archive/tar"
 	"bytes"
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,13 @@ func TestUSTARHeaderIsArchiveTar(t *testing.T) {
 			}
 			if want := archiveTarHeader(t, c.name, c.size, c.mode, c.mtime); ok && !bytes.Equal(got, want) {
 				t.Errorf("header differs from archive/tar's:\n got %q\nwant %q", got, want)
+			}
+			// The walk plans by the length alone.
+			e := Entry{Rel: c.name, Size: c.size, Mode: fs.FileMode(c.mode).Perm(), ModTime: time.Unix(c.mtime, 0)}
+			hdr, herr := tarHeader(e)
+			n, nerr := tarHeaderLen(e)
+			if n != int64(len(hdr)) || (herr == nil) != (nerr == nil) {
+				t.Errorf("tarHeaderLen %d, %v; tarHeader gives %d bytes, %v", n, nerr, len(hdr), herr)
 			}
 		})
 	}
