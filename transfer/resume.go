@@ -48,6 +48,11 @@ var _ Journal = (*state.Store)(nil)
 // is continued by the next copy of the same source (its journal records
 // make finished files skip), and a finished run is finished (the next copy
 // starts afresh; older records never make a file skip).
+//
+// SetMeta may be buffered as Put is, provided a mark is durable no later
+// than any change written after it: the marks say how to read the records
+// (which run they belong to, what a sent shard holds), so each needs to
+// outlive a crash only together with the records written after it.
 type RunMarks interface {
 	Meta(name string) (string, error)
 	SetMeta(name, value string) error

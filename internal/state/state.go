@@ -133,6 +133,9 @@ type Store struct {
 	kick    chan struct{}
 	done    chan struct{}
 	stopped chan struct{}
+	// pendingMeta and inflightMeta are pending and inflight for SetMeta's
+	// values ("": removed).
+	pendingMeta, inflightMeta map[string]string
 
 	flushMu  sync.Mutex         // one commit at a time
 	inflight map[string]*Record // changes being committed, visible to Get meanwhile
@@ -149,6 +152,7 @@ const (
 	opPart
 	opDelete
 	opEndUpload
+	opMeta
 )
 
 type op struct {
@@ -156,6 +160,7 @@ type op struct {
 	key  string
 	rec  Record
 	part Part
+	meta string // opMeta's value
 }
 
 // LockedError says another process holds the store.
@@ -242,7 +247,7 @@ func Open(dir string, d Dest, o Options) (*Store, error) {
 	// bbolt creates the file with the mode we ask for, but an existing
 	// file keeps whatever it has; the journal names every file and key.
 	_ = os.Chmod(path, 0o600)
-	s := &Store{path: path, db: db, lock: lock, o: o, pending: map[string]*Record{},
+	s := &Store{path: path, db: db, lock: lock, o: o, pending: map[string]*Record{}, pendingMeta: map[string]string{},
 		kick: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
 	if err := s.initSchema(d); err != nil {
 		db.Close()
@@ -462,6 +467,9 @@ func (s *Store) enqueue(o op, key string, rec *Record) error {
 	if key != "" {
 		s.pending[key] = rec
 	}
+	if o.kind == opMeta {
+		s.pendingMeta[o.key] = o.meta
+	}
 	full := len(s.queue) >= s.o.BatchSize
 	s.mu.Unlock()
 	if full {
@@ -502,15 +510,15 @@ func (s *Store) Flush() error {
 	}
 	ops := s.queue
 	s.queue = nil
-	s.inflight = s.pending
-	s.pending = map[string]*Record{}
+	s.inflight, s.inflightMeta = s.pending, s.pendingMeta
+	s.pending, s.pendingMeta = map[string]*Record{}, map[string]string{}
 	s.mu.Unlock()
 
 	err := s.db.Update(func(tx *bolt.Tx) error { return s.apply(tx, ops) })
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.inflight = nil
+	s.inflight, s.inflightMeta = nil, nil
 	if err != nil {
 		s.err = fmt.Errorf("writing state store %s: %w", s.path, err)
 		return s.err
@@ -565,6 +573,15 @@ func (s *Store) apply(tx *bolt.Tx, ops []op) error {
 			}
 		case opEndUpload:
 			if err := ups.Delete(k); err != nil {
+				return err
+			}
+		case opMeta:
+			mk := []byte("user:" + o.key)
+			if o.meta == "" {
+				if err := tx.Bucket(bMeta).Delete(mk); err != nil {
+					return err
+				}
+			} else if err := tx.Bucket(bMeta).Put(mk, []byte(o.meta)); err != nil {
 				return err
 			}
 		}
@@ -745,8 +762,19 @@ func (r Record) Same(size, mtime int64, inode uint64) bool {
 	return r.Size == size && r.MTime == mtime && r.Inode == inode
 }
 
-// Meta returns a named value kept beside the records ("" when unset).
+// Meta returns a named value kept beside the records ("" when unset),
+// including one set but not yet committed.
 func (s *Store) Meta(name string) (string, error) {
+	s.mu.Lock()
+	if v, ok := s.pendingMeta[name]; ok {
+		s.mu.Unlock()
+		return v, nil
+	}
+	if v, ok := s.inflightMeta[name]; ok {
+		s.mu.Unlock()
+		return v, nil
+	}
+	s.mu.Unlock()
 	var v string
 	err := s.view(func(tx *bolt.Tx) error {
 		v = string(tx.Bucket(bMeta).Get([]byte("user:" + name)))
@@ -755,17 +783,12 @@ func (s *Store) Meta(name string) (string, error) {
 	return v, err
 }
 
-// SetMeta sets (or, with value "", removes) a named value, durably and at
-// once.
+// SetMeta queues setting (or, with value "", removing) a named value. It
+// is committed as Put's changes are, in the order of the calls: durable no
+// later than any change queued after it. Marks that say how to read the
+// records (a run's start, a shard's sums) need no more than that, and
+// were a commit (an fsync) each when they were written at once: 4-60 ms
+// here before a copy's first request.
 func (s *Store) SetMeta(name, value string) error {
-	if err := s.Flush(); err != nil {
-		return err
-	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bMeta)
-		if value == "" {
-			return b.Delete([]byte("user:" + name))
-		}
-		return b.Put([]byte("user:"+name), []byte(value))
-	})
+	return s.enqueue(op{kind: opMeta, key: name, meta: value}, "", nil)
 }

@@ -214,3 +214,53 @@ func BenchmarkPerFile(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// TestMetaCommitsWithTheRecords: a mark set with SetMeta reads back at
+// once, is committed by the same commit as the changes queued with it
+// (never after a change queued later), and stays across a reopen; one set
+// to "" is removed.
+func TestMetaCommitsWithTheRecords(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, dest, Options{BatchSize: 1 << 30, BatchDelay: 1 << 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := func(name string) string {
+		var v string
+		_ = s.db.View(func(tx *bolt.Tx) error { v = string(tx.Bucket(bMeta).Get([]byte("user:" + name))); return nil })
+		return v
+	}
+	for _, kv := range [][2]string{{"run", "1"}, {"sums", "abc"}, {"gone", "x"}} {
+		if err := s.SetMeta(kv[0], kv[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Put("k", Record{Status: Done, Size: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Meta("run"); v != "1" || committed("run") != "" {
+		t.Fatalf("before a commit: Meta %q, committed %q; want 1 and nothing", v, committed("run"))
+	}
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if committed("run") != "1" || committed("sums") != "abc" {
+		t.Fatalf("after the commit of the record queued after them: run %q, sums %q", committed("run"), committed("sums"))
+	}
+	if err := s.SetMeta("gone", ""); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Meta("gone"); v != "" {
+		t.Fatalf("removed mark reads %q", v)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir)
+	defer s.Close()
+	for name, want := range map[string]string{"run": "1", "sums": "abc", "gone": ""} {
+		if v, err := s.Meta(name); err != nil || v != want {
+			t.Errorf("after reopening, %s = %q (%v), want %q", name, v, err, want)
+		}
+	}
+}
