@@ -61,6 +61,10 @@ type AutoOptions struct {
 	// bytes/s, when no figure is known and the dataset is large enough
 	// for the answer to matter. nil: the assumed link stands.
 	Probe func(context.Context) (float64, error)
+	// PackShardSize is the shard size of a copy that packs (copy --pack):
+	// the routes airlift sends itself are then estimated on the requests
+	// of the shards. 0: one object per file.
+	PackShardSize int64
 }
 
 // Decide scans root by stat alone (no content sample) and chooses the
@@ -83,6 +87,9 @@ func Decide(ctx context.Context, root string, o AutoOptions) (*Decision, *Estima
 		return nil, nil, err
 	}
 	opts := o.Options
+	if o.PackShardSize > 0 {
+		opts.PackedRequests, _ = PackedRequests(scan, o.PackShardSize)
+	}
 	l, known := o.Figures.Resolve(cfg, &opts)
 	if !known {
 		l.BytesPerSec, l.Utilization = DefaultBandwidth, DefaultUtilization

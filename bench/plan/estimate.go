@@ -73,6 +73,11 @@ type Options struct {
 	// UplinkBytesPerSec (0: the link's effective rate). 0 or 1: one host.
 	Hosts             int
 	UplinkBytesPerSec float64
+	// PackedRequests, when positive, is what the copy sends packed into
+	// tar shards (copy --pack, see PackedRequests): the routes airlift
+	// sends itself (network, acceleration) make that many requests, the
+	// others copy the files one object each.
+	PackedRequests int64
 }
 
 // Route names.
@@ -187,6 +192,15 @@ func EstimateRoutes(cfg *Config, d Dataset, l Link, o Options) (*Estimate, error
 	}
 	gb := float64(d.Bytes) / 1e9
 	reqCost := float64(d.Requests) / 1000 * cfg.S3.PutPricePer1000.Value
+	// What airlift's own routes send: the files, or the shards they are
+	// packed into.
+	ownReqs, ownReqCost := d.Requests, reqCost
+	var packNote string
+	if o.PackedRequests > 0 {
+		ownReqs = o.PackedRequests
+		ownReqCost = float64(ownReqs) / 1000 * cfg.S3.PutPricePer1000.Value
+		packNote = fmt.Sprintf("packed into tar shards (copy --pack): %d requests instead of %d", ownReqs, d.Requests)
+	}
 	ingress := gb * cfg.S3.IngressPricePerGB.Value
 	rate := l.Effective()
 	// This host's own copy rate bounds the routes it sends itself; a
@@ -199,15 +213,18 @@ func EstimateRoutes(cfg *Config, d Dataset, l Link, o Options) (*Estimate, error
 	// Network: bytes at the rate this host gets through the link, plus the
 	// time the requests themselves take when the link is not the limit
 	// (many small files).
-	netSec := float64(d.Bytes)/host + float64(d.Requests)/l.RequestRate()
+	netSec := float64(d.Bytes)/host + float64(ownReqs)/l.RequestRate()
 	netNote := fmt.Sprintf("%.0f%% of the link; request cost only, data in to S3 is free", l.Utilization*100)
 	if host < rate {
 		netNote = fmt.Sprintf("this host reaches %s (%s), less than the link's %s; request cost only, data in to S3 is free",
 			humanRate(host), o.HostFrom, humanRate(rate))
 	}
 	net := Route{
-		Name: RouteNetwork, Title: "Network (airlift copy)", Seconds: netSec, BytesPerSec: host, CostUSD: reqCost + ingress,
-		Requests: d.Requests, Notes: []string{netNote},
+		Name: RouteNetwork, Title: "Network (airlift copy)", Seconds: netSec, BytesPerSec: host, CostUSD: ownReqCost + ingress,
+		Requests: ownReqs, Notes: []string{netNote},
+	}
+	if packNote != "" {
+		net.Notes = append(net.Notes, packNote)
 	}
 	if o.Hosts > 1 {
 		// Each host its slice at its own rate; all of them through the
@@ -227,8 +244,11 @@ func EstimateRoutes(cfg *Config, d Dataset, l Link, o Options) (*Estimate, error
 	}
 	ta := Route{
 		Name: RouteAcceleration, Title: "S3 Transfer Acceleration", BytesPerSec: taRate,
-		Seconds: float64(d.Bytes)/taRate + float64(d.Requests)/(l.RequestRate()*speedup),
-		CostUSD: reqCost + gb*cfg.Acceleration.PricePerGB.Value, Requests: d.Requests,
+		Seconds: float64(d.Bytes)/taRate + float64(ownReqs)/(l.RequestRate()*speedup),
+		CostUSD: ownReqCost + gb*cfg.Acceleration.PricePerGB.Value, Requests: ownReqs,
+	}
+	if packNote != "" {
+		ta.Notes = append(ta.Notes, packNote)
 	}
 	if speedup == 1 {
 		ta.Notes = append(ta.Notes, "no speed-up claimed: measure yours and pass --acceleration-speedup")

@@ -339,3 +339,36 @@ func TestAdvisePack(t *testing.T) {
 		})
 	}
 }
+
+// TestPackedRoutes: a copy that packs (copy --pack) is estimated on the
+// requests of its shards on the routes airlift sends itself, and on the
+// files' on the others: 20 million small files that would take DataSync
+// to meet a day at 200 PUT/s go over the network once packed.
+func TestPackedRoutes(t *testing.T) {
+	cfg := DefaultConfig()
+	d := Dataset{Bytes: 20e9, Files: 20e6, Requests: 20e6}
+	l := Link{BytesPerSec: 1e9 / 8, Utilization: 0.8, PutsPerSec: 200}
+	o := Options{Deadline: 24 * time.Hour}
+	plain, err := EstimateRoutes(cfg, d, l, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.PackedRequests = 2500
+	packed, err := EstimateRoutes(cfg, d, l, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Recommended != RouteDataSyncB || packed.Recommended != RouteNetwork {
+		t.Errorf("recommended %s unpacked and %s packed; want %s and %s", plain.Recommended, packed.Recommended, RouteDataSyncB, RouteNetwork)
+	}
+	for i, r := range packed.Routes {
+		p := plain.Routes[i]
+		own := r.Name == RouteNetwork || r.Name == RouteAcceleration
+		switch {
+		case own && (r.Requests != 2500 || !(r.Seconds < p.Seconds) || !(r.CostUSD < p.CostUSD) || !strings.Contains(strings.Join(r.Notes, ";"), "copy --pack")):
+			t.Errorf("%s packed: %+v; unpacked %+v", r.Name, r, p)
+		case !own && (r.Requests != d.Requests || r.Seconds != p.Seconds || r.CostUSD != p.CostUSD):
+			t.Errorf("%s changed by packing: %+v; unpacked %+v", r.Name, r, p)
+		}
+	}
+}

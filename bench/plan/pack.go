@@ -48,6 +48,23 @@ func AdvisePack(cfg *Config, s *Scan, shardSize int64) *Packing {
 	if median > packRecommendBelow {
 		return nil
 	}
+	reqs, shards := PackedRequests(s, shardSize)
+	p := &Packing{MedianFileBelow: median, Requests: s.Requests, Shards: shards, ShardSize: shardSize,
+		PackedRequests: reqs, Recommended: true}
+	price := cfg.S3.PutPricePer1000.Value / 1000
+	p.CostUSD, p.PackedCostUSD = float64(p.Requests)*price, float64(p.PackedRequests)*price
+	return p
+}
+
+// PackedRequests is how many requests copy --pack makes, with shards of
+// shardSize, for the files the scan counted, and in how many shards:
+// each shard's parts (or one PUT) with its create, complete and tag,
+// files larger than a shard as objects of their own, then the index and
+// shards.json.
+func PackedRequests(s *Scan, shardSize int64) (requests, shards int64) {
+	if s.Files == 0 || shardSize <= 0 {
+		return 0, 0
+	}
 	part := max(s.PartSize, 1)
 	var packedBytes, packedFiles, plainReqs int64
 	for _, b := range s.Histogram {
@@ -58,18 +75,15 @@ func AdvisePack(cfg *Config, s *Scan, shardSize int64) *Packing {
 		packedFiles += b.Files
 		packedBytes += b.Bytes
 	}
-	packedBytes += packedFiles*tarPerFile + 1024
-	shards := (packedBytes + shardSize - 1) / shardSize
+	if packedFiles > 0 {
+		packedBytes += packedFiles*tarPerFile + 1024
+		shards = (packedBytes + shardSize - 1) / shardSize
+	}
 	shardReqs := shards // one PUT each
-	if shardSize > part {
+	if shardSize > part && shards > 0 {
 		shardReqs = (packedBytes+part-1)/part + shards*3
 	}
-	p := &Packing{MedianFileBelow: median, Requests: s.Requests, Shards: shards, ShardSize: shardSize,
-		PackedRequests: shardReqs + plainReqs + 2, // and the index and shards.json
-		Recommended:    true}
-	price := cfg.S3.PutPricePer1000.Value / 1000
-	p.CostUSD, p.PackedCostUSD = float64(p.Requests)*price, float64(p.PackedRequests)*price
-	return p
+	return shardReqs + plainReqs + 2, shards
 }
 
 // compressPaysBelow is the sampled zstd ratio (compressed/original) under

@@ -67,8 +67,11 @@ func (a *app) recordRate(j stateFlags, rep *transfer.Report) {
 // chooseRoute runs copy's --via for a local SRC: auto scans and decides,
 // a forced route is taken as given. It returns the decision (nil when
 // none was made) and whether the copy goes on in this run; when it does
-// not, the DataSync hand-off or the refusal has happened.
-func (a *app) chooseRoute(cmd *cobra.Command, src, dst string, loc transfer.Location, f copyFlags) (*plan.Decision, bool, error) {
+// not, the DataSync hand-off or the refusal has happened. A copy that
+// packs (pack set) is estimated on its shards' requests, and is never
+// handed to DataSync, which copies files one object each and writes no
+// index.
+func (a *app) chooseRoute(cmd *cobra.Command, src, dst string, loc transfer.Location, f copyFlags, pack *transfer.PackOptions) (*plan.Decision, bool, error) {
 	switch f.via {
 	case plan.KindNetwork:
 		return nil, true, nil
@@ -81,6 +84,9 @@ func (a *app) chooseRoute(cmd *cobra.Command, src, dst string, loc transfer.Loca
 		return nil, false, err
 	}
 	cfg := ao.Config
+	if pack != nil {
+		ao.PackShardSize = pack.ShardSize
+	}
 	ao.Probe = func(ctx context.Context) (float64, error) {
 		parts := f.parts(transfer.DefaultUploadParts) // the probe sends as copy will
 		t, err := a.connect(ctx, loc, parts)
@@ -103,6 +109,10 @@ func (a *app) chooseRoute(cmd *cobra.Command, src, dst string, loc transfer.Loca
 	case plan.KindNetwork:
 		return d, true, nil
 	case plan.KindDataSync:
+		if pack != nil {
+			err := outcome.Usagef("the datasync route copies files one object each, not into shards with an index as --pack asks: nothing was written (upload packed with --via network, or drop --pack)")
+			return d, false, a.refuseRoute(d, cfg, nil, f.jsonOut, err)
+		}
 		return d, false, a.handOff(cmd.Context(), src, dst, d, cfg, f)
 	}
 	next := []string{fmt.Sprintf("airlift snowball job-spec --bucket %s --dataset-bytes %d --out snowball-job.json   # existing Snowball customers",
@@ -174,6 +184,12 @@ func (a *app) handOff(ctx context.Context, src, dst string, d *plan.Decision, cf
 // route copy does not run itself, and refuses: nothing was written.
 func (a *app) stopAtRoute(d *plan.Decision, cfg *plan.Config, next []string, jsonOut bool) error {
 	err := outcome.Usagef("the %s route is one copy does not run itself: nothing was written (run the command printed, or upload anyway with --via network)", d.Chosen)
+	return a.refuseRoute(d, cfg, next, jsonOut, err)
+}
+
+// refuseRoute prints the plan's summary (and the commands to run, if any)
+// and returns err.
+func (a *app) refuseRoute(d *plan.Decision, cfg *plan.Config, next []string, jsonOut bool, err error) error {
 	if jsonOut {
 		_ = a.printJSON(ui.RouteStop{Route: d, Next: next, Error: err.Error(), Outcome: outcome.Usage.String(), ExitCode: exitCodes[outcome.Usage]})
 	} else {

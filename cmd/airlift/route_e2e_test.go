@@ -49,8 +49,9 @@ type routeDoc struct {
 			From string `json:"from"`
 		} `json:"link"`
 		Estimates []struct {
-			Name    string  `json:"name"`
-			Seconds float64 `json:"seconds"`
+			Name     string  `json:"name"`
+			Seconds  float64 `json:"seconds"`
+			Requests int64   `json:"requests"`
 		} `json:"estimates"`
 	} `json:"route"`
 	Next     []string `json:"next_commands"`
@@ -155,6 +156,48 @@ func TestE2ECopyViaAuto(t *testing.T) {
 		}
 		if got := keys(t, srv, "bkt", "ds/"); len(got) != 0 {
 			t.Errorf("wrote %v", got)
+		}
+	})
+
+	t.Run("copy 22TB --pack --deadline 12h --datasync-agents 4 refuses DataSync", func(t *testing.T) {
+		r := airlift(t, srv, append([]string{"copy", twenty, "s3://bkt/dspack", "--pack", "--json"}, bigDS...)...)
+		d := decodeRoute(t, r)
+		if r.code != 2 || d.Route == nil || d.Route.Chosen != "datasync" || !strings.Contains(d.Error, "--pack") {
+			t.Errorf("exit %d, document %+v", r.code, d)
+		}
+		mustContain(t, "stderr", r.stderr, "not into shards with an index as --pack asks: nothing was written")
+		if got := keys(t, srv, "bkt", "dspack/"); len(got) != 0 {
+			t.Errorf("wrote %v", got)
+		}
+	})
+
+	t.Run("copy SMALLFILES --pack estimates the shards' requests", func(t *testing.T) {
+		files := map[string]int{}
+		for i := range 40 {
+			files[fmt.Sprintf("d/%02d.json", i)] = 100 + i
+		}
+		src := tree(t, files)
+		for _, c := range []struct {
+			args []string
+			own  int64 // requests of the network route
+		}{
+			{nil, 40},
+			{[]string{"--pack"}, 6}, // one shard: create, a part, complete, tag; the index and shards.json
+		} {
+			r := airlift(t, srv, append([]string{"copy", src, "s3://bkt/est", "--dry-run", "--json", "-q", "--state-dir", stateDir}, c.args...)...)
+			d := decodeRoute(t, r)
+			if r.code != 0 || d.Route == nil || d.Route.Chosen != "network" {
+				t.Fatalf("%v: exit %d, document %+v\n%s", c.args, r.code, d, r.stderr)
+			}
+			for _, e := range d.Route.Estimates {
+				want := int64(40)
+				if e.Name == "network" || e.Name == "transfer-acceleration" {
+					want = c.own
+				}
+				if e.Requests != want {
+					t.Errorf("%v: %s estimated on %d requests, want %d", c.args, e.Name, e.Requests, want)
+				}
+			}
 		}
 	})
 
