@@ -75,8 +75,12 @@ type Report struct {
 	BytesResumed int64     `json:"bytes_resumed,omitempty"`
 	Failed       int64     `json:"files_failed"`
 	Retries      int64     `json:"retries"`
-	MBps         float64   `json:"mb_per_s"` // of bytes sent by this run (BytesResumed left out)
-	PeakBuffer   int64     `json:"peak_buffer_bytes"`
+	// Requests counts the answered requests by S3 operation (of the
+	// destination; of the source for a download), the run's preflight
+	// (the bucket check) included.
+	Requests   map[string]int64 `json:"requests,omitempty"`
+	MBps       float64          `json:"mb_per_s"` // of bytes sent by this run (BytesResumed left out)
+	PeakBuffer int64            `json:"peak_buffer_bytes"`
 	// InFlight is how many files the upload kept in flight (adaptive
 	// unless --concurrency fixed it).
 	InFlight *InFlight `json:"in_flight,omitempty"`

@@ -13,6 +13,7 @@ import (
 
 	"github.com/airlift-io/airlift/bench/plan"
 	"github.com/airlift-io/airlift/internal/outcome"
+	"github.com/airlift-io/airlift/internal/s3client"
 	"github.com/airlift-io/airlift/internal/ui"
 	"github.com/airlift-io/airlift/internal/units"
 	"github.com/airlift-io/airlift/transfer"
@@ -256,6 +257,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 		}
 	}
 	var api transfer.S3API
+	var requests *s3client.RequestCounts
 	if f.dryRun {
 		o.OnFile = func(r transfer.FileResult) {
 			fmt.Fprintf(a.humanOut(f.jsonOut), "would upload %s -> s3://%s/%s (%s)\n", transfer.DisplayName(r.Path), loc.Bucket, r.Key, units.FormatBytes(r.Size))
@@ -265,7 +267,7 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 		if err != nil {
 			return err
 		}
-		api, st.Retries = t.API, t.Client.Retries
+		api, st.Retries, requests = t.API, t.Client.Retries, t.Client.Requests
 		closeJournal, err := a.journal(f.state, loc, &o)
 		if err != nil {
 			return err
@@ -282,6 +284,9 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	p := f.progress.start(a, ui.TransferProgress(st, "copied"))
 	rep, err := up.CopyFrom(ctx, source, loc)
 	p.Stop()
+	if rep != nil && requests != nil {
+		rep.Requests = requests.Snapshot()
+	}
 	if err == nil && api != nil {
 		a.recordRate(f.state, rep)
 	}
@@ -341,6 +346,9 @@ func (a *app) runDownload(cmd *cobra.Command, src, dst string, f copyFlags) erro
 	p := f.progress.start(a, ui.TransferProgress(st, "downloaded"))
 	rep, err := dl.Copy(cmd.Context(), loc, dst)
 	p.Stop()
+	if rep != nil {
+		rep.Requests = t.Client.Requests.Snapshot()
+	}
 	if rep != nil && !f.jsonOut {
 		ui.PrintDownloadFailures(a.stderr, loc, rep)
 	}

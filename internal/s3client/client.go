@@ -88,9 +88,11 @@ type Client struct {
 	HTTPS   bool
 	Target  Profile
 	Retries *atomic.Int64 // retries made so far, across all requests
-	creds   aws.CredentialsProvider
-	lean    *leanPut
-	skew    *atomic.Int64 // clock skew learnt by both PutObject paths
+	// Requests counts the requests the server answered, by operation.
+	Requests *RequestCounts
+	creds    aws.CredentialsProvider
+	lean     *leanPut
+	skew     *atomic.Int64 // clock skew learnt by both PutObject paths
 }
 
 // New builds the client. It does not contact the endpoint.
@@ -145,6 +147,11 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Counted below the SDK and the lean path alike: every request either
+	// sends goes through this client (after the config loader added a CA
+	// bundle to it).
+	requests := &RequestCounts{}
+	cfg.HTTPClient = countingClient{HTTPClient: cfg.HTTPClient, counts: requests}
 	if cfg.Region == "" {
 		// Custom endpoints (versitygw, MinIO, a Snowball device) ignore the
 		// region but the signer needs one.
@@ -175,7 +182,7 @@ func New(ctx context.Context, o Options) (*Client, error) {
 		so.APIOptions = append(so.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 		so.APIOptions = append(so.APIOptions, shareClockSkew(skew))
 	})
-	c := &Client{S3: cli, Region: cfg.Region, HTTPS: https, Target: target, Retries: retries, creds: cfg.Credentials, skew: skew}
+	c := &Client{S3: cli, Region: cfg.Region, HTTPS: https, Target: target, Retries: retries, Requests: requests, creds: cfg.Credentials, skew: skew}
 	if !o.SDKPut {
 		c.lean = newLeanPut(cli, skew, ours)
 	}

@@ -328,6 +328,9 @@ func (l *leanPut) put(ctx context.Context, in *s3.PutObjectInput) (out *s3.PutOb
 		RawQuery: "x-id=PutObject",
 	}
 	req := &smithyhttp.Request{Request: &http.Request{Method: http.MethodPut, URL: u, Header: h, ContentLength: p.n}}
+	// Named as the SDK's stack names it, for what reads it below (the
+	// request counts).
+	ctx = awsmiddleware.SetOperationName(ctx, "PutObject")
 	out, md, err = l.send(ctx, in, req, p, b)
 	if err != nil {
 		return nil, true, &smithy.OperationError{ServiceID: "S3", OperationName: "PutObject", Err: err}
