@@ -141,7 +141,7 @@ func memberOf(e Entry, hdrLen int64) shardMember {
 // entry is the member as the walk saw it, its file below root.
 func (m *shardMember) entry(root string) Entry {
 	e := m.fields()
-	e.Path = below(root, m.rel)
+	e.Path = filepath.Join(root, filepath.FromSlash(m.rel))
 	return e
 }
 
@@ -151,16 +151,6 @@ func (m *shardMember) fields() Entry {
 }
 
 func (m *shardMember) header() ([]byte, error) { return tarHeader(m.fields()) }
-
-// below is filepath.Join(root, rel) for a clean absolute root and a rel the
-// walk made (clean, relative, no ".."): the joined path is clean already,
-// and Join would scan it again to clean it, once for every member read.
-func below(root, rel string) string {
-	if strings.HasSuffix(root, string(filepath.Separator)) {
-		return root + filepath.FromSlash(rel)
-	}
-	return root + string(filepath.Separator) + filepath.FromSlash(rel)
-}
 
 func (m *shardMember) data() int64 { return m.start + m.hdrLen }
 func (m *shardMember) end() int64  { return m.data() + padded(m.size) }
@@ -837,12 +827,7 @@ func (s *packSink) prepare(l *shardLayout, sums []string) *shardPrep {
 			return
 		}
 		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		for _, m := range s.members(l, sums) {
-			if p.err = enc.Encode(m); p.err != nil {
-				return
-			}
-		}
+		encodeLines(&b, s.members(l, sums))
 		p.frame = LinesFrame(b.Bytes())
 	}()
 	return p
@@ -890,10 +875,7 @@ func (s *packSink) shardSent(ctx context.Context, l *shardLayout, res FileResult
 		if p.err != nil {
 			return p.err
 		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.shards = append(s.shards, ShardInfo{URL: l.name, Samples: l.samples, Size: l.objectSize(), Members: len(l.members), BLAKE3: res.BLAKE3})
-		return s.addFrame(p.frame)
+		return s.indexed(l, res.BLAKE3, func() error { return s.addFrame(p.frame) })
 	}
 	sums := make([]string, len(l.members))
 	if !res.AlreadyDone && l.reader != nil {
@@ -952,13 +934,19 @@ func (s *packSink) shardSent(ctx context.Context, l *shardLayout, res FileResult
 			blake3 = r.BLAKE3
 		}
 	}
+	return s.indexed(l, blake3, func() error { return s.addLines(ims...) })
+}
+
+// indexed adds shard l, whose object has BLAKE3 blake3, to the index;
+// lines adds its members' lines. Both under mu.
+func (s *packSink) indexed(l *shardLayout, blake3 string, lines func() error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.addLines(ims...); err != nil {
+	if err := lines(); err != nil {
 		return err
 	}
 	if s.o.rewrite != nil {
-		s.moved += len(ims)
+		s.moved += len(l.members)
 	}
 	s.shards = append(s.shards, ShardInfo{URL: l.name, Samples: l.samples, Size: l.objectSize(), Members: len(l.members), BLAKE3: blake3})
 	return nil
@@ -995,16 +983,20 @@ func (s *packSink) addLines(ms ...IndexMember) error {
 	if s.linesErr != nil {
 		return s.linesErr
 	}
-	enc := json.NewEncoder(&s.pending)
-	for _, m := range ms {
-		if err := enc.Encode(m); err != nil {
-			return err // a member always encodes; kept for the vet
-		}
-	}
+	encodeLines(&s.pending, ms)
 	if s.pending.Len() >= pendingFrame {
 		return s.flushPending()
 	}
 	return nil
+}
+
+// encodeLines appends ms to b as JSON lines. An IndexMember (strings and
+// numbers) always encodes, and a bytes.Buffer takes every write.
+func encodeLines(b *bytes.Buffer, ms []IndexMember) {
+	enc := json.NewEncoder(b)
+	for _, m := range ms {
+		_ = enc.Encode(m)
+	}
 }
 
 // flushPending compresses the pending lines into a frame. Called with mu
