@@ -129,6 +129,15 @@ func (f *Filter) match(rel string) bool {
 // sample or slice aside: they select by hash, not by name).
 func (f *Filter) Empty() bool { return f == nil || len(f.rules) == 0 && f.def }
 
+// forgetCounts starts the counts of SelectedNone over, for a walk over
+// names the filter was already asked about.
+func (f *Filter) forgetCounts() {
+	if f != nil {
+		f.asked.Store(0)
+		f.selected.Store(0)
+	}
+}
+
 // SelectedNone reports whether the filter was asked about at least one
 // name and selected none: the patterns are probably not what the user
 // meant. It returns how many names it passed over.

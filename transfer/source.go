@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -70,6 +71,33 @@ type Folder struct {
 	Root    string
 	Options WalkOptions
 	dir     bool
+
+	mu     sync.Mutex
+	keep   int       // entries the next walk keeps for the walk after it (KeepWalk)
+	kept   [][]Entry // a walk kept whole, for the next Walk to replay, in blocks of keptBlock
+	replay bool      // kept holds a whole walk
+	rewalk bool      // the last walk was kept in vain: the next one asks the filter again
+}
+
+// MaxKeptWalk is how many entries KeepWalk keeps at most: about 250
+// bytes each, 25 MB at most, for a walk of a folder a copy scans to choose its route.
+const MaxKeptWalk = 100_000
+
+// keptBlock is the entries of one block of a kept walk: blocks, not one
+// growing slice, so that keeping costs no copies of what was kept.
+const keptBlock = 1024
+
+// KeepWalk makes the folder's next Walk keep its entries, up to max, so
+// that the Walk after it replays them instead of reading the folder
+// again: copy --via auto scans the folder to choose its route, and the
+// copy then walks what the scan saw (a file changed in between is caught
+// as in any walk: every read checks the file against its walked size and
+// mtime). A walk longer than max, or one that failed, is not replayed:
+// the next Walk reads the folder.
+func (s *Folder) KeepWalk(max int) {
+	s.mu.Lock()
+	s.keep, s.kept, s.replay = max, nil, false
+	s.mu.Unlock()
 }
 
 // NewFolder returns the Source for the file or folder at root; the root
@@ -85,9 +113,75 @@ func NewFolder(root string, o WalkOptions) (*Folder, error) {
 func (s *Folder) String() string { return s.Root }
 func (s *Folder) Tree() bool     { return s.dir }
 
-// Walk is Walk over the root.
+// Kept reports the files and bytes of the walk the next Walk replays
+// (0, 0: none).
+func (s *Folder) Kept() (files int, bytes int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.replay {
+		return 0, 0
+	}
+	for _, b := range s.kept {
+		files += len(b)
+		for _, e := range b {
+			bytes += e.Size
+		}
+	}
+	return files, bytes
+}
+
+// Walk is Walk over the root, or the replay of the walk KeepWalk kept.
 func (s *Folder) Walk(ctx context.Context, fn func(Entry) error) error {
-	return Walk(ctx, s.Root, s.Options, fn)
+	s.mu.Lock()
+	keep, kept, replay, rewalk := s.keep, s.kept, s.replay, s.rewalk
+	s.keep, s.kept, s.replay, s.rewalk = 0, nil, false, false
+	s.mu.Unlock()
+	if replay {
+		for _, b := range kept {
+			for i, e := range b {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				b[i] = Entry{} // what the run keeps of it, it keeps itself
+				if err := fn(e); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if rewalk {
+		// The filter counted the names of the kept walk: this walk asks
+		// it about the same names again, which it must count once.
+		s.Options.Filter.forgetCounts()
+	}
+	if keep <= 0 {
+		return Walk(ctx, s.Root, s.Options, fn)
+	}
+	var rec [][]Entry
+	n, whole := 0, true
+	err := Walk(ctx, s.Root, s.Options, func(e Entry) error {
+		switch {
+		case !whole:
+		case n == keep:
+			rec, whole = nil, false
+		default:
+			if n%keptBlock == 0 {
+				rec = append(rec, make([]Entry, 0, min(keptBlock, keep-n)))
+			}
+			rec[len(rec)-1] = append(rec[len(rec)-1], e)
+			n++
+		}
+		return fn(e)
+	})
+	s.mu.Lock()
+	if err == nil && whole {
+		s.kept, s.replay = rec, true
+	} else {
+		s.rewalk = true
+	}
+	s.mu.Unlock()
+	return err
 }
 
 // Open opens the file e names.

@@ -575,3 +575,71 @@ func TestOpenRead(t *testing.T) {
 		})
 	}
 }
+
+// TestFolderKeepWalk: the walk after a kept one replays it, without
+// reading the folder (a file added in between is not in it), and the
+// one after that reads the folder again; a walk longer than the keep is
+// not replayed, and the filter counts each name once either way.
+func TestFolderKeepWalk(t *testing.T) {
+	root := t.TempDir()
+	for _, name := range []string{"a/1.txt", "a/2.txt", "b/3.txt", "c.txt"} {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rels := func(f *Folder) []string {
+		var got []string
+		if err := f.Walk(context.Background(), func(e Entry) error {
+			if e.Err == nil && e.Skip == "" {
+				got = append(got, e.Rel)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	tests := []struct {
+		name          string
+		keep          int
+		replay, after []string
+		askedOnce     int64
+	}{
+		{"kept", 10, []string{"a/1.txt", "a/2.txt", "b/3.txt", "c.txt"}, []string{"a/1.txt", "a/2.txt", "a/new.txt", "b/3.txt", "c.txt"}, 4},
+		{"past the keep", 3, []string{"a/1.txt", "a/2.txt", "a/new.txt", "b/3.txt", "c.txt"}, []string{"a/1.txt", "a/2.txt", "a/new.txt", "b/3.txt", "c.txt"}, 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer os.Remove(filepath.Join(root, "a", "new.txt"))
+			flt, err := NewFilter(nil, []string{"*.none"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := NewFolder(root, WalkOptions{Filter: flt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.KeepWalk(tt.keep)
+			first := rels(f)
+			if len(first) != 4 {
+				t.Fatalf("first walk: %v", first)
+			}
+			if err := os.WriteFile(filepath.Join(root, "a", "new.txt"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := rels(f); !slices.Equal(got, tt.replay) {
+				t.Errorf("second walk: %v, want %v", got, tt.replay)
+			}
+			if n, _ := flt.SelectedNone(); n != tt.askedOnce {
+				t.Errorf("the filter counts %d names after the second walk, want %d", n, tt.askedOnce)
+			}
+			if got := rels(f); !slices.Equal(got, tt.after) {
+				t.Errorf("third walk: %v, want %v", got, tt.after)
+			}
+		})
+	}
+}

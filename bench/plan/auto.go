@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/airlift-io/airlift/transfer"
 )
 
 // The kinds of route copy acts on: it runs the first two itself, hands
@@ -65,6 +67,11 @@ type AutoOptions struct {
 	// the routes airlift sends itself are then estimated on the requests
 	// of the shards. 0: one object per file.
 	PackShardSize int64
+	// Source, when set, is the folder at root as the copy will walk it
+	// (its filters applied): the scan is of its walk (ScanSource), which
+	// the folder can keep for the copy to replay (transfer.Folder.KeepWalk)
+	// instead of reading the folder twice.
+	Source transfer.Source
 }
 
 // Decide scans root by stat alone (no content sample) and chooses the
@@ -82,7 +89,13 @@ func Decide(ctx context.Context, root string, o AutoOptions) (*Decision, *Estima
 	if so.SmallFile <= 0 {
 		so.SmallFile = int64(cfg.S3.SmallFileBytes.Value)
 	}
-	scan, err := ScanTree(ctx, root, so)
+	var scan *Scan
+	var err error
+	if o.Source != nil {
+		scan, err = ScanSource(ctx, o.Source, so)
+	} else {
+		scan, err = ScanTree(ctx, root, so)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"math"
 	"math/bits"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -311,7 +310,11 @@ func ScanSource(ctx context.Context, src transfer.Source, o ScanOptions) (*Scan,
 	k := o.fill(start)
 	t := newTally()
 	entries := map[string]transfer.Entry{} // of the sampled entries, by Rel
-	lastDir := "\x00"
+	lastDir := ""
+	if src.Tree() { // the root, as ScanTree counts it
+		t.dirs++
+		o.Counters.Dirs.Add(1)
+	}
 	// The source's walk matches its own filter, which should be o's.
 	if err := o.Filter.Resolve(ctx, src.Walk); err != nil {
 		return nil, err
@@ -321,9 +324,10 @@ func ScanSource(ctx context.Context, src transfer.Source, o ScanOptions) (*Scan,
 			t.skipped++
 			return nil
 		}
-		if dir := path.Dir(e.Rel); dir != lastDir {
-			t.dirs++
-			o.Counters.Dirs.Add(1)
+		if dir := folderOf(e.Rel); dir != lastDir {
+			n := newFolders(lastDir, dir)
+			t.dirs += n
+			o.Counters.Dirs.Add(n)
 			lastDir = dir
 		}
 		t.file(e, o, k)
@@ -362,6 +366,35 @@ func ScanSource(ctx context.Context, src transfer.Source, o ScanOptions) (*Scan,
 	}
 	s.Seconds = time.Since(start).Seconds()
 	return s, nil
+}
+
+// folderOf is the folder rel is in ("" at the top).
+func folderOf(rel string) string {
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		return rel[:i]
+	}
+	return ""
+}
+
+// newFolders counts the folders of dir (itself and those above it, the
+// top aside) that prev, the folder of the entry before, is not in. A
+// walk in key order lists each folder's entries together, so summed over
+// a walk these count every folder that holds a file, at any depth, once.
+func newFolders(prev, dir string) int64 {
+	if dir == "" || strings.HasPrefix(prev+"/", dir+"/") {
+		return 0 // the top, prev, or a folder above prev
+	}
+	common := 0 // dir[:common] are folders prev is in too
+	if prev != "" && strings.HasPrefix(dir, prev+"/") {
+		common = len(prev) + 1
+	} else {
+		for i := 0; i < min(len(dir), len(prev)) && dir[i] == prev[i]; i++ {
+			if dir[i] == '/' {
+				common = i + 1
+			}
+		}
+	}
+	return int64(strings.Count(dir[common:], "/") + 1)
 }
 
 // check refuses options no scan can honour.

@@ -202,3 +202,60 @@ func TestScanSubset(t *testing.T) {
 		t.Errorf("a sample of 5 files scanned %d", s.Files)
 	}
 }
+
+func TestNewFolders(t *testing.T) {
+	tests := []struct {
+		prev, dir string
+		want      int64
+	}{
+		{"", "", 0},
+		{"", "a", 1},
+		{"", "a/b/c", 3},
+		{"a", "a", 0},
+		{"a", "a/b", 1},
+		{"a/b", "a/c/d", 2},
+		{"a/b", "a/bc", 1},
+		{"a/b", "ab/c", 2},
+		{"a/b/c", "a", 0},
+		{"a/b/c", "a/b", 0},
+		{"a/b/c", "", 0},
+		{"ab", "a/x", 2},
+	}
+	for _, tt := range tests {
+		if got := newFolders(tt.prev, tt.dir); got != tt.want {
+			t.Errorf("newFolders(%q, %q) = %d, want %d", tt.prev, tt.dir, got, tt.want)
+		}
+	}
+}
+
+// TestScanSourceOfAFolder: a folder scanned through its walk (copy --via
+// auto's scan, kept for the copy) counts what ScanTree counts: files,
+// bytes, requests, and every folder that holds a file, at any depth.
+func TestScanSourceOfAFolder(t *testing.T) {
+	root, _ := genTree(t)
+	if err := os.MkdirAll(filepath.Join(root, "deep", "er", "est"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "deep", "er", "est", "x"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "deep", "y"), []byte("y"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := ScanOptions{SampleBytes: -1}
+	tree, err := ScanTree(context.Background(), root, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := transfer.NewFolder(root, transfer.WalkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := ScanSource(context.Background(), f, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := src.Dataset(), tree.Dataset(); got != want {
+		t.Fatalf("ScanSource of the folder: %+v, ScanTree: %+v", got, want)
+	}
+}

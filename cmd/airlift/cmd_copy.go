@@ -252,7 +252,11 @@ func (a *app) runCopy(cmd *cobra.Command, src, dst string, f copyFlags) error {
 	var route *plan.Decision // printed once the preflight passed: a refusal stays one line
 	if !transfer.IsS3URL(src) {
 		var goOn bool
-		if route, goOn, err = a.chooseRoute(cmd, src, dst, loc, f, o.Pack); !goOn || err != nil {
+		folder, _ := source.(*transfer.Folder)
+		if o.Batch != nil { // a batched copy reads the folder its own way
+			folder = nil
+		}
+		if route, goOn, err = a.chooseRoute(cmd, src, dst, loc, f, o.Pack, folder); !goOn || err != nil {
 			return err
 		}
 	}

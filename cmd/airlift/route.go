@@ -70,8 +70,9 @@ func (a *app) recordRate(j stateFlags, rep *transfer.Report) {
 // not, the DataSync hand-off or the refusal has happened. A copy that
 // packs (pack set) is estimated on its shards' requests, and is never
 // handed to DataSync, which copies files one object each and writes no
-// index.
-func (a *app) chooseRoute(cmd *cobra.Command, src, dst string, loc transfer.Location, f copyFlags, pack *transfer.PackOptions) (*plan.Decision, bool, error) {
+// index. folder, when set, is the source the copy walks: the scan walks it
+// and keeps the walk for the copy.
+func (a *app) chooseRoute(cmd *cobra.Command, src, dst string, loc transfer.Location, f copyFlags, pack *transfer.PackOptions, folder *transfer.Folder) (*plan.Decision, bool, error) {
 	switch f.via {
 	case plan.KindNetwork:
 		return nil, true, nil
@@ -94,6 +95,11 @@ func (a *app) chooseRoute(cmd *cobra.Command, src, dst string, loc transfer.Loca
 			return 0, err
 		}
 		return bench.Probe(ctx, t.API, loc, plan.ProbeTime, parts)
+	}
+	if folder != nil {
+		// The scan is the copy's own walk, kept for the copy to replay.
+		folder.KeepWalk(transfer.MaxKeptWalk)
+		ao.Source = folder
 	}
 	d, _, err := plan.Decide(cmd.Context(), src, ao)
 	if err != nil {
