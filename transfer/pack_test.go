@@ -69,9 +69,10 @@ func TestShardReaderIsArchiveTar(t *testing.T) {
 		"数据/café.txt":                              "non-ASCII name",
 	}
 	// Enough small files that whole runs of them go to readWhole's
-	// goroutines: some empty, some ending on a block, most not.
+	// goroutines: some empty, some ending on a block, most not; in
+	// folders of a few files each, which a run opens its files in.
 	for i := range 5 * wholeRunMin {
-		files[fmt.Sprintf("many/f%03d.bin", i)] = strings.Repeat(string(rune('a'+i%26)), i*i*37%1500)
+		files[fmt.Sprintf("many/d%d/f%03d.bin", i/7, i)] = strings.Repeat(string(rune('a'+i%26)), i*i*37%1500)
 	}
 	root, es := packFixture(t, files)
 	l := &shardLayout{name: "shard-000000.tar", root: root}
@@ -354,6 +355,16 @@ func TestSampleKey(t *testing.T) {
 	} {
 		if got := sampleKey(c.rel); got != c.want {
 			t.Errorf("sampleKey(%q) = %q, want %q", c.rel, got, c.want)
+		}
+	}
+	// sameSample is sampleKey's equality, without the keys; among them
+	// names whose keys a careless comparison would mix up.
+	rels := []string{"a/x.jpg", "a/x.json", "a/x", "a/xy.jpg", "ax.jpg", "a/x/y.jpg", "a.x/y", "a/.h", "a/.g", "b/x.jpg", "", "x.tar", "x"}
+	for _, a := range rels {
+		for _, b := range rels {
+			if got, want := sameSample(a, b), sampleKey(a) == sampleKey(b); got != want {
+				t.Errorf("sameSample(%q, %q) = %v, want %v", a, b, got, want)
+			}
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -80,6 +81,63 @@ type IndexMember struct {
 	// with --delete one whose file is gone "deleted". Their bytes stay in
 	// their shards until the shards are rewritten.
 	State string `json:"state,omitempty"`
+}
+
+// AppendLine appends m's index line to b, byte for byte what
+// json.Encoder.Encode writes for it (TestAppendLineIsEncodingJSON holds
+// it to that): encoding/json's reflection, its escaping scan and its
+// buffer growth were a tenth of the client's CPU at the end of a shard of
+// 20,000 small files, while the upload completes.
+func AppendLine(b []byte, m *IndexMember) []byte {
+	b = append(b, `{"path":`...)
+	b = appendJSONString(b, m.Path)
+	if m.Shard != "" {
+		b = append(b, `,"shard":`...)
+		b = appendJSONString(b, m.Shard)
+	}
+	if m.Object != "" {
+		b = append(b, `,"object":`...)
+		b = appendJSONString(b, m.Object)
+	}
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, m.Offset, 10)
+	b = append(b, `,"size":`...)
+	b = strconv.AppendInt(b, m.Size, 10)
+	b = append(b, `,"mtime_ns":`...)
+	b = strconv.AppendInt(b, m.MTimeNS, 10)
+	b = append(b, `,"mode":`...)
+	b = strconv.AppendUint(b, uint64(m.Mode), 10)
+	b = append(b, `,"blake3":`...)
+	b = appendJSONString(b, m.BLAKE3)
+	for _, f := range [...]struct {
+		name string
+		v    int64
+	}{{`,"zoffset":`, m.ZOffset}, {`,"zsize":`, m.ZSize}, {`,"zskip":`, m.ZSkip}} {
+		if f.v != 0 {
+			b = append(b, f.name...)
+			b = strconv.AppendInt(b, f.v, 10)
+		}
+	}
+	if m.State != "" {
+		b = append(b, `,"state":`...)
+		b = appendJSONString(b, m.State)
+	}
+	return append(b, "}\n"...)
+}
+
+// appendJSONString appends s as encoding/json writes a string: as it is,
+// quoted, when it holds only printable ASCII that needs no escape (a
+// path, a hex digest); else through encoding/json itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // Member states (IndexMember.State).
