@@ -1079,17 +1079,23 @@ func (s *packSink) addLines(ms ...IndexMember) error {
 	return nil
 }
 
-// encodeLines appends ms to b as JSON lines (AppendLine).
+// encodeLines appends ms to b as JSON lines (AppendLine), in room made
+// once for all of them.
 func encodeLines(b *bytes.Buffer, ms []IndexMember) {
-	b.Grow(len(ms) * lineGuess)
+	n := 0
+	for i := range ms {
+		m := &ms[i]
+		n += lineFixed + len(m.Path) + len(m.Shard) + len(m.Object) + len(m.BLAKE3) + len(m.State)
+	}
+	b.Grow(n)
 	for i := range ms {
 		b.Write(AppendLine(b.AvailableBuffer(), &ms[i]))
 	}
 }
 
-// lineGuess is about the length of one index line: a path, a shard name,
-// a digest and four numbers.
-const lineGuess = 192
+// lineFixed is about what a line holds besides its strings: the names,
+// the quotes and four numbers (more when compressed: one more growth).
+const lineFixed = 160
 
 // flushPending compresses the pending lines into a frame. Called with mu
 // held.

@@ -3,6 +3,7 @@ package transfer
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -106,4 +107,30 @@ func TestShardMetaIsEncodingJSON(t *testing.T) {
 			t.Errorf("appendJSON(%+v) does not decode: %v", m, err)
 		}
 	}
+}
+
+// BenchmarkIndexLines: a shard's 20,000 index lines, by hand (encodeLines)
+// and through encoding/json, as encodeLines wrote them before.
+func BenchmarkIndexLines(b *testing.B) {
+	ms := make([]IndexMember, 20_000)
+	for i := range ms {
+		ms[i] = IndexMember{Path: fmt.Sprintf("d%02d/d%02d/f%03d.bin", i/2000, i/100%20, i%100), Shard: "shard-000000.tar",
+			Offset: int64(i)*16896 + 512, Size: 16384, MTimeNS: 1764633600123456789 + int64(i), Mode: 0o644,
+			BLAKE3: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+	}
+	b.Run("by-hand", func(b *testing.B) {
+		for b.Loop() {
+			var buf bytes.Buffer
+			encodeLines(&buf, ms)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			for _, m := range ms {
+				_ = enc.Encode(m)
+			}
+		}
+	})
 }
