@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/klauspost/compress/zstd"
 	"math"
 	"math/rand"
 	"testing"
+	"time"
 )
 
 // jsonLine is what encoding/json writes for m as a line of the index.
@@ -133,4 +135,39 @@ func BenchmarkIndexLines(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestShardFrames: a shard's lines made straight from its layout, a
+// frame for each chunk, decompress to those of its members.
+func TestShardFrames(t *testing.T) {
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	for _, n := range []int{1, 4, 3000} { // 3,000 lines are a few chunks
+		for _, compressed := range []bool{false, true} {
+			l := &shardLayout{name: shardName(3, compressed), compressed: compressed}
+			var sums []string
+			rels := []string{"a/x.jpg", "a/x.json", "b<c>/é.txt", "z"}
+			for i := range n {
+				e := Entry{Rel: fmt.Sprintf("%s%d", rels[i%len(rels)], i), Size: int64(100 * i), ModTime: time.Unix(1764633600, int64(i)), Mode: 0o640}
+				l.add(e, 512)
+				l.members[i].zstart, l.members[i].zsize = int64(1000*i), int64(77+i)
+				sums = append(sums, fmt.Sprintf("%064x", i))
+			}
+			got, err := dec.DecodeAll(shardFrames(l, sums), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want bytes.Buffer
+			encodeLines(&want, (&packSink{}).members(l, sums))
+			if !bytes.Equal(got, want.Bytes()) {
+				t.Fatalf("%d members, compressed %v: the frames hold other lines", n, compressed)
+			}
+			if n == 3000 && want.Len() < 2*linesChunk {
+				t.Fatalf("3000 lines are %d bytes: not several chunks", want.Len())
+			}
+		}
+	}
 }

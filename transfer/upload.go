@@ -142,6 +142,10 @@ type Uploader struct {
 	inflight *inflight
 
 	serverCopies, noBLAKE3 atomic.Int64 // objects copied by the server, and of those, without a BLAKE3
+
+	// flushLater: the run leaves its journal's last commit to CopyFrom,
+	// which commits it with the run's close, in one fsync, not two.
+	flushLater bool
 }
 
 // NewUploader checks o and returns an uploader for bucket.
@@ -302,6 +306,10 @@ func (u *Uploader) CopyFrom(ctx context.Context, src Source, dst Location) (*Rep
 	if err := u.o.Walk.Filter.Resolve(ctx, src.Walk); err != nil {
 		return nil, err
 	}
+	if u.o.Journal != nil {
+		u.flushLater = true
+		defer func() { u.flushLater = false }()
+	}
 	var rep *Report
 	f, folder := src.(*Folder)
 	switch {
@@ -328,6 +336,12 @@ func (u *Uploader) CopyFrom(ctx context.Context, src Source, dst Location) (*Rep
 		// Finished: the next copy of this source starts afresh.
 		if cerr := marks.SetMeta(copyRunKey(src.String()), ""); cerr != nil {
 			rep.Warn("closing the run in the journal: " + cerr.Error())
+		}
+	}
+	if u.o.Journal != nil {
+		// The run's last records, and its close, in one commit.
+		if ferr := u.o.Journal.Flush(); ferr != nil && (err == nil || canceled(err)) {
+			err = journalErr(ferr)
 		}
 	}
 	return rep, err
@@ -452,7 +466,7 @@ func (u *Uploader) run(ctx context.Context, src string, dst Location, started fu
 	close(u.parts)
 	partWG.Wait()
 	close(finished)
-	if u.o.Journal != nil {
+	if u.o.Journal != nil && !u.flushLater {
 		if ferr := u.o.Journal.Flush(); ferr != nil && (err == nil || canceled(err)) {
 			err = journalErr(ferr)
 		}
