@@ -169,7 +169,7 @@ func (d *folderFD) open(rel string) (int, error) {
 	if d.fd < 0 || dir != d.dir {
 		d.close()
 		fd, err := retryEINTR(func() (int, error) {
-			return unix.Open(filepath.Join(d.root, filepath.FromSlash(dir)), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			return unix.Open(filepath.Join(d.root, filepath.FromSlash(dir)), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		})
 		if err != nil {
 			return -1, err
