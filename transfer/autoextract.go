@@ -212,7 +212,7 @@ func readSmall(e Entry) ([]byte, error) {
 // copyBatched is Copy for a directory with --auto-extract.
 func (u *Uploader) copyBatched(ctx context.Context, src string, dst Location) (*Report, error) {
 	var b *batcher
-	return u.Run(ctx, src, dst, func(ctx context.Context, send func(Job) error) error {
+	return u.run(ctx, src, dst, nil, func(ctx context.Context, send func(Job) error) error { // CopyFrom commits the journal
 		var err error
 		if b, err = newBatcher(u, dst, u.report.RunID); err != nil {
 			return err

@@ -683,8 +683,6 @@ func (s *packSink) Feed(ctx context.Context, src Source, dst Location, send func
 	return flush()
 }
 
-// firstShard is the number of the run's first shard: after the last one
-// the previous index lists, for a sync.
 // membersGuess is how many members a shard will likely hold, from the
 // walk the source kept for this run (Folder.KeepWalk), so that a shard's
 // members are allocated once, not grown (with copies) as the walk goes:
@@ -705,6 +703,8 @@ func (s *packSink) membersGuess(src Source) int {
 	return min(n, files)
 }
 
+// firstShard is the number of the run's first shard: after the last one
+// the previous index lists, for a sync.
 func (s *packSink) firstShard() int {
 	n := 0
 	if s.o.Previous != nil {
@@ -939,7 +939,7 @@ func (s *packSink) noteSums(l *shardLayout, sums []string) error {
 }
 
 // members are the shard's index lines.
-func (s *packSink) members(l *shardLayout, sums []string) []IndexMember {
+func (l *shardLayout) indexMembers(sums []string) []IndexMember {
 	ims := make([]IndexMember, len(l.members))
 	for i := range l.members {
 		ims[i] = l.member(i, sums[i])
@@ -1048,7 +1048,7 @@ func (s *packSink) shardSent(ctx context.Context, l *shardLayout, res FileResult
 			return err
 		}
 	}
-	ims := s.members(l, sums)
+	ims := l.indexMembers(sums)
 	blake3 := res.BLAKE3
 	if res.AlreadyDone && s.u.o.Journal != nil {
 		if r, ok, err := s.u.o.Journal.Get(l.key); err == nil && ok {

@@ -87,7 +87,7 @@ func (u *Uploader) Compact(ctx context.Context, dst Location, below float64) (*R
 	if rep != nil && rep.Compaction == nil {
 		rep.Compaction = &CompactionReport{} // nothing was below: nothing rewritten
 	}
-	return rep, err
+	return rep, u.flushJournal(err)
 }
 
 // compactAfter compacts the dataset at dst once a run (a sync --pack)

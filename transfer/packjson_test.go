@@ -161,7 +161,7 @@ func TestShardFrames(t *testing.T) {
 				t.Fatal(err)
 			}
 			var want bytes.Buffer
-			encodeLines(&want, (&packSink{}).members(l, sums))
+			encodeLines(&want, l.indexMembers(sums))
 			if !bytes.Equal(got, want.Bytes()) {
 				t.Fatalf("%d members, compressed %v: the frames hold other lines", n, compressed)
 			}

@@ -142,10 +142,6 @@ type Uploader struct {
 	inflight *inflight
 
 	serverCopies, noBLAKE3 atomic.Int64 // objects copied by the server, and of those, without a BLAKE3
-
-	// flushLater: the run leaves its journal's last commit to CopyFrom,
-	// which commits it with the run's close, in one fsync, not two.
-	flushLater bool
 }
 
 // NewUploader checks o and returns an uploader for bucket.
@@ -306,10 +302,6 @@ func (u *Uploader) CopyFrom(ctx context.Context, src Source, dst Location) (*Rep
 	if err := u.o.Walk.Filter.Resolve(ctx, src.Walk); err != nil {
 		return nil, err
 	}
-	if u.o.Journal != nil {
-		u.flushLater = true
-		defer func() { u.flushLater = false }()
-	}
 	var rep *Report
 	f, folder := src.(*Folder)
 	switch {
@@ -338,13 +330,21 @@ func (u *Uploader) CopyFrom(ctx context.Context, src Source, dst Location) (*Rep
 			rep.Warn("closing the run in the journal: " + cerr.Error())
 		}
 	}
+	// The run's last records, and its close, in one commit.
+	return rep, u.flushJournal(err)
+}
+
+// flushJournal commits what a run left queued in the journal, once the
+// caller has queued all it will (a copy's close with its records: one
+// fsync, not two). A failure to commit is the run's error unless it
+// already has one.
+func (u *Uploader) flushJournal(err error) error {
 	if u.o.Journal != nil {
-		// The run's last records, and its close, in one commit.
 		if ferr := u.o.Journal.Flush(); ferr != nil && (err == nil || canceled(err)) {
-			err = journalErr(ferr)
+			return journalErr(ferr)
 		}
 	}
-	return rep, err
+	return err
 }
 
 // copyTree sends src through the sink newSink makes for the run: the
@@ -372,10 +372,12 @@ func (u *Uploader) copyTree(ctx context.Context, src Source, dst Location, newSi
 // Run sends the jobs that feed yields. feed runs in its own goroutine and
 // must stop when ctx is done; send blocks while the engine is busy.
 func (u *Uploader) Run(ctx context.Context, src string, dst Location, feed func(context.Context, func(Job) error) error) (*Report, error) {
-	return u.run(ctx, src, dst, nil, feed)
+	rep, err := u.run(ctx, src, dst, nil, feed)
+	return rep, u.flushJournal(err)
 }
 
-// run is Run with a hook told the run's id before anything is sent.
+// run is Run with a hook told the run's id before anything is sent, and
+// without the journal's last commit, which its caller makes.
 func (u *Uploader) run(ctx context.Context, src string, dst Location, started func(runID string) error, feed func(context.Context, func(Job) error) error) (*Report, error) {
 	u.report = &Report{Source: src, Dest: dst.String(), RunID: NewRunID(), Started: time.Now(), DryRun: u.o.DryRun, Failures: []Problem{},
 		Selection: u.o.Walk.Filter.Selection()}
@@ -466,11 +468,6 @@ func (u *Uploader) run(ctx context.Context, src string, dst Location, started fu
 	close(u.parts)
 	partWG.Wait()
 	close(finished)
-	if u.o.Journal != nil && !u.flushLater {
-		if ferr := u.o.Journal.Flush(); ferr != nil && (err == nil || canceled(err)) {
-			err = journalErr(ferr)
-		}
-	}
 
 	rep.PeakBuffer = u.pool.Peak()
 	rep.InFlight = &InFlight{Adaptive: u.fixed == 0, Final: u.inflight.Limit(), Peak: u.inflight.Peak()}
